@@ -1,0 +1,7 @@
+#pragma once
+
+namespace fx {
+
+const char* version_string();
+
+}  // namespace fx
