@@ -3,6 +3,7 @@
 // in place), so consecutive pixels are `pixel_stride` floats apart rather than `c`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -1,0 +1,39 @@
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "cli/commands.h"
+#include "compiler/compile.h"
+#include "runtime/error.h"
+#include "runtime/plan.h"
+
+namespace fx::cli {
+
+int cmd_compile(const Args& args) {
+  args.max_positionals(1);
+  const std::string& model = args.positional(0, "MODEL.onnx");
+  if (!args.has("-o")) throw UsageError("fluxshard compile: missing -o PLAN.fsp");
+  std::string out = args.get("-o");
+  CompileReport report;
+  std::vector<uint8_t> bytes = compile_onnx_file(model, &report);
+  // Load what we wrote before claiming success: the plan must pass the runtime's own checks.
+  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), out);
+  std::string tmp = out + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error("cannot write '" + out + "': " + std::strerror(errno));
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f) throw Error("cannot write '" + out + "'");
+  }
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error("cannot write '" + out + "': " + std::strerror(errno));
+  if (!args.has("--quiet"))
+    std::printf("%s: %s %dx%d, %d ops, %.2f GFLOPs, arena %.1f MB (%.1f MB unshared), %zu bytes; "
+                "folded %d, fused %d activations and %d residual adds, %d relayouts\n",
+                out.c_str(), plan->task().c_str(), plan->input_w(), plan->input_h(), plan->op_count(),
+                plan->total_flops() / 1e9, report.arena_bytes / 1e6, report.naive_bytes / 1e6, bytes.size(),
+                report.folded, report.activations, report.residuals, report.relayouts);
+  return 0;
+}
+
+}  // namespace fx::cli

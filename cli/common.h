@@ -1,0 +1,25 @@
+// Small pieces shared by the subcommands.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "ops/thread_pool.h"
+
+namespace fx::cli {
+
+// --threads N (default: every hardware thread), validated.
+int thread_option(const Args& args);
+int default_threads();
+
+std::string shape_text(const std::vector<int64_t>& s);
+// A tensor name as a file-name part: characters other than [A-Za-z0-9_.-] become '_' (as the ONNX
+// Runtime reference tool names its outputs).
+std::string sanitize_file_part(const std::string& name);
+
+// Median of a list of numbers (sorted copy).
+double median(std::vector<double> v);
+
+}  // namespace fx::cli

@@ -1,0 +1,75 @@
+// Writes small seed inputs for the fuzz targets: a few tiny ONNX models (every runtime op kind) and the
+// plans compiled from them. usage: make_fuzz_seeds ONNX_DIR PLAN_DIR
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "compiler/compile.h"
+#include "compiler/onnx_builder.h"
+
+namespace {
+
+std::vector<float> rnd(size_t n, unsigned seed) {
+  std::mt19937 r(seed);
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(r);
+  return v;
+}
+
+// Conv(SiLU) -> Split -> residual conv -> Concat -> MaxPool -> Resize -> head with Reshape/Transpose/
+// Softmax/MatMul/Slice: every op kind of the runtime in a few kilobytes.
+std::string model_all_ops() {
+  fx::OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 16, 16});
+  auto conv = [&](const std::string& name, const std::string& in, int cin, int cout, int k, int s, bool act) {
+    std::string y = b.op("Conv", name, {in, b.initializer(name + ".w", {cout, cin, k, k}, rnd(cout * cin * k * k, 1)),
+                                         b.initializer(name + ".b", {cout}, rnd(cout, 2))},
+                         {fx::OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}),
+                          fx::OnnxAttr::integers("strides", {s, s})});
+    if (!act) return y;
+    return b.op("Mul", name + ".silu", {y, b.op("Sigmoid", name + ".sig", {y})});
+  };
+  std::string c0 = conv("c0", x, 3, 8, 3, 2, true);
+  auto parts = b.node("Split", "split", {c0, b.initializer_ints("sz", {2}, {4, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
+  std::string r = b.op("Add", "res", {parts[1], conv("c1", parts[1], 4, 4, 3, 1, true)});
+  std::string cat = b.op("Concat", "cat", {parts[0], r}, {fx::OnnxAttr::integer("axis", 1)});
+  std::string p = b.op("MaxPool", "pool", {cat}, {fx::OnnxAttr::integers("kernel_shape", {3, 3}),
+                                                 fx::OnnxAttr::integers("pads", {1, 1, 1, 1}),
+                                                 fx::OnnxAttr::integers("strides", {2, 2})});
+  std::string up = b.op("Resize", "up", {p, "", b.initializer("scales", {4}, {1, 1, 2, 2})},
+                        {fx::OnnxAttr::string("coordinate_transformation_mode", "asymmetric"),
+                         fx::OnnxAttr::string("nearest_mode", "floor")});
+  std::string h = conv("head", up, 8, 6, 1, 1, false);
+  std::string flat = b.op("Reshape", "flat", {h, b.initializer_ints("shape", {3}, {1, 6, 64})});
+  std::string t = b.op("Transpose", "t", {flat}, {fx::OnnxAttr::integers("perm", {0, 2, 1})});
+  std::string mm = b.op("MatMul", "mm", {flat, t});
+  std::string sm = b.op("Softmax", "sm", {mm}, {fx::OnnxAttr::integer("axis", -1)});
+  std::string sl = b.op("Slice", "sl", {sm, b.initializer_ints("s0", {1}, {1}), b.initializer_ints("e0", {1}, {5}),
+                                       b.initializer_ints("a0", {1}, {2})});
+  std::string dv = b.op("Div", "div", {sl, b.initializer("k", {1}, {2.f})});
+  b.node("Sub", "sub", {dv, b.initializer("k2", {1}, {0.1f})}, {}, 1, {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  b.metadata("names", "{0: 'a', 1: 'b'}");
+  return b.serialize();
+}
+
+void write(const std::string& path, const void* data, size_t n) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: make_fuzz_seeds ONNX_DIR PLAN_DIR\n");
+    return 2;
+  }
+  std::string m = model_all_ops();
+  write(std::string(argv[1]) + "/all_ops.onnx", m.data(), m.size());
+  auto plan = fx::compile_onnx(m.data(), m.size(), "all_ops.onnx");
+  write(std::string(argv[2]) + "/all_ops.fsp", plan.data(), plan.size());
+  return 0;
+}

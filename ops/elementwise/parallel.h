@@ -1,0 +1,59 @@
+// Private: splitting kernel work over the thread pool. Chunks never change results (every output
+// element is computed by exactly one task, in a fixed order), only who computes it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "ops/map_view.h"
+#include "ops/thread_pool.h"
+
+namespace fx {
+namespace detail {
+
+// Work below this many elementary operations runs on the calling thread.
+constexpr int64_t kMinParallelWork = 1 << 15;
+// Aim for tasks of at least this much work.
+constexpr int64_t kMinTaskWork = 1 << 13;
+
+// How many tasks to cut `work` (elementary operations) into, at most `max_tasks`.
+inline int64_t task_count(const ThreadPool& pool, int64_t work, int64_t max_tasks) {
+  int threads = pool.size();
+  if (threads <= 1 || work < kMinParallelWork || max_tasks <= 1) return 1;
+  int64_t t = std::min<int64_t>(static_cast<int64_t>(threads) * 4, work / kMinTaskWork);
+  return std::max<int64_t>(1, std::min(t, max_tasks));
+}
+
+// Calls fn(begin, end) over [0, n) in contiguous chunks; cost_per_item sizes the split.
+template <class F>
+void parallel_for(ThreadPool& pool, int64_t n, int64_t cost_per_item, F&& fn) {
+  if (n <= 0) return;
+  int64_t tasks = task_count(pool, n * std::max<int64_t>(1, cost_per_item), n);
+  if (tasks <= 1) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  pool.run(tasks, [&](int64_t t, int) {
+    int64_t b = n * t / tasks, e = n * (t + 1) / tasks;
+    if (b < e) fn(b, e);
+  });
+}
+
+// Calls fn(const Span* spans, int count) over consecutive chunks of a span list.
+template <class F>
+void parallel_spans(ThreadPool& pool, SpanList spans, int64_t cost_per_position, F&& fn) {
+  if (spans.count <= 0) return;
+  int64_t positions = std::max<int64_t>(spans.positions, spans.count);
+  int64_t tasks = task_count(pool, positions * std::max<int64_t>(1, cost_per_position), spans.count);
+  if (tasks <= 1) {
+    fn(spans.spans, spans.count);
+    return;
+  }
+  pool.run(tasks, [&](int64_t t, int) {
+    int64_t b = spans.count * t / tasks, e = spans.count * (t + 1) / tasks;
+    if (b < e) fn(spans.spans + b, static_cast<int>(e - b));
+  });
+}
+
+}  // namespace detail
+}  // namespace fx

@@ -1,0 +1,198 @@
+// The C boundary: status codes and a per-thread error message; no exception crosses it.
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "fluxshard/fluxshard.h"
+#include "ops/thread_pool.h"
+#include "runtime/dense_executor.h"
+#include "runtime/detector.h"
+#include "runtime/error.h"
+#include "runtime/io/video_reader.h"
+#include "runtime/version.h"
+
+struct fx_plan {
+  std::shared_ptr<const fx::Plan> plan;
+};
+
+struct fx_session {
+  std::shared_ptr<const fx::Plan> plan;
+  std::shared_ptr<fx::ThreadPool> pool;
+  std::unique_ptr<fx::DenseExecutor> exec;
+  fx::OutputLayout layout;
+  fx::PostOptions post;
+  fx::Frame frame;
+  std::vector<uint8_t> rgb_scratch;
+  fx::FrameResult result;
+  double last_ms = 0;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+fx_status fail(fx_status s, const std::string& message) {
+  g_last_error = message;
+  return s;
+}
+
+// Runs `body`, mapping exceptions to status codes.
+template <typename F>
+fx_status guarded(fx_status error_kind, F&& body) {
+  try {
+    g_last_error.clear();
+    return body();
+  } catch (const fx::Error& e) {
+    return fail(error_kind, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(FX_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(FX_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(FX_ERROR_INTERNAL, "unknown error");
+  }
+}
+
+fx_status plan_error_kind(const std::string& message) {
+  return message.rfind("cannot open", 0) == 0 || message.rfind("cannot read", 0) == 0 ? FX_ERROR_IO
+                                                                                       : FX_ERROR_INVALID_PLAN;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* fx_version(void) { return fx::version_string(); }
+const char* fx_last_error(void) { return g_last_error.c_str(); }
+
+fx_status fx_plan_load(const char* path, fx_plan** out) {
+  if (!path || !out) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_plan_load: NULL argument");
+  *out = nullptr;
+  fx_status s = guarded(FX_ERROR_INVALID_PLAN, [&] {
+    auto p = std::make_unique<fx_plan>();
+    p->plan = fx::Plan::load_file(path);
+    *out = p.release();
+    return FX_OK;
+  });
+  if (s == FX_ERROR_INVALID_PLAN) s = plan_error_kind(g_last_error);
+  return s;
+}
+
+fx_status fx_plan_load_memory(const void* data, size_t size, fx_plan** out) {
+  if (!data || !out) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_plan_load_memory: NULL argument");
+  *out = nullptr;
+  return guarded(FX_ERROR_INVALID_PLAN, [&] {
+    auto p = std::make_unique<fx_plan>();
+    p->plan = fx::Plan::from_bytes(data, size, "<memory>");
+    *out = p.release();
+    return FX_OK;
+  });
+}
+
+void fx_plan_free(fx_plan* plan) { delete plan; }
+
+int fx_plan_input_width(const fx_plan* plan) { return plan ? plan->plan->input_w() : 0; }
+int fx_plan_input_height(const fx_plan* plan) { return plan ? plan->plan->input_h() : 0; }
+const char* fx_plan_task(const fx_plan* plan) { return plan ? plan->plan->task().c_str() : ""; }
+int fx_plan_class_count(const fx_plan* plan) {
+  return plan ? static_cast<int>(plan->plan->class_names().size()) : 0;
+}
+const char* fx_plan_class_name(const fx_plan* plan, int cls) {
+  if (!plan || cls < 0 || cls >= static_cast<int>(plan->plan->class_names().size())) return nullptr;
+  return plan->plan->class_names()[static_cast<size_t>(cls)].c_str();
+}
+
+void fx_session_options_default(fx_session_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->threads = 0;
+  o->conf = 0.25f;
+  o->iou = 0.7f;
+  o->masks = 1;
+}
+
+fx_status fx_session_create(const fx_plan* plan, const fx_session_options* options, fx_session** out) {
+  if (!plan || !out) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_create: NULL argument");
+  *out = nullptr;
+  fx_session_options o;
+  fx_session_options_default(&o);
+  if (options) {
+    if (options->struct_size < offsetof(fx_session_options, masks) + sizeof(int))
+      return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_create: options.struct_size is too small");
+    o = *options;
+  }
+  if (o.threads < 0 || o.threads > 256) return fail(FX_ERROR_INVALID_ARGUMENT, "threads must be 0..256");
+  if (!(o.conf >= 0 && o.conf <= 1) || !(o.iou >= 0 && o.iou <= 1))
+    return fail(FX_ERROR_INVALID_ARGUMENT, "conf and iou must be in [0, 1]");
+  return guarded(FX_ERROR_INVALID_PLAN, [&] {
+    auto s = std::make_unique<fx_session>();
+    s->plan = plan->plan;
+    int threads = o.threads;
+    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    s->pool = std::make_shared<fx::ThreadPool>(threads);
+    s->exec = std::make_unique<fx::DenseExecutor>(s->plan, s->pool);
+    s->layout = fx::output_layout(*s->plan);
+    s->post.decode.conf = o.conf;
+    s->post.decode.iou = o.iou;
+    s->post.masks = o.masks != 0;
+    *out = s.release();
+    return FX_OK;
+  });
+}
+
+void fx_session_free(fx_session* session) { delete session; }
+
+fx_status fx_session_push_rgb(fx_session* s, const uint8_t* rgb, int width, int height, int stride) {
+  if (!s || !rgb) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_rgb: NULL argument");
+  if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
+    return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_rgb: invalid frame size");
+  if (stride == 0) stride = width * 3;
+  if (stride < width * 3) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_rgb: stride < width * 3");
+  return guarded(FX_ERROR_INTERNAL, [&] {
+    auto t0 = std::chrono::steady_clock::now();
+    s->frame.width = width;
+    s->frame.height = height;
+    s->frame.rgb.resize(static_cast<size_t>(width) * height * 3);
+    for (int y = 0; y < height; ++y)
+      std::memcpy(s->frame.rgb.data() + static_cast<size_t>(y) * width * 3, rgb + static_cast<size_t>(y) * stride,
+                  static_cast<size_t>(width) * 3);
+    fx::LetterboxInfo lb =
+        fx::preprocess_frame(s->frame, s->plan->input_w(), s->plan->input_h(), s->rgb_scratch, s->exec->input_data());
+    s->exec->invoke();
+    s->result = fx::postprocess(s->layout, s->exec->tensor_data(s->layout.output0),
+                                s->layout.protos >= 0 ? s->exec->tensor_data(s->layout.protos) : nullptr, lb, s->post);
+    s->last_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return FX_OK;
+  });
+}
+
+int fx_session_detection_count(const fx_session* s) { return s ? static_cast<int>(s->result.detections.size()) : 0; }
+
+fx_status fx_session_detection(const fx_session* s, int index, fx_detection* out) {
+  if (!s || !out) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_detection: NULL argument");
+  if (index < 0 || index >= static_cast<int>(s->result.detections.size()))
+    return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_detection: index out of range");
+  const fx::Detection& d = s->result.detections[static_cast<size_t>(index)];
+  out->cls = d.cls;
+  out->score = d.score;
+  out->x1 = d.box[0], out->y1 = d.box[1], out->x2 = d.box[2], out->y2 = d.box[3];
+  return FX_OK;
+}
+
+fx_status fx_session_mask(const fx_session* s, int index, const uint8_t** data, int* width, int* height) {
+  if (!s || !data || !width || !height) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_mask: NULL argument");
+  if (index < 0 || index >= static_cast<int>(s->result.masks.size()))
+    return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_mask: no mask with that index (detect model or masks off?)");
+  const fx::Mask& m = s->result.masks[static_cast<size_t>(index)];
+  *data = m.data.data();
+  *width = m.width;
+  *height = m.height;
+  return FX_OK;
+}
+
+double fx_session_last_ms(const fx_session* s) { return s ? s->last_ms : 0.0; }
+
+}  // extern "C"

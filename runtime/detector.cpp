@@ -1,0 +1,57 @@
+#include "runtime/detector.h"
+
+#include "runtime/error.h"
+#include "runtime/io/video_reader.h"
+
+namespace fx {
+
+OutputLayout output_layout(const Plan& plan) {
+  OutputLayout l;
+  const auto& outs = plan.outputs();
+  bool seg = plan.task() == "segment";
+  if (outs.size() != (seg ? 2u : 1u))
+    throw Error("'" + plan.source() + "': a " + plan.task() + " model must have " + (seg ? "2 outputs" : "1 output"));
+  const TensorInfo& o0 = plan.tensor(outs[0]);
+  if (o0.shape.size() != 3 || o0.shape[0] != 1) throw Error("'" + plan.source() + "': output0 must be [1, rows, anchors]");
+  l.output0 = outs[0];
+  l.rows = static_cast<int>(o0.shape[1]);
+  l.anchors = static_cast<int>(o0.shape[2]);
+  if (seg) {
+    const TensorInfo& p = plan.tensor(outs[1]);
+    if (p.shape.size() != 4 || p.shape[0] != 1 || p.layout != PlanLayout::Plain)
+      throw Error("'" + plan.source() + "': the prototype output must be [1, C, H, W]");
+    l.protos = outs[1];
+    l.proto_c = static_cast<int>(p.shape[1]);
+    l.proto_h = static_cast<int>(p.shape[2]);
+    l.proto_w = static_cast<int>(p.shape[3]);
+    l.num_mask_coef = l.proto_c;
+  }
+  l.num_classes = l.rows - 4 - l.num_mask_coef;
+  if (l.num_classes <= 0) throw Error("'" + plan.source() + "': output0 has too few rows for boxes and classes");
+  return l;
+}
+
+LetterboxInfo preprocess_frame(const Frame& frame, int input_w, int input_h, std::vector<uint8_t>& rgb_scratch,
+                               float* input_nchw) {
+  rgb_scratch.resize(static_cast<size_t>(input_w) * input_h * 3);
+  LetterboxInfo info;
+  letterbox_rgb(frame.rgb.data(), frame.width, frame.height, input_w, input_h, rgb_scratch.data(), &info);
+  rgb_to_planar_float(rgb_scratch.data(), input_w, input_h, input_nchw);
+  return info;
+}
+
+FrameResult postprocess(const OutputLayout& layout, const float* output0, const float* protos,
+                        const LetterboxInfo& lb, const PostOptions& opt) {
+  FrameResult r;
+  r.detections = decode_detections(output0, layout.rows, layout.anchors, layout.num_classes, layout.num_mask_coef,
+                                   opt.decode);
+  if (layout.protos >= 0 && opt.masks) {
+    Protos p{protos, layout.proto_c, layout.proto_h, layout.proto_w};
+    r.masks = process_masks_to_source(r.detections, p, lb.dst_w, lb.dst_h, lb.pad_left, lb.pad_top, lb.new_w,
+                                      lb.new_h, lb.src_w, lb.src_h);
+  }
+  scale_boxes_to_source(r.detections, lb.scale, lb.pad_left, lb.pad_top, lb.src_w, lb.src_h);
+  return r;
+}
+
+}  // namespace fx

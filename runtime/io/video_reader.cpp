@@ -1,0 +1,372 @@
+#include "runtime/io/video_reader.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "runtime/error.h"
+#include "runtime/io/ffmpeg_util.h"
+
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/motion_vector.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace fx {
+
+using namespace ffmpeg;
+
+namespace {
+
+// swscale flags for YUV -> RGB24. ACCURATE_RND + BITEXACT select swscale's exact C arithmetic, so the
+// pixels do not depend on which SIMD extensions the CPU has; FULL_CHR_H_INT interpolates chroma
+// horizontally (bilinear) instead of replicating it.
+constexpr int kSwsFlags = SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT;
+
+// The deprecated "J" formats are the plain ones with full range.
+AVPixelFormat dejpeg(AVPixelFormat f, bool* full_range) {
+  switch (f) {
+    case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: *full_range = true; return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: *full_range = true; return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: *full_range = true; return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: *full_range = true; return AV_PIX_FMT_YUV411P;
+    default: return f;
+  }
+}
+
+// YUV -> RGB matrix from the stream's tag; untagged streams get BT.601 (FFmpeg's and OpenCV's default).
+int sws_colorspace(AVColorSpace cs) {
+  switch (cs) {
+    case AVCOL_SPC_BT709: return SWS_CS_ITU709;
+    case AVCOL_SPC_FCC: return SWS_CS_FCC;
+    case AVCOL_SPC_SMPTE240M: return SWS_CS_SMPTE240M;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL: return SWS_CS_BT2020;
+    default: return SWS_CS_ITU601;
+  }
+}
+
+bool is_yuv(AVPixelFormat f) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
+  return d && !(d->flags & AV_PIX_FMT_FLAG_RGB) && d->nb_components >= 3;
+}
+
+std::string quoted(const std::string& path) { return "'" + path + "'"; }
+
+// Strong content-based recognition of the file's container (e.g. an mp4 'ftyp' box), used to tell a
+// truncated/corrupt video from a file that is not a video at all.
+std::string recognised_container(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return {};
+  std::vector<uint8_t> buf(4096 + AVPROBE_PADDING_SIZE, 0);
+  const size_t n = std::fread(buf.data(), 1, 4096, f);
+  std::fclose(f);
+  if (n == 0) return {};
+  AVProbeData pd{};
+  pd.filename = "";  // content only: extensions alone do not count
+  pd.buf = buf.data();
+  pd.buf_size = static_cast<int>(n);
+  int score = 0;
+  const AVInputFormat* fmt = av_probe_input_format3(&pd, 1, &score);
+  if (!fmt || score < AVPROBE_SCORE_MAX / 2) return {};
+  return fmt->name;
+}
+
+struct SwsKey {
+  int src_w = -1, src_h = -1, src_fmt = -1, dst_w = -1, dst_h = -1, cs = -1;
+  bool full = false;
+  bool operator==(const SwsKey& o) const {
+    return src_w == o.src_w && src_h == o.src_h && src_fmt == o.src_fmt && dst_w == o.dst_w &&
+           dst_h == o.dst_h && cs == o.cs && full == o.full;
+  }
+};
+
+}  // namespace
+
+struct VideoReader::Impl {
+  std::string path;
+  FormatInputPtr fmt;
+  CodecContextPtr dec;
+  FramePtr frame;   // the decoded frame being handed out (or the prefetched first one)
+  PacketPtr pkt;
+  bool pkt_pending = false;  // pkt holds a packet the decoder refused with EAGAIN
+  int stream_index = -1;
+  AVRational time_base{1, 1};
+  int64_t start_pts = 0;
+  bool prefetched = false;
+  bool draining = false;
+  bool eof = false;
+  int64_t next_index = 0;
+  int width = 0, height = 0;
+  double fps = 0.0;
+  int64_t count_estimate = -1;
+  std::string codec;
+  bool image = false;
+  SwsPtr sws;
+  SwsKey sws_key;
+
+  void open(const std::string& p);
+  bool decode_next();
+  void fill_meta(Frame& f);
+  void convert(uint8_t* dst, int dst_stride, int dst_w, int dst_h);
+};
+
+void VideoReader::Impl::open(const std::string& p) {
+  init_logging();
+  path = p;
+  const bool is_url = p.find("://") != std::string::npos;
+  if (!is_url) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0)
+      throw Error("cannot open video " + quoted(p) + ": " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw Error("cannot open video " + quoted(p) + ": " + std::strerror(EISDIR));
+    if (S_ISREG(st.st_mode) && st.st_size == 0)
+      throw Error(quoted(p) + " is not a video or image (empty file)");
+  }
+
+  AVFormatContext* raw = nullptr;
+  int r = avformat_open_input(&raw, p.c_str(), nullptr, nullptr);
+  if (r < 0) {  // avformat_open_input frees the context on failure
+    if (r == AVERROR_INVALIDDATA) {
+      if (!is_url && !recognised_container(p).empty())
+        throw Error("video " + quoted(p) + " is truncated or corrupt (" + lower_first(error_string(r)) + ")");
+      throw Error(quoted(p) + " is not a video or image (" + lower_first(error_string(r)) + ")");
+    }
+    throw Error("cannot open video " + quoted(p) + ": " + error_string(r));
+  }
+  fmt.reset(raw);
+  r = avformat_find_stream_info(fmt.get(), nullptr);
+  if (r < 0) throw Error("video " + quoted(p) + " is truncated or corrupt (" + lower_first(error_string(r)) + ")");
+
+  const AVCodec* codec_ptr = nullptr;
+  r = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec_ptr, 0);
+  if (r == AVERROR_DECODER_NOT_FOUND) {
+    // There is a video stream, but this FFmpeg cannot decode it.
+    std::string name;
+    for (unsigned i = 0; i < fmt->nb_streams; ++i)
+      if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+        name = avcodec_get_name(fmt->streams[i]->codecpar->codec_id);
+        break;
+      }
+    throw Error("video " + quoted(p) + " has no decodable video stream (no decoder for '" + name + "')");
+  }
+  if (r < 0 || !codec_ptr) throw Error("video " + quoted(p) + " has no decodable video stream");
+  stream_index = r;
+  AVStream* st = fmt->streams[stream_index];
+  // Only our stream's packets matter: the demuxer can drop the others early.
+  for (unsigned i = 0; i < fmt->nb_streams; ++i)
+    if (static_cast<int>(i) != stream_index) fmt->streams[i]->discard = AVDISCARD_ALL;
+
+  dec.reset(avcodec_alloc_context3(codec_ptr));
+  if (!dec) throw std::bad_alloc();
+  r = avcodec_parameters_to_context(dec.get(), st->codecpar);
+  if (r < 0) throw Error("video " + quoted(p) + " has no decodable video stream (" + lower_first(error_string(r)) + ")");
+  dec->pkt_timebase = st->time_base;
+  dec->flags2 |= AV_CODEC_FLAG2_EXPORT_MVS;
+  dec->export_side_data |= AV_CODEC_EXPORT_DATA_MVS;
+  dec->thread_count = 0;  // auto; FFmpeg's threaded decoders give the same pictures as single-threaded
+  dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  r = avcodec_open2(dec.get(), codec_ptr, nullptr);
+  if (r < 0)
+    throw Error("video " + quoted(p) + " has no decodable video stream (cannot open the " +
+                std::string(codec_ptr->name) + " decoder: " + lower_first(error_string(r)) + ")");
+
+  codec = avcodec_get_name(st->codecpar->codec_id);
+  const std::string demuxer = fmt->iformat->name ? fmt->iformat->name : "";
+  image = demuxer == "image2" || demuxer == "image2pipe" ||
+          (demuxer.size() > 5 && demuxer.compare(demuxer.size() - 5, 5, "_pipe") == 0);
+  time_base = st->time_base;
+  start_pts = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+  const AVRational fr = av_guess_frame_rate(fmt.get(), st, nullptr);
+  fps = (fr.num > 0 && fr.den > 0) ? av_q2d(fr) : 0.0;
+  if (st->nb_frames > 0) {
+    count_estimate = st->nb_frames;
+  } else if (st->duration != AV_NOPTS_VALUE && st->duration > 0 && fps > 0) {
+    count_estimate = static_cast<int64_t>(std::llround(st->duration * av_q2d(st->time_base) * fps));
+  } else if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0 && fps > 0) {
+    count_estimate = static_cast<int64_t>(std::llround(fmt->duration / static_cast<double>(AV_TIME_BASE) * fps));
+  }
+
+  frame = alloc_frame();
+  pkt = alloc_packet();
+  // Decode the first frame now: real frame size, and a clear error for files without any.
+  if (!decode_next()) throw Error("video " + quoted(p) + " is truncated or corrupt: no frame decodes");
+  prefetched = true;
+  width = frame->width;
+  height = frame->height;
+}
+
+// Decodes until a usable frame is in `frame`; false at the end of the stream. Packets the decoder
+// rejects and frames it reports as errors are skipped.
+bool VideoReader::Impl::decode_next() {
+  if (eof) return false;
+  av_frame_unref(frame.get());
+  int errors_in_a_row = 0;
+  for (;;) {
+    int r = avcodec_receive_frame(dec.get(), frame.get());
+    if (r == 0) {
+      if (frame->width > 0 && frame->height > 0 && frame->format >= 0 && frame->data[0]) return true;
+      av_frame_unref(frame.get());
+      continue;
+    }
+    if (r == AVERROR_EOF || (r != AVERROR(EAGAIN) && ++errors_in_a_row > 1000)) {
+      eof = true;
+      return false;
+    }
+    if (r != AVERROR(EAGAIN)) continue;  // a frame that failed to decode: skip it
+    errors_in_a_row = 0;
+    if (draining) {  // cannot happen with a conforming decoder; do not spin
+      eof = true;
+      return false;
+    }
+    // The decoder wants input.
+    if (!pkt_pending) {
+      int tries = 0;
+      for (;;) {
+        r = av_read_frame(fmt.get(), pkt.get());
+        if (r == AVERROR(EAGAIN) && ++tries < 1000) continue;
+        if (r < 0) break;  // end of file, or a read error that ends the usable stream
+        if (pkt->stream_index == stream_index) break;
+        av_packet_unref(pkt.get());
+      }
+      if (r < 0) {
+        avcodec_send_packet(dec.get(), nullptr);  // enter draining mode: flush delayed frames
+        draining = true;
+        continue;
+      }
+    }
+    r = avcodec_send_packet(dec.get(), pkt.get());
+    if (r == AVERROR(EAGAIN)) {
+      pkt_pending = true;  // resend after receiving
+      continue;
+    }
+    pkt_pending = false;
+    av_packet_unref(pkt.get());  // sent, or rejected as undecodable: either way it is done
+  }
+}
+
+void VideoReader::Impl::fill_meta(Frame& f) {
+  f.index = next_index++;
+  const int64_t ts = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
+  if (ts != AV_NOPTS_VALUE)
+    f.time_s = static_cast<double>(ts - start_pts) * av_q2d(time_base);
+  else
+    f.time_s = fps > 0 ? static_cast<double>(f.index) / fps : 0.0;
+  f.key_frame = frame->key_frame != 0;
+  f.pict_type = av_get_picture_type_char(frame->pict_type);
+  f.mvs.clear();
+  if (const AVFrameSideData* sd = av_frame_get_side_data(frame.get(), AV_FRAME_DATA_MOTION_VECTORS)) {
+    const auto* mv = reinterpret_cast<const AVMotionVector*>(sd->data);
+    const size_t n = sd->size / sizeof(AVMotionVector);
+    f.mvs.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      CodecMotionVector m;
+      m.w = mv[i].w;
+      m.h = mv[i].h;
+      m.src_x = mv[i].src_x;
+      m.src_y = mv[i].src_y;
+      m.dst_x = mv[i].dst_x;
+      m.dst_y = mv[i].dst_y;
+      m.source = static_cast<int8_t>(mv[i].source < 0 ? -1 : 1);
+      m.motion_x = mv[i].motion_x;
+      m.motion_y = mv[i].motion_y;
+      m.motion_scale = mv[i].motion_scale;
+      f.mvs.push_back(m);
+    }
+  }
+}
+
+// Converts `frame` into RGB24 at dst (dst_w x dst_h, scaling when the size differs).
+void VideoReader::Impl::convert(uint8_t* dst, int dst_stride, int dst_w, int dst_h) {
+  bool full = frame->color_range == AVCOL_RANGE_JPEG;
+  const AVPixelFormat src_fmt = dejpeg(static_cast<AVPixelFormat>(frame->format), &full);
+  SwsKey key;
+  key.src_w = frame->width;
+  key.src_h = frame->height;
+  key.src_fmt = src_fmt;
+  key.dst_w = dst_w;
+  key.dst_h = dst_h;
+  key.cs = sws_colorspace(frame->colorspace);
+  key.full = full;
+  if (!sws || !(key == sws_key)) {
+    sws.reset(sws_getContext(key.src_w, key.src_h, src_fmt, dst_w, dst_h, AV_PIX_FMT_RGB24, kSwsFlags,
+                             nullptr, nullptr, nullptr));
+    if (!sws)
+      throw Error("video " + quoted(path) + ": cannot convert pixel format '" +
+                  std::string(av_get_pix_fmt_name(src_fmt) ? av_get_pix_fmt_name(src_fmt) : "?") + "' to RGB");
+    if (is_yuv(src_fmt)) {
+      const int* coefs = sws_getCoefficients(key.cs);
+      sws_setColorspaceDetails(sws.get(), coefs, full ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0,
+                               1 << 16, 1 << 16);
+    }
+    sws_key = key;
+  }
+  uint8_t* dst_planes[4] = {dst, nullptr, nullptr, nullptr};
+  int dst_strides[4] = {dst_stride, 0, 0, 0};
+  sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst_planes, dst_strides);
+}
+
+VideoReader::VideoReader(const std::string& path) : impl_(new Impl) { impl_->open(path); }
+VideoReader::~VideoReader() = default;
+VideoReader::VideoReader(VideoReader&&) noexcept = default;
+VideoReader& VideoReader::operator=(VideoReader&&) noexcept = default;
+
+bool VideoReader::read(Frame& f) {
+  Impl& d = *impl_;
+  if (d.prefetched) {
+    d.prefetched = false;
+  } else if (!d.decode_next()) {
+    return false;
+  }
+  f.width = d.frame->width;
+  f.height = d.frame->height;
+  f.rgb.resize(static_cast<size_t>(f.width) * f.height * 3);
+  d.convert(f.rgb.data(), f.width * 3, f.width, f.height);
+  d.fill_meta(f);
+  return true;
+}
+
+bool VideoReader::read_letterboxed(Frame& f, int dst_w, int dst_h, LetterboxInfo* info) {
+  Impl& d = *impl_;
+  if (d.prefetched) {
+    d.prefetched = false;
+  } else if (!d.decode_next()) {
+    return false;
+  }
+  const LetterboxInfo li = letterbox_info(d.frame->width, d.frame->height, dst_w, dst_h);
+  if (info) *info = li;
+  f.width = dst_w;
+  f.height = dst_h;
+  const size_t stride = static_cast<size_t>(dst_w) * 3;
+  f.rgb.resize(stride * dst_h);
+  for (int y = 0; y < dst_h; ++y) {
+    uint8_t* row = f.rgb.data() + y * stride;
+    if (y < li.pad_top || y >= li.pad_top + li.new_h) {
+      std::memset(row, 114, stride);
+    } else {
+      std::memset(row, 114, static_cast<size_t>(li.pad_left) * 3);
+      const size_t right = static_cast<size_t>(li.pad_left + li.new_w) * 3;
+      std::memset(row + right, 114, stride - right);
+    }
+  }
+  d.convert(f.rgb.data() + static_cast<size_t>(li.pad_top) * stride + static_cast<size_t>(li.pad_left) * 3,
+            static_cast<int>(stride), li.new_w, li.new_h);
+  d.fill_meta(f);
+  return true;
+}
+
+int VideoReader::width() const { return impl_->width; }
+int VideoReader::height() const { return impl_->height; }
+double VideoReader::fps() const { return impl_->fps; }
+int64_t VideoReader::frame_count_estimate() const { return impl_->count_estimate; }
+std::string VideoReader::codec_name() const { return impl_->codec; }
+bool VideoReader::is_image() const { return impl_->image; }
+const std::string& VideoReader::path() const { return impl_->path; }
+
+}  // namespace fx

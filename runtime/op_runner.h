@@ -1,0 +1,53 @@
+// The plan's ops, prepared once and runnable against any storage: every op is checked against the
+// shapes it will touch and its weights are packed at construction; run() binds the data pointers of
+// one invocation (the dense executor's arena, or the sparse executor's per-frame cache buffers) and,
+// for local ops, computes only the given output positions. One switch over OpKind for the CPU backend.
+// run() never allocates and is re-entrant (one OpRunner may serve several executors).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ops/map_view.h"
+#include "ops/thread_pool.h"
+#include "ops/workspace.h"
+#include "runtime/plan.h"
+
+namespace fx {
+
+// Storage of one invocation: a data pointer per tensor id; only storage owners (non-aliased,
+// non-constant tensors) are read.
+using TensorBases = std::vector<float*>;
+
+class OpRunner {
+ public:
+  static constexpr size_t kMaxParts = 64;  // inputs of a Concat / outputs of a Split
+
+  // Throws fx::Error naming the op when the plan is inconsistent (wrong weight sizes, shapes that do
+  // not follow from the op's parameters, layouts or storage an op cannot take).
+  explicit OpRunner(std::shared_ptr<const Plan> plan);
+  ~OpRunner();
+
+  const Plan& plan() const { return *plan_; }
+  int op_count() const { return static_cast<int>(ops_.size()); }
+  // Scratch bytes per pool thread the kernels need.
+  size_t workspace_bytes() const { return workspace_bytes_; }
+  // True when op i runs a local (NHWC, span-based) kernel, i.e. accepts a span list.
+  bool is_local(int index) const;
+
+  float* data(int tensor, const TensorBases& bases) const;
+  MapView map(int tensor, const TensorBases& bases) const;
+
+  // Runs op i. For local ops `spans` (output positions) restricts the work; nullptr: the whole map.
+  void run(int index, const TensorBases& bases, const SpanList* spans, ThreadPool& pool, const Workspace& ws) const;
+
+ private:
+  struct PreparedOp;
+  void prepare_op(int index);
+
+  std::shared_ptr<const Plan> plan_;
+  std::vector<std::unique_ptr<PreparedOp>> ops_;
+  size_t workspace_bytes_ = 0;
+};
+
+}  // namespace fx

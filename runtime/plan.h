@@ -1,0 +1,101 @@
+// A compiled plan (.fsp) loaded into memory: FlatBuffers-verified, version-checked, and validated so
+// that nothing the executors index with (tensor ids, arena offsets, buffer sizes) can point outside
+// what exists. Immutable and shareable between sessions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "schema/plan_generated.h"
+
+namespace fx {
+
+// Bumped whenever a plan written by an older compiler would run incorrectly on this runtime.
+constexpr uint32_t kPlanVersion = 1;
+
+using plan_fb = ::fluxshard::plan::Plan;
+using OpKind = ::fluxshard::plan::OpKind;
+using PlanLayout = ::fluxshard::plan::Layout;
+using PlanRegion = ::fluxshard::plan::Region;
+
+const char* op_kind_name(OpKind k);
+
+// What the runtime knows about one tensor of the plan.
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;     // logical (ONNX) shape
+  std::vector<int64_t> physical;  // shape in memory order (NHWC for 4-D NHWC tensors)
+  PlanLayout layout = PlanLayout::Plain;
+  int stride = 0;
+  bool constant = false;
+  int64_t arena_offset = -1;  // bytes; activations only
+  int buffer = -1;            // constants only
+  int64_t numel = 0;
+  // Element distance between consecutive pixels of an NHWC map (the root's channel count when the
+  // tensor is a channel slice of another: in-place concat / split).
+  int64_t pixel_stride = 0;
+  int alias_root = -1;       // tensor whose storage this one lives in (-1: its own)
+  int channel_offset = 0;    // first channel inside the root
+
+  int64_t bytes() const { return numel * 4; }
+  // N, C, H, W of a 4-D tensor.
+  int64_t n() const { return shape[0]; }
+  int64_t c() const { return shape[1]; }
+  int64_t h() const { return shape[2]; }
+  int64_t w() const { return shape[3]; }
+};
+
+class Plan {
+ public:
+  // Throws fx::Error with one line on anything wrong: unreadable file, not a plan, another version,
+  // failed FlatBuffers verification, inconsistent contents.
+  static std::shared_ptr<const Plan> load_file(const std::string& path);
+  static std::shared_ptr<const Plan> from_bytes(const void* data, size_t size, const std::string& source);
+
+  const plan_fb& fb() const { return *fb_; }
+  const std::string& source() const { return source_; }
+  const uint8_t* bytes() const { return bytes_; }
+  size_t size() const { return size_; }
+  // FNV-1a 64 of the file bytes: two sides of a connection check they run the same plan.
+  uint64_t hash() const { return hash_; }
+
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const TensorInfo& tensor(int id) const { return tensors_.at(static_cast<size_t>(id)); }
+  int input() const { return input_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  int op_count() const;
+  uint64_t arena_bytes() const { return fb_->arena_bytes(); }
+  // Float data of a constant tensor (64-byte aligned in memory).
+  const float* constant_data(int tensor) const;
+
+  const std::string& task() const { return task_; }
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  int input_h() const { return input_h_; }
+  int input_w() const { return input_w_; }
+  uint64_t total_flops() const { return total_flops_; }
+
+  ~Plan();
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+ private:
+  Plan() = default;
+  void validate();
+
+  uint8_t* bytes_ = nullptr;  // owned, 64-byte aligned
+  size_t size_ = 0;
+  const plan_fb* fb_ = nullptr;
+  std::string source_;
+  uint64_t hash_ = 0;
+  std::vector<TensorInfo> tensors_;
+  int input_ = -1;
+  std::vector<int> outputs_;
+  std::string task_;
+  std::vector<std::string> class_names_;
+  int input_h_ = 0, input_w_ = 0;
+  uint64_t total_flops_ = 0;
+};
+
+}  // namespace fx

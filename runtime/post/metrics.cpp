@@ -1,0 +1,113 @@
+#include "runtime/post/metrics.h"
+
+#include <algorithm>
+#include <string>
+
+#include "runtime/error.h"
+#include "runtime/post/nms.h"
+
+namespace fx {
+
+double box_iou(const float* a, const float* b) {
+  const double aw = static_cast<double>(a[2]) - a[0], ah = static_cast<double>(a[3]) - a[1];
+  const double bw = static_cast<double>(b[2]) - b[0], bh = static_cast<double>(b[3]) - b[1];
+  const double area_a = aw > 0 && ah > 0 ? aw * ah : 0.0;
+  const double area_b = bw > 0 && bh > 0 ? bw * bh : 0.0;
+  const double iw = std::min<double>(a[2], b[2]) - std::max<double>(a[0], b[0]);
+  const double ih = std::min<double>(a[3], b[3]) - std::max<double>(a[1], b[1]);
+  const double inter = iw > 0 && ih > 0 ? iw * ih : 0.0;
+  const double uni = area_a + area_b - inter;
+  return uni > 0 ? inter / uni : 0.0;
+}
+
+namespace {
+
+double ratio_or_one(int64_t num, int64_t den) {
+  return den == 0 ? 1.0 : static_cast<double>(num) / static_cast<double>(den);
+}
+
+double f1_of(int64_t tp, int64_t fp, int64_t fn) { return ratio_or_one(2 * tp, 2 * tp + fp + fn); }
+
+}  // namespace
+
+MatchResult match_detections(const std::vector<Detection>& pred, const std::vector<Detection>& ref, float iou_thr,
+                             bool class_aware) {
+  MatchResult r;
+  std::vector<float> scores(pred.size());
+  for (size_t i = 0; i < pred.size(); ++i) scores[i] = pred[i].score;
+  const std::vector<int> order = order_by_score(scores.data(), static_cast<int>(pred.size()));
+  std::vector<char> used(ref.size(), 0);
+  double iou_sum = 0.0;
+  for (int pi : order) {
+    const Detection& p = pred[pi];
+    int best = -1;
+    double best_iou = 0.0;
+    for (size_t j = 0; j < ref.size(); ++j) {
+      if (used[j] || (class_aware && ref[j].cls != p.cls)) continue;
+      const double iou = box_iou(p, ref[j]);
+      if (iou >= iou_thr && (best < 0 || iou > best_iou)) {
+        best = static_cast<int>(j);
+        best_iou = iou;
+      }
+    }
+    if (best >= 0) {
+      used[best] = 1;
+      r.pairs.emplace_back(pi, best);
+      r.pair_iou.push_back(best_iou);
+      iou_sum += best_iou;
+    }
+  }
+  r.tp = static_cast<int>(r.pairs.size());
+  r.fp = static_cast<int>(pred.size()) - r.tp;
+  r.fn = static_cast<int>(ref.size()) - r.tp;
+  r.precision = ratio_or_one(r.tp, r.tp + r.fp);
+  r.recall = ratio_or_one(r.tp, r.tp + r.fn);
+  r.f1 = f1_of(r.tp, r.fp, r.fn);
+  r.mean_iou = r.tp > 0 ? iou_sum / r.tp : 0.0;
+  return r;
+}
+
+static double pair_mask_iou(const std::pair<int, int>& pr, const std::vector<Mask>& pred_masks,
+                            const std::vector<Mask>& ref_masks) {
+  if (pr.first < 0 || static_cast<size_t>(pr.first) >= pred_masks.size() || pr.second < 0 ||
+      static_cast<size_t>(pr.second) >= ref_masks.size())
+    throw Error("mask_iou_matched: matched pair (" + std::to_string(pr.first) + ", " + std::to_string(pr.second) +
+                ") has no mask (" + std::to_string(pred_masks.size()) + " predicted, " +
+                std::to_string(ref_masks.size()) + " reference masks)");
+  return mask_iou(pred_masks[pr.first], ref_masks[pr.second]);
+}
+
+double mask_iou_matched(const MatchResult& m, const std::vector<Mask>& pred_masks, const std::vector<Mask>& ref_masks) {
+  if (m.pairs.empty()) return pred_masks.empty() && ref_masks.empty() ? 1.0 : 0.0;
+  double sum = 0.0;
+  for (const auto& pr : m.pairs) sum += pair_mask_iou(pr, pred_masks, ref_masks);
+  return sum / static_cast<double>(m.pairs.size());
+}
+
+void MatchAccumulator::add(const MatchResult& m) {
+  ++frames;
+  tp += m.tp;
+  fp += m.fp;
+  fn += m.fn;
+  for (double v : m.pair_iou) iou_sum += v;
+}
+
+void MatchAccumulator::add(const MatchResult& m, const std::vector<Mask>& pred_masks,
+                           const std::vector<Mask>& ref_masks) {
+  // Compute first so a bad pair leaves the accumulator unchanged.
+  double sum = 0.0;
+  for (const auto& pr : m.pairs) sum += pair_mask_iou(pr, pred_masks, ref_masks);
+  add(m);
+  mask_iou_sum += sum;
+  mask_pairs += static_cast<int64_t>(m.pairs.size());
+}
+
+double MatchAccumulator::precision() const { return ratio_or_one(tp, tp + fp); }
+double MatchAccumulator::recall() const { return ratio_or_one(tp, tp + fn); }
+double MatchAccumulator::f1() const { return f1_of(tp, fp, fn); }
+double MatchAccumulator::mean_iou() const { return tp > 0 ? iou_sum / static_cast<double>(tp) : 0.0; }
+double MatchAccumulator::mean_mask_iou() const {
+  return mask_pairs > 0 ? mask_iou_sum / static_cast<double>(mask_pairs) : 0.0;
+}
+
+}  // namespace fx

@@ -1,0 +1,206 @@
+// Bad input never crashes, hangs or aborts: each case gives one clear line on stderr and a non-zero exit
+// status from the CLI (1 for bad data, 2 for a wrong command line), and the library throws fx::Error.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "compiler/compile.h"
+#include "compiler/onnx_builder.h"
+#include "runtime/dense_executor.h"
+#include "runtime/error.h"
+#include "runtime/io/npy.h"
+#include "runtime/plan.h"
+#include "test_util.h"
+
+using namespace fx;
+using test::run_cli;
+
+namespace {
+
+// stderr must be exactly one line: "error: <message>\n".
+void expect_error(const test::CliResult& r, int status, const std::string& message) {
+  INFO("stderr: " << r.err);
+  CHECK(r.status == status);
+  CHECK(r.err == "error: " + message + "\n");
+}
+
+// A tiny valid model: conv (SiLU) -> maxpool -> conv, with detect-like metadata.
+std::string tiny_model(const std::string& extra_op = "") {
+  OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 32, 32});
+  std::vector<float> w(8 * 3 * 3 * 3, 0.1f), bias(8, 0.f);
+  std::string y = b.op("Conv", "conv0", {x, b.initializer("w0", {8, 3, 3, 3}, w), b.initializer("b0", {8}, bias)},
+                       {OnnxAttr::integers("pads", {1, 1, 1, 1}), OnnxAttr::integers("kernel_shape", {3, 3})});
+  if (!extra_op.empty()) y = b.op(extra_op, "act0", {y});
+  std::string p = b.op("Reshape", "flat", {y, b.initializer_ints("shape", {3}, {1, 8, 1024})});
+  b.node("Identity", "out", {p}, {}, 1, {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  return b.serialize();
+}
+
+}  // namespace
+
+TEST_CASE("compile: truncated ONNX", "[bad-input]") {
+  test::TempDir tmp;
+  std::string model = test::read_file(test::source_path("assets/yolo11n-320.onnx"));
+  std::string path = tmp.file("truncated.onnx");
+  test::write_file(path, model.substr(0, 3000));
+  expect_error(run_cli({"compile", path, "-o", tmp.file("x.fsp")}), 1,
+               "'" + path + "' is not a valid ONNX model (protobuf parse failed; truncated or not ONNX?)");
+  CHECK(!test::file_exists(tmp.file("x.fsp")));
+}
+
+TEST_CASE("compile: random bytes and an empty file", "[bad-input]") {
+  test::TempDir tmp;
+  std::mt19937 rng(7);
+  std::string junk(4096, '\0');
+  for (char& c : junk) c = static_cast<char>(rng());
+  std::string path = tmp.file("junk.onnx");
+  test::write_file(path, junk);
+  auto r = run_cli({"compile", path, "-o", tmp.file("x.fsp")});
+  CHECK(r.status == 1);
+  CHECK(test::count_lines(r.err) == 1);
+  CHECK(r.err.find("is not a valid ONNX model") != std::string::npos);
+  test::write_file(path, "");
+  expect_error(run_cli({"compile", path, "-o", tmp.file("x.fsp")}), 1,
+               "'" + path + "' is not a valid ONNX model (protobuf parse failed; truncated or not ONNX?)");
+}
+
+TEST_CASE("compile: many random truncations and byte flips of a real model never crash", "[bad-input]") {
+  std::string model = test::read_file(test::source_path("assets/yolo11n-320.onnx"));
+  std::mt19937 rng(11);
+  int rejected = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::string m = model;
+    if (i % 2) {
+      m.resize(rng() % model.size());
+    } else {
+      // Corrupt bytes in the graph structure (the first ~100 kB hold node definitions and small tensors).
+      for (int k = 0; k < 8; ++k) m[rng() % std::min<size_t>(m.size(), 200000)] = static_cast<char>(rng());
+    }
+    try {
+      compile_onnx(m.data(), m.size(), "mutant.onnx");
+    } catch (const Error& e) {
+      ++rejected;
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+  }
+  CHECK(rejected > 30);
+}
+
+TEST_CASE("compile: unsupported op names the op and the node", "[bad-input]") {
+  test::TempDir tmp;
+  std::string path = tmp.file("relu.onnx");
+  test::write_file(path, tiny_model("Relu"));
+  expect_error(run_cli({"compile", path, "-o", tmp.file("x.fsp")}), 1, "unsupported op 'Relu' in node 'act0'");
+}
+
+TEST_CASE("compile: opset outside 12-21", "[bad-input]") {
+  OnnxBuilder b(9);
+  b.input("images", {1, 3, 8, 8});
+  b.node("Identity", "id", {"images"}, {}, 1, {"output0"});
+  b.output("output0");
+  std::string m = b.serialize();
+  CHECK_THROWS_WITH(compile_onnx(m.data(), m.size(), "old.onnx"),
+                    "'old.onnx' uses opset 9; supported opsets are 12 to 21");
+}
+
+TEST_CASE("compile: missing model file", "[bad-input]") {
+  expect_error(run_cli({"compile", "/nonexistent/model.onnx", "-o", "/tmp/x.fsp"}), 1,
+               "cannot open '/nonexistent/model.onnx': No such file or directory");
+}
+
+TEST_CASE("plan: another version is rejected with a version message", "[bad-input]") {
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  REQUIRE_NOTHROW(Plan::from_bytes(bytes.data(), bytes.size(), "tiny.fsp"));
+  REQUIRE(::fluxshard::plan::GetMutablePlan(bytes.data())->mutate_version(kPlanVersion + 1));
+  std::string path = tmp.file("future.fsp");
+  test::write_file(path, std::string(bytes.begin(), bytes.end()));
+  expect_error(run_cli({"inspect", path}), 1,
+               "'" + path + "' is a plan of version " + std::to_string(kPlanVersion + 1) +
+                   "; this runtime reads version " + std::to_string(kPlanVersion) + " (recompile the model)");
+}
+
+TEST_CASE("plan: truncated, not a plan, or corrupted", "[bad-input]") {
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  std::string path = tmp.file("cut.fsp");
+  test::write_file(path, std::string(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 2)));
+  expect_error(run_cli({"inspect", path}), 1, "'" + path + "' is a corrupted plan (FlatBuffers verification failed)");
+  test::write_file(path, "this is not a plan at all");
+  expect_error(run_cli({"run", path, "--input", "x.mp4"}), 1,
+               "'" + path + "' is not a FluxShard plan (missing the FXSP file identifier)");
+  expect_error(run_cli({"inspect", "/nonexistent.fsp"}), 1,
+               "cannot open plan '/nonexistent.fsp': No such file or directory");
+}
+
+TEST_CASE("plan: random byte flips are rejected or run without crashing", "[bad-input]") {
+  std::string m = tiny_model();
+  std::vector<uint8_t> good = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  std::mt19937 rng(3);
+  int loaded = 0, rejected = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::vector<uint8_t> b = good;
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+    try {
+      auto plan = Plan::from_bytes(b.data(), b.size(), "mutant.fsp");
+      DenseExecutor exec(plan, std::make_shared<ThreadPool>(1));
+      exec.invoke();
+      ++loaded;
+    } catch (const Error& e) {
+      ++rejected;
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+  }
+  CHECK(rejected > 0);
+  CHECK(loaded + rejected == 400);
+}
+
+TEST_CASE("run: missing or unreadable video", "[bad-input]") {
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  std::string plan = tmp.file("tiny.fsp");
+  test::write_file(plan, std::string(bytes.begin(), bytes.end()));
+  expect_error(run_cli({"run", plan, "--input", "/nonexistent/clip.mp4"}), 1,
+               "cannot open video '/nonexistent/clip.mp4': No such file or directory");
+  std::string txt = tmp.file("notes.txt");
+  test::write_file(txt, "hello, this is text\n");
+  expect_error(run_cli({"run", plan, "--input", txt}), 1,
+               "'" + txt + "' is not a video or image (invalid data found when processing input)");
+}
+
+TEST_CASE("wrong command lines exit with status 2 and say what is wrong", "[bad-input]") {
+  expect_error(run_cli({"run", "p.fsp", "--input", "a.mp4", "--threads", "0"}), 2,
+               "fluxshard run: --threads must be an integer from 1 to 256 (got '0')");
+  expect_error(run_cli({"run", "p.fsp", "--input", "a.mp4", "--frobnicate"}), 2,
+               "fluxshard run: unknown option '--frobnicate' (see fluxshard run --help)");
+  expect_error(run_cli({"run", "p.fsp"}), 2, "fluxshard run: missing --input FILE");
+  expect_error(run_cli({"run", "p.fsp", "--input"}), 2, "fluxshard run: option '--input' needs a value");
+  expect_error(run_cli({"compile", "m.onnx"}), 2, "fluxshard compile: missing -o PLAN.fsp");
+  expect_error(run_cli({"inspect"}), 2, "fluxshard inspect: missing PLAN.fsp (see fluxshard inspect --help)");
+  expect_error(run_cli({"bench", "sideways", "p.fsp"}), 2,
+               "fluxshard bench: unknown benchmark 'sideways' (available: dense)");
+  auto r = run_cli({"frobnicate"});
+  CHECK(r.status == 2);
+  CHECK(r.err == "fluxshard: unknown command 'frobnicate' (run 'fluxshard --help')\n");
+  CHECK(run_cli({"run", "--help"}).status == 0);
+}
+
+TEST_CASE("dump: input of the wrong shape", "[bad-input]") {
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  std::string plan = tmp.file("tiny.fsp");
+  test::write_file(plan, std::string(bytes.begin(), bytes.end()));
+  std::vector<float> small(3 * 16 * 16, 0.5f);
+  std::string in = tmp.file("in.npy");
+  write_npy(in, {1, 3, 16, 16}, small.data());
+  expect_error(run_cli({"dump", plan, "--input", in, "--prefix", tmp.file("out")}), 1,
+               "'" + in + "' has shape [1,3,16,16]; the plan's input 'images' is [1,3,32,32]");
+}
