@@ -17,10 +17,11 @@ int cmd_letterbox(const Args& args) {
   VideoReader reader(input);
   Frame f;
   for (int i = 0; i <= frame_no; ++i)
-    if (!reader.read_letterboxed(f, size, size))
-      throw Error("'" + input + "' has only " + std::to_string(i) + " frames");
+    if (!reader.read(f)) throw Error("'" + input + "' has only " + std::to_string(i) + " frames");
+  std::vector<uint8_t> rgb(static_cast<size_t>(3) * size * size);
+  letterbox_rgb(f.rgb.data(), f.width, f.height, size, size, rgb.data());  // Ultralytics' LetterBox
   std::vector<float> x(static_cast<size_t>(3) * size * size);
-  rgb_to_planar_float(f.rgb.data(), size, size, x.data());
+  rgb_to_planar_float(rgb.data(), size, size, x.data());
   write_npy(args.get("-o"), {1, 3, size, size}, x.data());
   std::printf("%s frame %d -> %s [1,3,%d,%d]\n", input.c_str(), frame_no, args.get("-o").c_str(), size, size);
   return 0;

@@ -5,12 +5,12 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "runtime/dense_executor.h"
-#include "runtime/detector.h"
 #include "runtime/error.h"
 #include "runtime/io/draw.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/io/video_writer.h"
+#include "runtime/post/metrics.h"
+#include "runtime/session.h"
 #include "runtime/util/json.h"
 
 namespace fx::cli {
@@ -32,6 +32,15 @@ void annotate(Frame& f, const FrameResult& r, const std::vector<std::string>& na
   }
 }
 
+// Means over the frames of a run (summary line and stdout).
+struct Totals {
+  int64_t frames = 0, detections = 0;
+  double decode = 0, pre = 0, motion = 0, classify = 0, execute = 0, post = 0, total = 0, refresh = 0;
+  double hit = 0, flop_hit = 0, critical = 0, candidate_share = 0, median_mv = 0;
+  double dense_total = 0;
+  std::vector<double> totals;
+};
+
 }  // namespace
 
 int cmd_run(const Args& args) {
@@ -40,11 +49,19 @@ int cmd_run(const Args& args) {
   if (!args.has("--input")) throw UsageError("fluxshard run: missing --input FILE");
   int threads = thread_option(args);
   int max_frames = args.get_int("--max-frames", 0, 0, 1 << 30);
-  PostOptions post;
-  post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
-  post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  SessionOptions opt;
+  opt.mode = parse_mode(args.get_choice("--mode", "dense", {"dense", "exact", "fluxshard"}));
+  opt.aligner.block = args.get_int("--block", 16, 4, 128);
+  opt.aligner.window = args.get_int("--window", 16, 0, 128);
+  opt.aligner.tau = static_cast<float>(args.get_double("--tau", 0.025, 0.0, 1.0));
+  opt.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);
+  opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
+  opt.codec_mvs = !args.has("--no-codec-mvs");
+  opt.post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
+  opt.post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  bool compare = args.has("--compare-dense");
   auto plan = Plan::load_file(plan_path);
-  OutputLayout layout = output_layout(*plan);
 
   VideoReader reader(args.get("--input"));
   std::ofstream json;
@@ -54,86 +71,136 @@ int cmd_run(const Args& args) {
   }
   VideoWriter writer;
   auto pool = std::make_shared<ThreadPool>(threads);
-  DenseExecutor exec(plan, pool);
+  auto runner = std::make_shared<OpRunner>(plan);
+  StreamSession session(plan, pool, opt, runner);
+  std::unique_ptr<StreamSession> dense;
+  if (compare) {
+    SessionOptions d = opt;
+    d.mode = SessionMode::Dense;
+    dense = std::make_unique<StreamSession>(plan, pool, d, runner);
+  }
+  const bool seg = plan->task() == "segment";
+  const auto& names = plan->class_names();
 
   int64_t total = reader.frame_count_estimate();
   if (max_frames > 0 && (total <= 0 || total > max_frames)) total = max_frames;
   Progress progress(total, !args.has("--quiet"));
-  std::vector<uint8_t> rgb_scratch;
   Frame frame;
-  double sum_decode = 0, sum_pre = 0, sum_infer = 0, sum_post = 0, sum_total = 0;
-  int64_t frames = 0, detections = 0;
-  std::vector<double> infer_ms;
+  Totals t;
+  MatchAccumulator acc;
   auto wall0 = Clock::now();
   for (;;) {
-    if (max_frames > 0 && frames >= max_frames) break;
+    if (max_frames > 0 && t.frames >= max_frames) break;
     auto t0 = Clock::now();
     if (!reader.read(frame)) break;
     double decode_ms = ms_since(t0);
-    auto t1 = Clock::now();
-    LetterboxInfo lb = preprocess_frame(frame, plan->input_w(), plan->input_h(), rgb_scratch, exec.input_data());
-    double pre_ms = ms_since(t1);
-    auto t2 = Clock::now();
-    exec.invoke();
-    double inf_ms = ms_since(t2);
-    auto t3 = Clock::now();
-    FrameResult r = postprocess(layout, exec.tensor_data(layout.output0),
-                                layout.protos >= 0 ? exec.tensor_data(layout.protos) : nullptr, lb, post);
-    double post_ms = ms_since(t3);
-    double total_ms = pre_ms + inf_ms + post_ms;
-    sum_decode += decode_ms, sum_pre += pre_ms, sum_infer += inf_ms, sum_post += post_ms, sum_total += total_ms;
-    infer_ms.push_back(inf_ms);
-    detections += static_cast<int64_t>(r.detections.size());
+    FrameReport rep;
+    const FrameResult& r = session.process(frame, &rep);
+    double dense_ms = 0;
+    MatchResult match;
+    if (dense) {
+      FrameReport drep;
+      const FrameResult& dr = dense->process(frame, &drep);
+      dense_ms = drep.time.total_ms();
+      match = match_detections(r.detections, dr.detections, 0.5f);
+      if (seg) acc.add(match, r.masks, dr.masks);
+      else acc.add(match);
+    }
+    t.frames++;
+    t.detections += static_cast<int64_t>(r.detections.size());
+    t.decode += decode_ms, t.pre += rep.time.preprocess_ms, t.motion += rep.time.motion_ms;
+    t.classify += rep.time.classify_ms, t.execute += rep.time.execute_ms, t.post += rep.time.post_ms;
+    t.refresh += rep.time.refresh_ms;
+    t.total += rep.time.total_ms();
+    t.totals.push_back(rep.time.total_ms());
+    t.dense_total += dense_ms;
+    t.hit += rep.sparse.hit_ratio();
+    t.flop_hit += rep.sparse.flop_hit_ratio();
+    t.critical += rep.critical_blocks;
+    t.candidate_share += rep.motion.candidate_share;
+    t.median_mv += rep.motion.median_mv;
 
     if (json.is_open()) {
       JsonWriter w;
-      w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", "dense");
+      w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode_name(opt.mode));
       w.key("detections").begin_array();
       for (size_t i = 0; i < r.detections.size(); ++i) {
         const Detection& d = r.detections[i];
-        std::string name = d.cls < static_cast<int>(plan->class_names().size()) ? plan->class_names()[d.cls] : "";
+        std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : "";
         write_detection_json(w, d, name, i < r.masks.size() ? &r.masks[i] : nullptr);
       }
       w.end_array();
-      w.key("timing").begin_object().field("decode_ms", decode_ms).field("preprocess_ms", pre_ms);
-      w.field("infer_ms", inf_ms).field("post_ms", post_ms).field("total_ms", total_ms).end_object();
+      w.field("hit_ratio", rep.sparse.hit_ratio()).field("flop_hit_ratio", rep.sparse.flop_hit_ratio());
+      w.field("recomputed_positions", rep.sparse.recomputed_positions).field("critical_blocks", rep.critical_blocks);
+      w.field("candidate_blocks", rep.candidate_blocks).field("salient_skipped", rep.salient_skipped);
+      w.field("truncated_positions", rep.sparse.truncated_positions).field("islands_run", rep.sparse.islands_run);
+      w.field("bucket", rep.bucket);
+      w.key("motion").begin_object().field("candidate_share", rep.motion.candidate_share);
+      w.field("exposed_share", rep.motion.exposed_share).field("median_mv", rep.motion.median_mv);
+      w.field("stride_aligned_share", rep.motion.stride_aligned_share).end_object();
+      w.key("timing").begin_object().field("decode_ms", decode_ms).field("preprocess_ms", rep.time.preprocess_ms);
+      w.field("motion_ms", rep.time.motion_ms).field("classify_ms", rep.time.classify_ms);
+      w.field("execute_ms", rep.time.execute_ms).field("post_ms", rep.time.post_ms);
+      w.field("total_ms", rep.time.total_ms());
+      if (rep.time.refresh_ms > 0) w.field("refresh_ms", rep.time.refresh_ms);
+      w.end_object();
+      if (dense) {
+        w.field("dense_ms", dense_ms).field("f1_vs_dense", match.f1);
+        if (seg) w.field("mask_iou_vs_dense", mask_iou_matched(match, r.masks, dense->result().masks));
+      }
       w.end_object();
       json << w.str() << '\n';
     }
     if (args.has("--annotate")) {
       if (!writer.is_open())
         writer.open(args.get("--annotate"), frame.width, frame.height, reader.fps() > 0 ? reader.fps() : 25.0);
-      annotate(frame, r, plan->class_names());
+      annotate(frame, r, names);
       writer.write(frame);
     }
-    ++frames;
-    char note[64];
-    std::snprintf(note, sizeof note, "%.1f ms/frame", sum_total / static_cast<double>(frames));
-    progress.update(frames, note);
+    char note[96];
+    std::snprintf(note, sizeof note, "%.1f ms/frame, hit %.0f%%", t.total / static_cast<double>(t.frames),
+                  100.0 * t.flop_hit / static_cast<double>(t.frames));
+    progress.update(t.frames, note);
   }
   progress.finish();
+  std::string codec = writer.is_open() ? writer.codec_name() : "";
+  int64_t written = writer.frames_written();
   if (writer.is_open()) writer.close();
-  if (frames == 0) throw Error("'" + args.get("--input") + "' has no decodable frames");
+  if (t.frames == 0) throw Error("'" + args.get("--input") + "' has no decodable frames");
   double wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
-  double n = static_cast<double>(frames);
+  double n = static_cast<double>(t.frames);
+  double mean = t.total / n;
   if (json.is_open()) {
     JsonWriter w;
-    w.begin_object().field("summary", true).field("frames", frames).field("mode", "dense");
-    w.field("threads", pool->size()).field("mean_ms", sum_total / n).field("mean_infer_ms", sum_infer / n);
-    w.field("median_infer_ms", median(infer_ms)).field("mean_preprocess_ms", sum_pre / n);
-    w.field("mean_post_ms", sum_post / n).field("mean_decode_ms", sum_decode / n);
-    w.field("detections_per_frame", static_cast<double>(detections) / n).field("wall_s", wall_s);
+    w.begin_object().field("summary", true).field("frames", t.frames).field("mode", mode_name(opt.mode));
+    w.field("threads", pool->size()).field("hit_ratio", t.hit / n).field("flop_hit_ratio", t.flop_hit / n);
+    w.field("mean_ms", mean).field("median_ms", median(t.totals));
+    w.field("mean_preprocess_ms", t.pre / n).field("mean_motion_ms", t.motion / n);
+    w.field("mean_classify_ms", t.classify / n).field("mean_execute_ms", t.execute / n);
+    w.field("mean_post_ms", t.post / n).field("mean_decode_ms", t.decode / n);
+    w.field("mean_critical_blocks", t.critical / n).field("mean_candidate_share", t.candidate_share / n);
+    w.field("mean_median_mv", t.median_mv / n);
+    w.field("detections_per_frame", static_cast<double>(t.detections) / n).field("wall_s", wall_s);
+    if (dense) {
+      w.field("dense_mean_ms", t.dense_total / n).field("speedup_vs_dense", (t.dense_total / n) / mean);
+      w.field("f1_vs_dense", acc.f1()).field("mean_iou_vs_dense", acc.mean_iou());
+      if (seg) w.field("mask_iou_vs_dense", acc.mean_mask_iou());
+    }
     w.end_object();
     json << w.str() << '\n';
   }
-  std::printf("%lld frames of %s (%dx%d) with %s on %d threads: %.2f ms/frame (letterbox %.2f, inference %.2f "
-              "[median %.2f], post %.2f), decode %.2f ms, %.2f detections/frame, %.1f fps overall\n",
-              static_cast<long long>(frames), args.get("--input").c_str(), reader.width(), reader.height(),
-              plan->source().c_str(), pool->size(), sum_total / n, sum_pre / n, sum_infer / n, median(infer_ms),
-              sum_post / n, sum_decode / n, static_cast<double>(detections) / n, n / wall_s);
-  if (writer.frames_written() > 0)
-    std::printf("annotated video: %s (%lld frames, %s)\n", args.get("--annotate").c_str(),
-                static_cast<long long>(writer.frames_written()), writer.codec_name().c_str());
+  std::printf("%lld frames of %s (%dx%d), %s mode, %d threads: %.2f ms/frame (letterbox %.2f, motion %.2f, "
+              "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
+              static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
+              mode_name(opt.mode), pool->size(), mean, t.pre / n, t.motion / n, t.classify / n, t.execute / n, t.post / n,
+              100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+  if (dense)
+    std::printf("vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mean box IoU %.4f%s\n", t.dense_total / n,
+                (t.dense_total / n) / mean, acc.f1(), acc.mean_iou(),
+                seg ? (", mask IoU " + std::to_string(acc.mean_mask_iou())).c_str() : "");
+  if (written > 0)
+    std::printf("annotated video: %s (%lld frames, %s)\n", args.get("--annotate").c_str(), static_cast<long long>(written),
+                codec.c_str());
   return 0;
 }
 

@@ -120,6 +120,21 @@ void OnnxBuilder::output(const std::string& name) {
   vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
 }
 
+void OnnxBuilder::output(const std::string& name, const std::vector<int64_t>& shape) {
+  auto* vi = impl_->graph->add_output();
+  vi->set_name(name);
+  auto* tt = vi->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+void OnnxBuilder::set_ir_version(int64_t v) { impl_->model.set_ir_version(v); }
+
+void OnnxBuilder::set_producer(const std::string& name, const std::string& version) {
+  impl_->model.set_producer_name(name);
+  impl_->model.set_producer_version(version);
+}
+
 void OnnxBuilder::metadata(const std::string& key, const std::string& value) {
   auto* kv = impl_->model.add_metadata_props();
   kv->set_key(key);

@@ -45,7 +45,12 @@ class OnnxBuilder {
   std::string op(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
                  const std::vector<OnnxAttr>& attrs = {});
   void output(const std::string& name);
+  // A float32 graph output that also declares its static shape (as exporters do).
+  void output(const std::string& name, const std::vector<int64_t>& shape);
   void metadata(const std::string& key, const std::string& value);
+  // Model header fields (defaults: IR version 8, producer "fluxshard").
+  void set_ir_version(int64_t v);
+  void set_producer(const std::string& name, const std::string& version = "");
 
   std::string serialize() const;
   void save(const std::string& path) const;

@@ -336,6 +336,7 @@ void OpRunner::prepare_op(int index) {
       require_dense({p->in[0], p->out[0]});
       if (x.layout != PlanLayout::Plain || y.layout != PlanLayout::Plain) throw fail("transpose needs plain layouts");
       int r = static_cast<int>(x.physical.size());
+      if (static_cast<int>(y.physical.size()) != r) throw fail("rank differs");
       bool seen[Shape::kMaxRank] = {};
       for (int i = 0; i < r; ++i) {
         int v = o->perm()->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -343,7 +344,6 @@ void OpRunner::prepare_op(int index) {
         seen[v] = true;
         p->perm[i] = v;
       }
-      if (static_cast<int>(y.physical.size()) != r) throw fail("rank differs");
       p->a_shape = physical_shape(x);
       break;
     }
@@ -386,7 +386,8 @@ void OpRunner::prepare_op(int index) {
       need_outputs(1);
       const TensorInfo &x = info(p->in[0]), &y = info(p->out[0]);
       size_t r = x.physical.size();
-      if (!o || !o->starts() || !o->steps() || o->starts()->size() != r || o->steps()->size() != r ||
+      if (!o || !o->starts() || !o->steps() || !vector_aligned(o->starts()) || !vector_aligned(o->steps()) ||
+          o->starts()->size() != r || o->steps()->size() != r ||
           y.physical.size() != r || x.layout != PlanLayout::Plain)
         throw fail("invalid slice");
       require_dense({p->in[0], p->out[0]});
@@ -395,7 +396,8 @@ void OpRunner::prepare_op(int index) {
         int64_t st = o->steps()->Get(static_cast<flatbuffers::uoffset_t>(i));
         int64_t n = y.physical[i];
         // Every index start + k*step (k < n) must lie inside the input.
-        if (st == 0 || (n > 0 && (s < 0 || s >= x.physical[i] || s + (n - 1) * st < 0 || s + (n - 1) * st >= x.physical[i])))
+        if (st == 0 || st > (int64_t(1) << 31) || st < -(int64_t(1) << 31) ||
+            (n > 0 && (s < 0 || s >= x.physical[i] || s + (n - 1) * st < 0 || s + (n - 1) * st >= x.physical[i])))
           throw fail("slice reads outside its input");
         p->starts[i] = s;
         p->steps[i] = st;

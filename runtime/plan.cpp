@@ -100,7 +100,8 @@ void Plan::validate() {
     if (!t) throw bad(what + " is missing");
     ti.name = t->name() ? t->name()->str() : "";
     if (t->dtype() != fb::DType::F32) throw bad(what + " is not float32");
-    if (!t->shape() || t->shape()->size() > 8) throw bad(what + " has no shape or rank > 8");
+    if (!t->shape() || t->shape()->size() > 8 || !vector_aligned(t->shape()))
+      throw bad(what + " has no shape, a misaligned shape or rank > 8");
     int64_t n = 1;
     for (int64_t d : *t->shape()) {
       if (d < 0 || d > kMaxElements) throw bad(what + " has an invalid dimension");

@@ -22,6 +22,13 @@ using PlanRegion = ::fluxshard::plan::Region;
 
 const char* op_kind_name(OpKind k);
 
+// FlatBuffers' verifier (2.0) checks a vector's length field for 4-byte alignment only; vectors of
+// 8-byte elements must also be 8-byte aligned before they are read.
+template <typename T>
+bool vector_aligned(const flatbuffers::Vector<T>* v) {
+  return !v || v->size() == 0 || reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
+}
+
 // What the runtime knows about one tensor of the plan.
 struct TensorInfo {
   std::string name;

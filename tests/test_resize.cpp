@@ -11,6 +11,7 @@
 
 #include "op_harness.h"
 #include "ops/cpu_features.h"
+#include "ops/elementwise/parallel.h"
 #include "ops/resize/resize.h"
 
 using namespace fx;
@@ -42,8 +43,16 @@ struct IsaScope {
   }
 };
 
+// The 3-thread pool splits every op into many tasks, however small, so the parallel paths run (and
+// must give the same bits as one thread).
 ThreadPool& pool(int threads) {
   static ThreadPool p1(1), p3(3);
+  static const bool fine = [] {
+    detail::parallel_tuning().min_parallel_work = 1;
+    detail::parallel_tuning().min_task_work = 1;
+    return true;
+  }();
+  (void)fine;
   return threads == 1 ? p1 : p3;
 }
 

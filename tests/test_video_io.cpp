@@ -45,10 +45,14 @@ struct TempDir {
   std::string file(const std::string& name) const { return path + "/" + name; }
 };
 
-// The shared sample clips, wherever this checkout has them; "" when absent.
+// The shared sample clips, wherever this checkout has them; "" when absent. FLUXSHARD_ASSETS, when set,
+// is the only place looked at.
 std::string asset(const std::string& rel) {
   std::vector<std::string> roots;
-  if (const char* env = std::getenv("FLUXSHARD_ASSETS")) roots.push_back(env);
+  if (const char* env = std::getenv("FLUXSHARD_ASSETS")) {
+    const std::string p = std::string(env) + "/" + rel;
+    return fs::exists(p) ? p : "";
+  }
   roots.push_back(std::string(FLUXSHARD_SOURCE_DIR) + "/shared/assets");
   roots.push_back(std::string(FLUXSHARD_SOURCE_DIR) + "/../shared/assets");
   roots.push_back("/work/shared/assets");
@@ -366,6 +370,34 @@ TEST_CASE("read_letterboxed gives the letterbox geometry in one pass", "[video_i
   CHECK_FALSE(a.read_letterboxed(fa, 160, 160));
 }
 
+TEST_CASE("numbered image sequences read as a video", "[video_io]") {
+  TempDir t;
+  std::vector<std::vector<uint8_t>> imgs(3);
+  for (int i = 0; i < 3; ++i) {
+    moving_frame(imgs[i], 24, 16, i, 2, 0);
+    char name[32];
+    std::snprintf(name, sizeof name, "img_%03d.png", i);
+    fx::write_image(t.file(name), imgs[i].data(), 24, 16);
+  }
+  VideoReader r(t.file("img_%03d.png"));
+  CHECK(r.is_image());
+  CHECK(r.frame_count_estimate() == 3);
+  Frame f;
+  int n = 0;
+  while (r.read(f)) {
+    REQUIRE(n < 3);
+    CHECK((f.rgb == imgs[n]));
+    ++n;
+  }
+  CHECK(n == 3);
+  {
+    VideoReader one(t.file("img_001.png"));
+    CHECK(one.frame_count_estimate() == 1);
+  }
+  CHECK(error_of([&] { VideoReader x(t.file("none_%03d.png")); }) ==
+        "cannot open video '" + t.file("none_%03d.png") + "': No such file or directory");
+}
+
 TEST_CASE("open errors are one clear line", "[video_io][errors]") {
   TempDir t;
   CHECK(error_of([&] { VideoReader r(t.file("missing.mp4")); }) ==
@@ -497,25 +529,65 @@ TEST_CASE("bedroom.mp4: 200 frames of 960x540 with codec MVs", "[video_io][asset
     WARN("shared assets absent: skipping bedroom.mp4");
     return;
   }
-  VideoReader r(path);
-  CHECK(r.width() == 960);
-  CHECK(r.height() == 540);
-  CHECK(r.codec_name() == "h264");
-  CHECK(r.fps() == Approx(30.0));
-  CHECK(r.frame_count_estimate() == 200);
-  Frame f;
-  int n = 0, with_mvs = 0, past = 0, future = 0;
-  while (r.read(f)) {
-    CHECK(f.index == n);
-    if (!f.mvs.empty()) ++with_mvs;
-    for (const auto& m : f.mvs) (m.source < 0 ? past : future)++;
-    ++n;
+  auto fnv = [](uint64_t h, const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 1099511628211ull;
+    return h;
+  };
+  auto mv_fnv = [&](const std::vector<fx::CodecMotionVector>& mvs) {  // field by field: no padding bytes
+    uint64_t h = 1469598103934665603ull;
+    for (const auto& m : mvs) {
+      const int32_t v[10] = {m.w, m.h, m.src_x, m.src_y, m.dst_x, m.dst_y, m.source, m.motion_x, m.motion_y, m.motion_scale};
+      h = fnv(h, v, sizeof v);
+    }
+    return h;
+  };
+  std::vector<uint64_t> pixel_hash, mv_hash;
+  {
+    VideoReader r(path);
+    CHECK(r.width() == 960);
+    CHECK(r.height() == 540);
+    CHECK(r.codec_name() == "h264");
+    CHECK(r.fps() == Approx(30.0));
+    CHECK(r.frame_count_estimate() == 200);
+    Frame f;
+    int n = 0, with_mvs = 0, past = 0, future = 0;
+    while (r.read(f)) {
+      CHECK(f.index == n);
+      if (!f.mvs.empty()) ++with_mvs;
+      for (const auto& m : f.mvs) (m.source < 0 ? past : future)++;
+      pixel_hash.push_back(fnv(1469598103934665603ull, f.rgb.data(), f.rgb.size()));
+      mv_hash.push_back(mv_fnv(f.mvs));
+      ++n;
+    }
+    CHECK(n == 200);
+    CHECK(with_mvs >= 190);  // every frame but the I frames
+    CHECK(past > 0);
+    CHECK(future > 0);  // B frames predict from the future too
+    CHECK(f.time_s == Approx(199 / 30.0).margin(1e-3));
   }
-  CHECK(n == 200);
-  CHECK(with_mvs >= 190);  // every frame but the I frames
-  CHECK(past > 0);
-  CHECK(future > 0);  // B frames predict from the future too
-  CHECK(f.time_s == Approx(199 / 30.0).margin(1e-3));
+  // Same vectors on a second run (frame-threaded decoding would make them vary), and the same pixels
+  // with the faster MV-less frame-threaded decoding.
+  {
+    VideoReader r(path);
+    Frame f;
+    size_t n = 0, same_mvs = 0;
+    while (r.read(f) && n < mv_hash.size())
+      same_mvs += mv_fnv(f.mvs) == mv_hash[n++];
+    CHECK(same_mvs == 200);
+  }
+  {
+    fx::VideoReaderOptions o;
+    o.motion_vectors = false;
+    VideoReader r(path, o);
+    Frame f;
+    size_t n = 0, same_pixels = 0, mvs = 0;
+    while (n < 60 && r.read(f)) {
+      same_pixels += fnv(1469598103934665603ull, f.rgb.data(), f.rgb.size()) == pixel_hash[n++];
+      mvs += f.mvs.size();
+    }
+    CHECK(same_pixels == 60);
+    CHECK(mvs == 0);
+  }
 }
 
 TEST_CASE("box.mp4: the undecodable first frame is skipped", "[video_io][assets]") {

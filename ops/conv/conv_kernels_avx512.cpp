@@ -72,6 +72,7 @@ void gemm_pair_kernel(const GemmArgs& g) {
   const int64_t lda = g.lda;
   const int k = g.k;
   for (int kk = 0; kk < k; ++kk) {
+    __builtin_prefetch(b + kPrefetchK * 16);
     const __m512 bv = _mm512_loadu_ps(b);
     b += 16;
     FX_UNROLL for (int p = 0; p < MRP; ++p) {

@@ -100,8 +100,7 @@ void ConvTranspose2d::run(const MapView& in, const MapView& out, SpanList spans,
   if (P <= 0) return;
   constexpr int64_t kChunk = 128;
   const int threads = pool.size();
-  const int64_t nchunks = (P + kChunk - 1) / kChunk;
-  const int64_t ntasks = threads == 1 ? 1 : std::min<int64_t>(nchunks, threads * 8);
+  const TaskSplit split(spans, kChunk, threads);
   const int np = static_cast<int>(I.panels.size());
   const int W = ops.W;
   const int taps = p.kh * p.kw;
@@ -116,13 +115,12 @@ void ConvTranspose2d::run(const MapView& in, const MapView& out, SpanList spans,
     return m;
   };
 
-  pool.run(ntasks, [&](int64_t task, int thread) {
-    const int64_t p0 = nchunks * task / ntasks * kChunk;
-    const int64_t p1 = std::min(P, nchunks * (task + 1) / ntasks * kChunk);
+  pool.run(split.tasks(), [&](int64_t task, int thread) {
+    const int64_t p0 = split.begin(static_cast<int>(task)), p1 = split.end(static_cast<int>(task));
     char* wsb = reinterpret_cast<char*>(ws.get(thread));
     float** cptr = reinterpret_cast<float**>(wsb + I.off_c);
     float* tile = reinterpret_cast<float*>(wsb + I.off_tile);
-    SpanCursor cur(spans, p0);
+    SpanCursor cur = split.cursor(static_cast<int>(task));
     GemmArgs ga;
     ga.act = p.act;
     ga.lda = ps;

@@ -10,6 +10,11 @@
 namespace fx {
 namespace detail {
 
+ParallelTuning& parallel_tuning() {
+  static ParallelTuning tuning;
+  return tuning;
+}
+
 void binary_row_generic(BinaryOp op, const float* a, bool as, const float* b, bool bs, float* out, int64_t n) {
   simd::binary_row<simd::VecGeneric>(op, a, as, b, bs, out, n);
 }

@@ -11,16 +11,20 @@
 namespace fx {
 namespace detail {
 
-// Work below this many elementary operations runs on the calling thread.
-constexpr int64_t kMinParallelWork = 1 << 15;
-// Aim for tasks of at least this much work.
-constexpr int64_t kMinTaskWork = 1 << 13;
+struct ParallelTuning {
+  int64_t min_parallel_work = 1 << 15;  // work below this runs on the calling thread
+  int64_t min_task_work = 1 << 13;      // aim for tasks of at least this much work
+};
+// The process-wide setting (defined in elementwise.cpp). Tests set both to 1 so that even tiny ops
+// take the multi-task paths; nothing else should change it.
+ParallelTuning& parallel_tuning();
 
 // How many tasks to cut `work` (elementary operations) into, at most `max_tasks`.
 inline int64_t task_count(const ThreadPool& pool, int64_t work, int64_t max_tasks) {
+  const ParallelTuning& tune = parallel_tuning();
   int threads = pool.size();
-  if (threads <= 1 || work < kMinParallelWork || max_tasks <= 1) return 1;
-  int64_t t = std::min<int64_t>(static_cast<int64_t>(threads) * 4, work / kMinTaskWork);
+  if (threads <= 1 || work < tune.min_parallel_work || max_tasks <= 1) return 1;
+  int64_t t = std::min<int64_t>(static_cast<int64_t>(threads) * 4, work / std::max<int64_t>(1, tune.min_task_work));
   return std::max<int64_t>(1, std::min(t, max_tasks));
 }
 

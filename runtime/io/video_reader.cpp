@@ -111,22 +111,23 @@ struct VideoReader::Impl {
   SwsPtr sws;
   SwsKey sws_key;
 
-  void open(const std::string& p);
+  void open(const std::string& p, const VideoReaderOptions& opt);
   bool decode_next();
   void fill_meta(Frame& f);
   void convert(uint8_t* dst, int dst_stride, int dst_w, int dst_h);
 };
 
-void VideoReader::Impl::open(const std::string& p) {
+void VideoReader::Impl::open(const std::string& p, const VideoReaderOptions& opt) {
   init_logging();
   path = p;
   const bool is_url = p.find("://") != std::string::npos;
-  if (!is_url) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0)
-      throw Error("cannot open video " + quoted(p) + ": " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw Error("cannot open video " + quoted(p) + ": " + std::strerror(EISDIR));
-    if (S_ISREG(st.st_mode) && st.st_size == 0)
+  const bool is_pattern = p.find('%') != std::string::npos;  // image sequence: "frames/%05d.png"
+  struct stat fs {};
+  if (!is_url && ::stat(p.c_str(), &fs) != 0) {
+    if (!is_pattern) throw Error("cannot open video " + quoted(p) + ": " + std::strerror(errno));
+  } else if (!is_url) {
+    if (S_ISDIR(fs.st_mode)) throw Error("cannot open video " + quoted(p) + ": " + std::strerror(EISDIR));
+    if (S_ISREG(fs.st_mode) && fs.st_size == 0)
       throw Error(quoted(p) + " is not a video or image (empty file)");
   }
 
@@ -168,10 +169,15 @@ void VideoReader::Impl::open(const std::string& p) {
   r = avcodec_parameters_to_context(dec.get(), st->codecpar);
   if (r < 0) throw Error("video " + quoted(p) + " has no decodable video stream (" + lower_first(error_string(r)) + ")");
   dec->pkt_timebase = st->time_base;
-  dec->flags2 |= AV_CODEC_FLAG2_EXPORT_MVS;
-  dec->export_side_data |= AV_CODEC_EXPORT_DATA_MVS;
-  dec->thread_count = 0;  // auto; FFmpeg's threaded decoders give the same pictures as single-threaded
-  dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  if (opt.motion_vectors) {
+    dec->flags2 |= AV_CODEC_FLAG2_EXPORT_MVS;
+    dec->export_side_data |= AV_CODEC_EXPORT_DATA_MVS;
+  }
+  // Threaded decoders give the same pictures as a single thread. The exported MVs, however, are read
+  // from per-picture tables that frame threads may still be filling (h264's finalize_frame exports the
+  // output picture's vectors from the thread that decodes a later picture): slice threads only then.
+  dec->thread_count = std::max(0, opt.threads);
+  dec->thread_type = opt.motion_vectors ? FF_THREAD_SLICE : (FF_THREAD_FRAME | FF_THREAD_SLICE);
   r = avcodec_open2(dec.get(), codec_ptr, nullptr);
   if (r < 0)
     throw Error("video " + quoted(p) + " has no decodable video stream (cannot open the " +
@@ -192,6 +198,8 @@ void VideoReader::Impl::open(const std::string& p) {
   } else if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0 && fps > 0) {
     count_estimate = static_cast<int64_t>(std::llround(fmt->duration / static_cast<double>(AV_TIME_BASE) * fps));
   }
+
+  if (image && count_estimate < 0 && !is_pattern) count_estimate = 1;
 
   frame = alloc_frame();
   pkt = alloc_packet();
@@ -312,7 +320,9 @@ void VideoReader::Impl::convert(uint8_t* dst, int dst_stride, int dst_w, int dst
   sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst_planes, dst_strides);
 }
 
-VideoReader::VideoReader(const std::string& path) : impl_(new Impl) { impl_->open(path); }
+VideoReader::VideoReader(const std::string& path, const VideoReaderOptions& options) : impl_(new Impl) {
+  impl_->open(path, options);
+}
 VideoReader::~VideoReader() = default;
 VideoReader::VideoReader(VideoReader&&) noexcept = default;
 VideoReader& VideoReader::operator=(VideoReader&&) noexcept = default;

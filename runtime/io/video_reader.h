@@ -3,7 +3,8 @@
 // VideoReader opens anything libavformat demuxes (mp4, mkv, avi, ...; H.264, HEVC, MPEG-4 part 2,
 // msmpeg4, ...) and still images / numbered image sequences through the image2 demuxers (jpg, png).
 // Frames come out as packed RGB24 together with the codec's motion vectors (decoded with
-// AV_CODEC_EXPORT_DATA_MVS, i.e. `-flags2 +export_mvs`).
+// AV_CODEC_EXPORT_DATA_MVS, i.e. `-flags2 +export_mvs`). Output is deterministic: the same file gives
+// the same pixels and the same vectors on every run (see VideoReaderOptions for the threading).
 //
 // Robustness: packets or frames that do not decode are skipped (box.mp4's first frame, a damaged
 // GOP, the partial last frame of a truncated file); read() returns false at the end of the stream.
@@ -34,10 +35,14 @@ namespace fx {
 // (dst_x - w/2, dst_y - h/2), and
 //     src = dst + (motion_x, motion_y) / motion_scale        (integer division, truncating)
 // If the picture content moves by (+dx, +dy) pixels from the reference frame to the current frame
-// (e.g. a pan showing an object sliding right/down), then src = dst - (dx, dy), i.e.
+// (content sliding right / down for dx, dy > 0), then src = dst - (dx, dy), i.e.
 //     dst = src + motion,   motion = (dst_x - src_x, dst_y - src_y) = (dx, dy).
-// source < 0: the reference is a past frame (P prediction, or the forward list of a B frame);
-// source > 0: a future frame (backward prediction of a B frame). Intra blocks have no vector.
+// source = -1: forward prediction (list 0: P blocks, forward half of B blocks), normally from a past
+// frame; source = +1: backward prediction (list 1 of B blocks), from a future frame. FFmpeg does not
+// say WHICH reference picture: with several reference frames (or B frames) a vector may point two or
+// more frames away, so treat it as a hint. Intra blocks have no vector.
+// A bi-predicted block gives two entries (one per direction). Blocks are 16x16, 16x8, 8x16 or 8x8
+// (smaller H.264 partitions are reported as 8x8 with the vector of their top-left 4x4).
 // motion_x / motion_y keep the codec's sub-pixel precision in units of 1/motion_scale pixel
 // (2 for MPEG-4 part 2 half-pel, 4 for H.264 quarter-pel).
 struct CodecMotionVector {
@@ -61,9 +66,19 @@ struct Frame {
   char pict_type = '?';      // 'I', 'P', 'B', ... ('?' when unknown)
 };
 
+struct VideoReaderOptions {
+  // Export the codec's motion vectors (Frame::mvs). FFmpeg fills them from the decoder's per-picture
+  // tables, which frame-threaded decoding may still be writing when the vectors are exported (the
+  // exported set then varies from run to run), so with motion vectors on the decoder uses slice
+  // threads only; with them off it also decodes several frames in parallel. Pixels are identical
+  // either way.
+  bool motion_vectors = true;
+  int threads = 0;  // decoder threads; 0 = one per core (FFmpeg caps it)
+};
+
 class VideoReader {
  public:
-  explicit VideoReader(const std::string& path);
+  explicit VideoReader(const std::string& path, const VideoReaderOptions& options = {});
   ~VideoReader();
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;

@@ -1,0 +1,101 @@
+// A stream session: the per-frame pipeline of DESIGN 6 on one side (edge or cloud).
+//   letterbox -> motion aligner (against R_{t-1}) -> saliency propagator (previous detections warped by
+//   the block motion) -> miss classifier (critical blocks) -> spatial sparse executor -> post-processing
+//   -> freshness updater (preemptible slices of a dense refresh between frames).
+// Modes: dense (every frame through the dense executor), exact (every recompute candidate is
+// recomputed, exact caches), fluxshard (the production mode: salience filtering, nearest-offset reuse,
+// per-layer truncation thresholds from the plan's profiled table).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/dense_executor.h"
+#include "runtime/detector.h"
+#include "runtime/motion/aligner.h"
+#include "runtime/sparse/sparse_executor.h"
+
+namespace fx {
+
+enum class SessionMode { Dense, Exact, FluxShard };
+const char* mode_name(SessionMode m);
+SessionMode parse_mode(const std::string& s);  // throws fx::Error
+
+struct SessionOptions {
+  SessionMode mode = SessionMode::FluxShard;
+  AlignerOptions aligner;          // block, window, tau
+  float sigma = -1;                // salience threshold; < 0: task default (detect 0.1, segment 0.05)
+  int stale_frames = 4;            // a skipped candidate block becomes critical after this many frames
+  bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
+  double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)
+  float eps_scale = 1.0f;          // multiplies the profiled truncation thresholds (0: none)
+  const std::vector<float>* eps_override = nullptr;  // per-op thresholds instead of the plan's table
+  PostOptions post;
+};
+
+struct StageTimes {
+  double preprocess_ms = 0, motion_ms = 0, classify_ms = 0, execute_ms = 0, post_ms = 0, refresh_ms = 0;
+  double total_ms() const { return preprocess_ms + motion_ms + classify_ms + execute_ms + post_ms; }
+};
+
+struct FrameReport {
+  int64_t frame = 0;
+  SessionMode mode = SessionMode::Dense;
+  SparseStats sparse;     // hit ratios etc. (dense mode: everything recomputed)
+  MotionStats motion;
+  int critical_blocks = 0;    // blocks recomputed from the frame
+  int candidate_blocks = 0;   // blocks above tau
+  int salient_skipped = 0;    // candidates reused because not salient (fluxshard mode)
+  int bucket = -1;            // truncation bucket used
+  StageTimes time;
+};
+
+class StreamSession {
+ public:
+  StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, SessionOptions opt,
+                std::shared_ptr<const OpRunner> runner = nullptr);
+
+  const Plan& plan() const { return *plan_; }
+  const SessionOptions& options() const { return opt_; }
+
+  // Processes one decoded frame; detections are in the frame's pixels.
+  const FrameResult& process(const Frame& frame, FrameReport* report = nullptr);
+  const FrameResult& result() const { return result_; }
+  // The letterboxed frame of the last process() and its geometry.
+  const std::vector<uint8_t>& letterboxed() const { return cur_; }
+  const LetterboxInfo& letterbox() const { return lb_; }
+
+  // Raw outputs of the last frame (plan output order).
+  const float* output_data(size_t i);
+  SparseExecutor* sparse() { return sparse_.get(); }
+
+ private:
+  void classify(std::vector<Label>& labels, FrameReport& rep);
+  std::vector<float> block_salience() const;
+  const std::vector<float>* thresholds(const MotionStats& m, int& bucket);
+  void refresh_slices(double budget_ms);
+
+  std::shared_ptr<const Plan> plan_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::shared_ptr<const OpRunner> runner_;
+  SessionOptions opt_;
+  OutputLayout layout_;
+  std::unique_ptr<DenseExecutor> dense_;
+  std::unique_ptr<SparseExecutor> sparse_;
+  std::unique_ptr<MotionAligner> aligner_;
+  MotionField field_, prev_field_;
+  bool have_prev_ = false;
+  std::vector<uint8_t> cur_;
+  LetterboxInfo lb_;
+  std::vector<Label> block_labels_, block_motion_;
+  std::vector<int> age_;
+  std::vector<Detection> prev_dets_;  // previous frame, input (letterboxed) pixels
+  std::vector<std::vector<float>> bucket_eps_;  // per truncation bucket, scaled, per op
+  FrameResult result_;
+  int64_t frames_ = 0;
+  int refresh_cursor_ = 0;
+};
+
+}  // namespace fx

@@ -1,0 +1,174 @@
+#include "runtime/sparse/labels.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace fx {
+
+void LabelMap::fill(Label l) {
+  std::fill(v.begin(), v.end(), l);
+  all_zero = l == 0;
+}
+
+void LabelMap::summarize() {
+  all_zero = true;
+  for (Label l : v)
+    if (l != 0) {
+      all_zero = false;
+      return;
+    }
+}
+
+int64_t LabelMap::count_invalid() const {
+  int64_t n = 0;
+  for (Label l : v) n += l == kInvalid;
+  return n;
+}
+
+namespace {
+
+// Final checks on a candidate label for output position (y, x): the shift must map to whole cells,
+// leave padding where it is, and stay inside the map.
+inline Label accept(Label l, int y, int x, const LabelMap& out, bool pad_y, bool pad_x, bool round) {
+  if (l == kInvalid || l == 0) return l;
+  int dy, dx;
+  if (!cell_offset(shift_dy(l), out.stride, round, dy) || !cell_offset(shift_dx(l), out.stride, round, dx))
+    return kInvalid;
+  if ((pad_y && dy != 0) || (pad_x && dx != 0)) return kInvalid;
+  if (y + dy < 0 || y + dy >= out.h || x + dx < 0 || x + dx >= out.w) return kInvalid;
+  return l;
+}
+
+// The label all of `vals` share, or kInvalid.
+inline Label uniform(Label a, Label b) { return a == b ? a : kInvalid; }
+
+}  // namespace
+
+void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
+                      std::vector<Label>& scratch) {
+  if (in.all_zero) {
+    out.fill(0);
+    return;
+  }
+  // Pass 1: per input row, the uniform label over each output column's horizontal window.
+  scratch.resize(static_cast<size_t>(in.h) * out.w);
+  for (int r = 0; r < in.h; ++r) {
+    const Label* src = in.row(r);
+    Label* dst = scratch.data() + static_cast<size_t>(r) * out.w;
+    for (int x = 0; x < out.w; ++x) {
+      int c0 = x * wx.stride - wx.pad;
+      Label l = 0;
+      bool first = true;
+      for (int j = 0; j < wx.kernel; ++j) {
+        int c = c0 + j * wx.dilation;
+        if (c < 0 || c >= in.w) continue;
+        l = first ? src[c] : uniform(l, src[c]);
+        first = false;
+        if (l == kInvalid) break;
+      }
+      dst[x] = l;
+    }
+  }
+  // Pass 2: vertical windows, then the cell / padding / bounds rules.
+  bool all_zero = true;
+  for (int y = 0; y < out.h; ++y) {
+    int r0 = y * wy.stride - wy.pad;
+    int r_last = r0 + (wy.kernel - 1) * wy.dilation;
+    bool pad_y = r0 < 0 || r_last >= in.h;
+    Label* dst = out.row(y);
+    for (int x = 0; x < out.w; ++x) {
+      Label l = 0;
+      bool first = true;
+      for (int j = 0; j < wy.kernel; ++j) {
+        int r = r0 + j * wy.dilation;
+        if (r < 0 || r >= in.h) continue;
+        Label s = scratch[static_cast<size_t>(r) * out.w + x];
+        l = first ? s : uniform(l, s);
+        first = false;
+        if (l == kInvalid) break;
+      }
+      int c0 = x * wx.stride - wx.pad;
+      bool pad_x = c0 < 0 || c0 + (wx.kernel - 1) * wx.dilation >= in.w;
+      l = accept(l, y, x, out, pad_y, pad_x, round);
+      dst[x] = l;
+      all_zero = all_zero && l == 0;
+    }
+  }
+  out.all_zero = all_zero;
+}
+
+void propagate_transposed(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out) {
+  if (in.all_zero) {
+    out.fill(0);
+    return;
+  }
+  // Output o gathers i = (o + pad - j*d) / stride for the j where that divides; positions beyond the
+  // input contribute nothing, which (like padding) must look the same before and after the shift.
+  auto range = [](int o, AxisWindow w, int& lo, int& hi) {
+    int top = o + w.pad;                                   // j = 0
+    int bottom = o + w.pad - (w.kernel - 1) * w.dilation;  // j = kernel - 1
+    hi = top >= 0 ? top / w.stride : -((-top + w.stride - 1) / w.stride);
+    lo = bottom >= 0 ? (bottom + w.stride - 1) / w.stride : -((-bottom) / w.stride);
+  };
+  bool all_zero = true;
+  for (int y = 0; y < out.h; ++y) {
+    int ylo, yhi;
+    range(y, wy, ylo, yhi);
+    bool pad_y = ylo < 0 || yhi >= in.h;
+    for (int x = 0; x < out.w; ++x) {
+      int xlo, xhi;
+      range(x, wx, xlo, xhi);
+      bool pad_x = xlo < 0 || xhi >= in.w;
+      Label l = 0;
+      bool first = true;
+      for (int r = std::max(ylo, 0); r <= std::min(yhi, in.h - 1) && l != kInvalid; ++r)
+        for (int c = std::max(xlo, 0); c <= std::min(xhi, in.w - 1); ++c) {
+          Label s = in.row(r)[c];
+          l = first ? s : uniform(l, s);
+          first = false;
+          if (l == kInvalid) break;
+        }
+      l = accept(l, y, x, out, pad_y, pad_x, round);
+      out.row(y)[x] = l;
+      all_zero = all_zero && l == 0;
+    }
+  }
+  out.all_zero = all_zero;
+}
+
+void propagate_upsample(const LabelMap& in, int up_y, int up_x, bool round, LabelMap& out) {
+  if (in.all_zero) {
+    out.fill(0);
+    return;
+  }
+  bool all_zero = true;
+  for (int y = 0; y < out.h; ++y) {
+    const Label* src = in.row(y / up_y);
+    Label* dst = out.row(y);
+    for (int x = 0; x < out.w; ++x) {
+      Label l = accept(src[x / up_x], y, x, out, false, false, round);
+      dst[x] = l;
+      all_zero = all_zero && l == 0;
+    }
+  }
+  out.all_zero = all_zero;
+}
+
+void propagate_pointwise(const LabelMap* const* inputs, int count, LabelMap& out) {
+  bool all_zero = true;
+  for (int i = 0; i < count; ++i) all_zero = all_zero && inputs[i]->all_zero;
+  if (all_zero) {
+    out.fill(0);
+    return;
+  }
+  size_t n = out.v.size();
+  std::memcpy(out.v.data(), inputs[0]->v.data(), n * sizeof(Label));
+  for (int i = 1; i < count; ++i) {
+    const Label* s = inputs[i]->v.data();
+    for (size_t k = 0; k < n; ++k)
+      if (out.v[k] != s[k]) out.v[k] = kInvalid;
+  }
+  out.summarize();
+}
+
+}  // namespace fx

@@ -1,0 +1,77 @@
+// Validity labels of the sparse executor (DESIGN 5). Every position q of a cached feature map gets a
+// label: either kInvalid (the value must be recomputed from the layer's current input) or a shift v in
+// input-image pixels meaning "the value this frame equals, bit for bit, the cached value of the previous
+// frame at q + v / S" (S: the map's stride). Labels are propagated layer by layer through each local
+// op's window (the Receptive-Field Alignment Principle): q keeps v only if every input position its
+// window reads carries the same v, v is a multiple of S (or, approximate mode, is rounded to the
+// nearest cell), zero padding touches the old and new windows identically, and q + v / S lies inside
+// the map.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ops/thread_pool.h"
+
+namespace fx {
+
+using Label = int32_t;
+constexpr Label kInvalid = INT32_MIN;
+
+inline Label pack_shift(int dx, int dy) {
+  return static_cast<Label>((static_cast<uint32_t>(static_cast<uint16_t>(dy)) << 16) |
+                            static_cast<uint16_t>(dx));
+}
+inline int shift_dx(Label l) { return static_cast<int16_t>(static_cast<uint32_t>(l) & 0xffffu); }
+inline int shift_dy(Label l) { return static_cast<int16_t>(static_cast<uint32_t>(l) >> 16); }
+
+// Offset in cells of a map of stride `s` for a shift of `v` input pixels: exact mode needs v to be a
+// multiple of s (returns false otherwise); approximate mode rounds to the nearest cell (half away from
+// zero).
+inline bool cell_offset(int v, int s, bool round, int& out) {
+  if (v % s == 0) {
+    out = v / s;
+    return true;
+  }
+  if (!round) return false;
+  out = v >= 0 ? (2 * v + s) / (2 * s) : -((-2 * v + s) / (2 * s));
+  return true;
+}
+
+struct LabelMap {
+  int h = 0, w = 0;
+  int stride = 0;  // of the map, in input pixels
+  std::vector<Label> v;
+  bool all_zero = true;  // every label is shift 0 (nothing changed)
+
+  void resize(int h_, int w_, int s) {
+    h = h_, w = w_, stride = s;
+    v.assign(static_cast<size_t>(h) * w, 0);
+    all_zero = true;
+  }
+  Label* row(int y) { return v.data() + static_cast<size_t>(y) * w; }
+  const Label* row(int y) const { return v.data() + static_cast<size_t>(y) * w; }
+  void fill(Label l);
+  // Recomputes all_zero.
+  void summarize();
+  int64_t count_invalid() const;
+};
+
+// Geometry of a windowed op along one axis, in its input coordinates: output o reads inputs
+// o*stride - pad + j*dilation for j in [0, kernel).
+struct AxisWindow {
+  int kernel = 1, stride = 1, pad = 0, dilation = 1;
+};
+
+// Conv / MaxPool. out must be sized to the op's output (its stride set).
+void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
+                      std::vector<Label>& scratch);
+// ConvTranspose (upsampling by `stride`): output o gathers inputs i with i*stride - pad + j*dilation == o.
+void propagate_transposed(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out);
+// Nearest upsampling by integer factors: out(y, x) reads in(y / up_y, x / up_x).
+void propagate_upsample(const LabelMap& in, int up_y, int up_x, bool round, LabelMap& out);
+// Point-wise ops over maps of one size (element-wise, channel concat / split): a position keeps a label
+// only when every input agrees on it.
+void propagate_pointwise(const LabelMap* const* inputs, int count, LabelMap& out);
+
+}  // namespace fx

@@ -1,0 +1,553 @@
+#include "runtime/sparse/sparse_executor.h"
+
+#include <mimalloc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "runtime/error.h"
+
+namespace fx {
+
+namespace fb = ::fluxshard::plan;
+
+// Storage of one root tensor (a tensor that owns memory; in-place concat members live inside it).
+// Maps that carry labels are double-buffered: `cur` holds this frame's values, the other buffer the
+// previous frame's while the root is being shifted.
+struct SparseExecutor::Root {
+  float* buf[2] = {nullptr, nullptr};
+  int h = 0, w = 0, c = 0;  // c: channels of the root (its pixel stride)
+  int cur = 0;
+  bool labelled = false;  // holds label-carrying maps (double-buffered)
+  bool touched = false, swapped = false;
+  struct Unit {
+    int ch_off, ch;
+  };
+  std::vector<Unit> written;  // channel ranges written this frame (capacity reserved)
+  MapView view(int which, int ch_off, int ch) const { return {buf[which] + ch_off, h, w, ch, c}; }
+};
+
+namespace {
+
+bool is_graph_input(const Plan& plan, int t) { return t == plan.input(); }
+
+}  // namespace
+
+SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, int block,
+                               std::shared_ptr<const OpRunner> runner)
+    : plan_(std::move(plan)), pool_(std::move(pool)), runner_(std::move(runner)), block_(block) {
+  if (!runner_) runner_ = std::make_shared<OpRunner>(plan_);
+  const Plan& P = *plan_;
+  if (block_ <= 0 || P.input_w() % block_ || P.input_h() % block_)
+    throw Error("the block size " + std::to_string(block_) + " must divide the plan's input size " +
+                std::to_string(P.input_w()) + "x" + std::to_string(P.input_h()));
+  cols_ = P.input_w() / block_;
+  rows_ = P.input_h() / block_;
+  size_t nt = P.tensors().size();
+  roots_.resize(nt);
+  labels_.resize(nt);
+  changed_.assign(nt, 0);
+  bases_.assign(nt, nullptr);
+
+  // The image enters through one Relayout into the network's NHWC layout; that op is where labels start.
+  for (int i = 0; i < P.op_count(); ++i) {
+    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    for (int t : *op->inputs())
+      if (t >= 0 && is_graph_input(P, t)) {
+        if (op->kind() != OpKind::Relayout || input_op_ >= 0)
+          throw Error("sparse execution needs the image to enter through a single layout conversion");
+        input_op_ = i;
+      }
+  }
+  if (input_op_ < 0) throw Error("the plan never reads its input");
+
+  // Label maps for every spatial map produced by a local or global op.
+  size_t max_positions = 0, max_floats = 0;
+  for (int i = 0; i < P.op_count(); ++i) {
+    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
+    if (region == fb::Region::Epilogue) continue;
+    for (int t : *op->outputs()) {
+      const TensorInfo& ti = P.tensor(t);
+      bool spatial = ti.layout == PlanLayout::NHWC && ti.stride > 0;
+      if (region == fb::Region::Local && !spatial) throw Error("local op writes a non-spatial tensor '" + ti.name + "'");
+      if (!spatial) continue;
+      labels_[t] = std::make_unique<LabelMap>();
+      labels_[t]->resize(static_cast<int>(ti.h()), static_cast<int>(ti.w()), ti.stride);
+      max_positions = std::max(max_positions, static_cast<size_t>(ti.h() * ti.w()));
+      max_floats = std::max(max_floats, static_cast<size_t>(ti.h() * ti.w() * ti.c()));
+    }
+  }
+  // Storage: one buffer per root, two for roots holding labelled maps.
+  for (size_t t = 0; t < nt; ++t) {
+    const TensorInfo& ti = P.tensors()[t];
+    if (ti.constant || ti.alias_root >= 0) continue;
+    auto r = std::make_unique<Root>();
+    if (ti.layout == PlanLayout::NHWC) {
+      r->h = static_cast<int>(ti.h()), r->w = static_cast<int>(ti.w()), r->c = static_cast<int>(ti.c());
+    }
+    roots_[t] = std::move(r);
+  }
+  for (size_t t = 0; t < nt; ++t) {
+    if (!labels_[t]) continue;
+    const TensorInfo& ti = P.tensors()[t];
+    roots_[ti.alias_root >= 0 ? ti.alias_root : t]->labelled = true;
+  }
+  for (size_t t = 0; t < nt; ++t) {
+    const TensorInfo& ti = P.tensors()[t];
+    int r = ti.alias_root >= 0 ? ti.alias_root : static_cast<int>(t);
+    if (!ti.constant && roots_[r] && roots_[r]->labelled && !labels_[t])
+      throw Error("tensor '" + ti.name + "' shares storage with cached maps but is not one; unsupported for sparse execution");
+  }
+  for (size_t t = 0; t < nt; ++t) {
+    Root* r = roots_[t].get();
+    if (!r) continue;
+    size_t bytes = static_cast<size_t>(P.tensors()[t].numel) * 4;
+    for (int b = 0; b < (r->labelled ? 2 : 1); ++b) {
+      r->buf[b] = static_cast<float*>(mi_zalloc_aligned(bytes ? bytes : 64, 64));
+      if (!r->buf[b]) throw Error("cannot allocate the feature cache (" + std::to_string(bytes) + " bytes)");
+    }
+    r->written.reserve(OpRunner::kMaxParts + 4);
+    bases_[t] = r->buf[0];
+  }
+  workspace_ = std::make_unique<WorkspaceBlocks>(runner_->workspace_bytes(), pool_->size());
+  spans_.reserve(max_positions);
+  full_spans_.reserve(static_cast<size_t>(P.input_h()));
+  saved_.resize(max_floats);
+  label_scratch_.reserve(max_positions * 2);
+  size_t img = static_cast<size_t>(P.input_w()) * P.input_h() * 3;
+  ref_[0].assign(img, 114);
+  ref_[1].assign(img, 114);
+}
+
+SparseExecutor::~SparseExecutor() {
+  for (auto& r : roots_)
+    if (r) {
+      mi_free(r->buf[0]);
+      mi_free(r->buf[1]);
+    }
+}
+
+const LabelMap* SparseExecutor::labels(int tensor) const {
+  if (tensor < 0 || static_cast<size_t>(tensor) >= labels_.size()) return nullptr;
+  return labels_[static_cast<size_t>(tensor)].get();
+}
+
+SparseExecutor::Root& SparseExecutor::root_of(int tensor) {
+  const TensorInfo& ti = plan_->tensor(tensor);
+  return *roots_[static_cast<size_t>(ti.alias_root >= 0 ? ti.alias_root : tensor)];
+}
+
+bool SparseExecutor::shifted(const LabelMap& l, bool round) const {
+  if (l.all_zero) return false;
+  for (Label v : l.v) {
+    if (v == kInvalid || v == 0) continue;
+    int dx, dy;
+    if (cell_offset(shift_dx(v), l.stride, round, dx) && cell_offset(shift_dy(v), l.stride, round, dy) &&
+        (dx != 0 || dy != 0))
+      return true;
+  }
+  return false;
+}
+
+void SparseExecutor::reset(const uint8_t* rgb) {
+  std::vector<Label> all_fresh(static_cast<size_t>(cols_) * rows_, kInvalid);
+  initialised_ = true;
+  run(all_fresh, rgb, SparseParams{});
+}
+
+// Starts writing a channel range of a labelled root this frame. The first write decides whether the
+// root is updated in place (every label a zero shift) or into its other buffer; a later write that
+// needs shifting moves the ranges written so far into the other buffer first. Labelled positions are
+// then taken from the previous frame's buffer.
+void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap& L, bool need_shift,
+                                 const SparseParams& p) {
+  Root& R = *roots_[static_cast<size_t>(root_id)];
+  if (!R.touched) {
+    R.touched = true;
+    R.swapped = need_shift;
+    if (need_shift) R.cur ^= 1;
+  } else if (!R.swapped && need_shift) {
+    const int from = R.cur, to = R.cur ^ 1;
+    for (const Root::Unit& u : R.written) {
+      MapView a = R.view(from, u.ch_off, u.ch), b = R.view(to, u.ch_off, u.ch);
+      pool_->run(R.h, [&](int64_t y, int) {
+        for (int x = 0; x < R.w; ++x)
+          std::memcpy(b.at(static_cast<int>(y), x), a.at(static_cast<int>(y), x), static_cast<size_t>(u.ch) * 4);
+      });
+    }
+    R.cur = to;
+    R.swapped = true;
+  }
+  bases_[static_cast<size_t>(root_id)] = R.buf[R.cur];
+  R.written.push_back({ch_off, ch});
+  if (!R.swapped) return;
+  // Shifted copy of every labelled position from the previous frame.
+  MapView src = R.view(R.cur ^ 1, ch_off, ch), dst = R.view(R.cur, ch_off, ch);
+  bool round = p.round_offsets;
+  pool_->run(R.h, [&](int64_t yy, int) {
+    int y = static_cast<int>(yy);
+    const Label* lr = L.row(y);
+    for (int x = 0; x < R.w;) {
+      Label l = lr[x];
+      int x1 = x + 1;
+      while (x1 < R.w && lr[x1] == l) ++x1;
+      if (l != kInvalid) {
+        int dx = 0, dy = 0;
+        cell_offset(shift_dx(l), L.stride, round, dx);
+        cell_offset(shift_dy(l), L.stride, round, dy);
+        if (src.pixel_stride == ch) {
+          std::memcpy(dst.at(y, x), src.at(y + dy, x + dx), static_cast<size_t>(x1 - x) * ch * 4);
+        } else {
+          for (int k = x; k < x1; ++k) std::memcpy(dst.at(y, k), src.at(y + dy, k + dx), static_cast<size_t>(ch) * 4);
+        }
+      }
+      x = x1;
+    }
+  });
+}
+
+void SparseExecutor::begin_write_tensor(int tensor, bool need_shift, const SparseParams& p) {
+  const TensorInfo& ti = plan_->tensor(tensor);
+  int root = ti.alias_root >= 0 ? ti.alias_root : tensor;
+  begin_write(root, ti.alias_root >= 0 ? ti.channel_offset : 0, static_cast<int>(ti.c()),
+              *labels_[static_cast<size_t>(tensor)], need_shift, p);
+}
+
+void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
+  MapView m = map_of(tensor);
+  size_t k = 0;
+  for (const Span& s : spans)
+    for (int x = s.x0; x < s.x1; ++x, k += static_cast<size_t>(m.c))
+      std::memcpy(saved_.data() + k, m.at(s.y, x), static_cast<size_t>(m.c) * 4);
+}
+
+// Recomputed positions whose new value equals the cached one (bitwise when eps == 0, else within eps)
+// keep the cached value and get a label back: the candidate shifts are the block's motion vector and 0.
+void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps,
+                              const SparseParams& p) {
+  LabelMap& L = *labels_[static_cast<size_t>(tensor)];
+  const TensorInfo& ti = plan_->tensor(tensor);
+  Root& R = root_of(tensor);
+  int ch_off = ti.alias_root >= 0 ? ti.channel_offset : 0, ch = static_cast<int>(ti.c());
+  MapView now = R.view(R.cur, ch_off, ch), old = R.view(R.cur ^ 1, ch_off, ch);
+  int S = L.stride;
+  auto same = [&](const float* a, const float* b) {
+    if (eps <= 0.f) return std::memcmp(a, b, static_cast<size_t>(ch) * 4) == 0;
+    for (int k = 0; k < ch; ++k)
+      if (!(std::fabs(a[k] - b[k]) <= eps)) return false;
+    return true;
+  };
+  int64_t kept = 0;
+  size_t saved_pos = 0;
+  for (const Span& s : recomputed) {
+    for (int x = s.x0; x < s.x1; ++x, ++saved_pos) {
+      float* v = now.at(s.y, x);
+      if (in_place) {
+        const float* before = saved_.data() + saved_pos * ch;
+        if (same(v, before)) {
+          std::memcpy(v, before, static_cast<size_t>(ch) * 4);
+          L.row(s.y)[x] = 0;
+          ++kept;
+        }
+        continue;
+      }
+      // Double-buffered: candidates are the block's motion, then no motion.
+      Label cands[2] = {0, 0};
+      int nc = 1;
+      if (p.block_motion) {
+        int bx = std::min(cols_ - 1, (x * S + S / 2) / block_), by = std::min(rows_ - 1, (s.y * S + S / 2) / block_);
+        Label m = (*p.block_motion)[static_cast<size_t>(by) * cols_ + bx];
+        if (m != kInvalid && m != 0) cands[0] = m, cands[1] = 0, nc = 2;
+      }
+      for (int c = 0; c < nc; ++c) {
+        int dx, dy;
+        if (!cell_offset(shift_dx(cands[c]), S, p.round_offsets, dx) ||
+            !cell_offset(shift_dy(cands[c]), S, p.round_offsets, dy))
+          continue;
+        int sy = s.y + dy, sx = x + dx;
+        if (sy < 0 || sy >= L.h || sx < 0 || sx >= L.w) continue;
+        const float* before = old.at(sy, sx);
+        if (same(v, before)) {
+          std::memcpy(v, before, static_cast<size_t>(ch) * 4);
+          L.row(s.y)[x] = cands[c];
+          ++kept;
+          break;
+        }
+      }
+    }
+  }
+  if (kept) L.summarize();
+  stats_.truncated_positions += kept;
+}
+
+namespace {
+
+// Runs of kInvalid labels, row by row.
+void invalid_spans(const LabelMap& L, std::vector<Span>& spans) {
+  spans.clear();
+  for (int y = 0; y < L.h; ++y) {
+    const Label* r = L.row(y);
+    for (int x = 0; x < L.w;) {
+      if (r[x] != kInvalid) {
+        ++x;
+        continue;
+      }
+      int x1 = x + 1;
+      while (x1 < L.w && r[x1] == kInvalid) ++x1;
+      spans.push_back({y, x, x1});
+      x = x1;
+    }
+  }
+}
+
+float op_eps(const SparseParams& p, int op) {
+  if (!p.eps || static_cast<size_t>(op) >= p.eps->size()) return 0.f;
+  return (*p.eps)[static_cast<size_t>(op)];
+}
+
+}  // namespace
+
+void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const uint8_t* frame_rgb,
+                                  const SparseParams& p) {
+  const Plan& P = *plan_;
+  const int W = P.input_w(), H = P.input_h();
+  // R_t from R_{t-1}: moved blocks copy from p + v, fresh blocks from the frame.
+  const uint8_t* prev = ref_[ref_cur_].data();
+  uint8_t* next = ref_[ref_cur_ ^ 1].data();
+  stats_.fresh_blocks = 0;
+  for (int by = 0; by < rows_; ++by)
+    for (int bx = 0; bx < cols_; ++bx) {
+      Label l = block_labels[static_cast<size_t>(by) * cols_ + bx];
+      int x0 = bx * block_, y0 = by * block_;
+      if (l == kInvalid) ++stats_.fresh_blocks;
+      for (int y = y0; y < y0 + block_; ++y) {
+        uint8_t* d = next + (static_cast<size_t>(y) * W + x0) * 3;
+        if (l == kInvalid) {
+          std::memcpy(d, frame_rgb + (static_cast<size_t>(y) * W + x0) * 3, static_cast<size_t>(block_) * 3);
+        } else {
+          int sx = x0 + shift_dx(l), sy = y + shift_dy(l);
+          if (sx < 0 || sy < 0 || sx + block_ > W || sy >= H)
+            throw Error("block (" + std::to_string(bx) + "," + std::to_string(by) + ") moves outside the reference image");
+          std::memcpy(d, prev + (static_cast<size_t>(sy) * W + sx) * 3, static_cast<size_t>(block_) * 3);
+        }
+      }
+    }
+  ref_cur_ ^= 1;
+
+  const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
+  int out = op->outputs()->Get(0);
+  LabelMap& L = *labels_[static_cast<size_t>(out)];
+  for (int y = 0; y < H; ++y) {
+    Label* r = L.row(y);
+    for (int bx = 0; bx < cols_; ++bx) {
+      Label l = block_labels[static_cast<size_t>(y / block_) * cols_ + bx];
+      for (int x = bx * block_; x < (bx + 1) * block_; ++x) r[x] = l;
+    }
+  }
+  L.summarize();
+  bool need_shift = shifted(L, p.round_offsets);
+  begin_write_tensor(out, need_shift, p);
+  invalid_spans(L, spans_);
+  bool in_place = !root_of(out).swapped;
+  if (in_place) save_cached(out, spans_);
+  // Fresh pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC.
+  MapView m = map_of(out);
+  const uint8_t* rgb = reference_rgb();
+  int64_t fresh = 0;
+  for (const Span& s : spans_) {
+    fresh += s.x1 - s.x0;
+    for (int x = s.x0; x < s.x1; ++x) {
+      const uint8_t* px = rgb + (static_cast<size_t>(s.y) * W + x) * 3;
+      float* d = m.at(s.y, x);
+      for (int c = 0; c < 3; ++c) d[c] = static_cast<float>(px[c]) / 255.0f;
+    }
+  }
+  stats_.local_positions += static_cast<int64_t>(W) * H;
+  stats_.recomputed_positions += fresh;
+  truncate(out, spans_, in_place, op_eps(p, input_op_), p);
+}
+
+void SparseExecutor::run_local_op(int index, const SparseParams& p) {
+  const Plan& P = *plan_;
+  const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const auto* outs = op->outputs();
+  int out = outs->Get(0);
+  LabelMap& L = *labels_[static_cast<size_t>(out)];
+  auto in_labels = [&](int t) -> const LabelMap& {
+    const LabelMap* l = labels(t);
+    if (!l) throw Error("local op " + std::to_string(index) + " reads a map without labels");
+    return *l;
+  };
+  bool round = p.round_offsets;
+  // 1. Labels of the output.
+  switch (op->kind()) {
+    case OpKind::Conv:
+    case OpKind::MaxPool: {
+      AxisWindow wy, wx;
+      if (auto c = op->options_as_ConvOptions()) {
+        wy = {c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
+        wx = {c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
+      } else if (auto q = op->options_as_PoolOptions()) {
+        wy = {q->kernel_h(), q->stride_h(), q->pad_top(), q->dilation_h()};
+        wx = {q->kernel_w(), q->stride_w(), q->pad_left(), q->dilation_w()};
+      }
+      propagate_window(in_labels(op->inputs()->Get(0)), wy, wx, round, L, label_scratch_);
+      // A fused residual is read at the same position: it must agree too.
+      auto c = op->options_as_ConvOptions();
+      if (c && c->has_residual()) {
+        const LabelMap& res = in_labels(op->inputs()->Get(3));
+        if (!res.all_zero || !L.all_zero) {
+          for (size_t k = 0; k < L.v.size(); ++k)
+            if (L.v[k] != res.v[k]) L.v[k] = kInvalid;
+          L.summarize();
+        }
+      }
+      break;
+    }
+    case OpKind::ConvTranspose: {
+      auto c = op->options_as_ConvOptions();
+      AxisWindow wy{c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
+      AxisWindow wx{c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
+      propagate_transposed(in_labels(op->inputs()->Get(0)), wy, wx, round, L);
+      break;
+    }
+    case OpKind::ResizeNearest: {
+      auto r = op->options_as_ResizeOptions();
+      propagate_upsample(in_labels(op->inputs()->Get(0)), r->scale_h(), r->scale_w(), round, L);
+      break;
+    }
+    default: {
+      // Point-wise: element-wise ops, channel concat and split.
+      const LabelMap* ins[OpRunner::kMaxParts];
+      int n = 0;
+      for (int t : *op->inputs())
+        if (t >= 0 && !P.tensor(t).constant) ins[n++] = &in_labels(t);
+      propagate_pointwise(ins, n, L);
+      for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k) *labels_[static_cast<size_t>(outs->Get(k))] = L;  // split
+      break;
+    }
+  }
+
+  // 2. Storage. Every channel range this op writes takes its labelled positions from the cache
+  //    (in place, or shifted from the other buffer); in-place concat inputs and split outputs that are
+  //    views of the input are written by their producers, not here.
+  bool need_shift = shifted(L, round);
+  bool compute = true;  // the op computes its output (truncation applies), rather than moving data
+  if (op->kind() == OpKind::Concat || op->kind() == OpKind::Split) {
+    compute = false;
+    bool concat = op->kind() == OpKind::Concat;
+    int whole_t = concat ? out : op->inputs()->Get(0);
+    MapView whole = map_of(whole_t);
+    const TensorInfo& wt = P.tensor(whole_t);
+    int whole_root = wt.alias_root >= 0 ? wt.alias_root : whole_t;
+    int whole_off = wt.alias_root >= 0 ? wt.channel_offset : 0;
+    int off = 0;
+    const auto* parts = concat ? op->inputs() : op->outputs();
+    for (int t : *parts) {
+      MapView part = map_of(t), slot = whole.channels(off, part.c);
+      if (part.data != slot.data || part.pixel_stride != slot.pixel_stride) {
+        if (concat) {
+          begin_write(whole_root, whole_off + off, part.c, L, need_shift, p);
+        } else {
+          begin_write_tensor(t, need_shift, p);
+        }
+      }
+      off += part.c;
+    }
+  } else {
+    begin_write_tensor(out, need_shift, p);
+  }
+  invalid_spans(L, spans_);
+  int64_t positions = static_cast<int64_t>(L.h) * L.w, recompute = 0;
+  for (const Span& sp : spans_) recompute += sp.x1 - sp.x0;
+  stats_.local_positions += positions;
+  stats_.recomputed_positions += recompute;
+  stats_.local_flops += static_cast<double>(op->flops());
+  stats_.recomputed_flops += positions ? static_cast<double>(op->flops()) * recompute / positions : 0.0;
+  if (recompute == 0) return;
+
+  // 3. Recompute the invalid positions as one batch, then keep values that did not change.
+  bool in_place = !root_of(out).swapped;
+  if (compute && in_place) save_cached(out, spans_);
+  SpanList list = make_span_list(spans_);
+  runner_->run(index, bases_, &list, *pool_, workspace_->get());
+  if (compute) truncate(out, spans_, in_place, op_eps(p, index), p);
+}
+
+bool SparseExecutor::dirty_inputs(int index) const {
+  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  for (int t : *op->inputs()) {
+    if (t < 0 || plan_->tensor(t).constant) continue;
+    const LabelMap* l = labels(t);
+    if (l ? !l->all_zero : changed_[static_cast<size_t>(t)] != 0) return true;
+  }
+  return false;
+}
+
+// Global (attention island) and epilogue ops: recomputed whole when an input changed. Spatial outputs
+// of the island are then compared with the cache like recomputed local positions.
+void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
+  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  bool global = op->spatial() && op->spatial()->region() == fb::Region::Global;
+  bool dirty = dirty_inputs(index);
+  for (int t : *op->outputs()) {
+    LabelMap* L = labels_[static_cast<size_t>(t)].get();
+    if (L) {
+      L->fill(dirty ? kInvalid : 0);
+      L->all_zero = !dirty;
+      begin_write_tensor(t, dirty, p);
+    } else {
+      changed_[static_cast<size_t>(t)] = dirty;
+    }
+  }
+  if (!dirty) return;
+  runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
+  if (global) ++stats_.islands_run;
+  else ++stats_.epilogue_run;
+  for (int t : *op->outputs()) {
+    LabelMap* L = labels_[static_cast<size_t>(t)].get();
+    if (!L) continue;
+    full_spans_.clear();
+    for (int y = 0; y < L->h; ++y) full_spans_.push_back({y, 0, L->w});
+    truncate(t, full_spans_, false, op_eps(p, index), p);
+  }
+}
+
+const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, const uint8_t* frame_rgb,
+                                       const SparseParams& params) {
+  if (block_labels.size() != static_cast<size_t>(cols_) * rows_)
+    throw Error("block labels: expected " + std::to_string(cols_ * rows_) + ", got " + std::to_string(block_labels.size()));
+  stats_ = SparseStats{};
+  for (auto& r : roots_)
+    if (r) {
+      r->touched = r->swapped = false;
+      r->written.clear();
+    }
+  std::fill(changed_.begin(), changed_.end(), 0);
+  const Plan& P = *plan_;
+  for (int i = 0; i < P.op_count(); ++i) {
+    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
+    if (i == input_op_) {
+      run_input_op(block_labels, frame_rgb, params);
+    } else if (region == fb::Region::Local) {
+      run_local_op(i, params);
+    } else {
+      run_dense_op(i, params);
+    }
+  }
+  return stats_;
+}
+
+void SparseExecutor::refresh_op(int index) {
+  if (index == input_op_) return;  // the input map is R_t itself
+  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  // Recompute in the current buffers; the values become the exact function of the current inputs.
+  runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
+  for (int t : *op->outputs())
+    if (LabelMap* L = labels_[static_cast<size_t>(t)].get()) L->fill(0);
+}
+
+}  // namespace fx

@@ -1,0 +1,133 @@
+// The spatial sparse executor (DESIGN 5): keeps every feature map of a plan cached across frames and,
+// for each frame, brings the caches to dense inference on the new reference image R_t while
+// recomputing only what is not valid-by-shift.
+//
+// Per frame the caller gives one label per input block: kInvalid for a *fresh* block (copied from the
+// current frame) or a shift v for a *moved* block (R_t[p] = R_{t-1}[p + v]). Then, op by op in plan
+// order:
+//  - local ops: output labels follow from input labels through the op's window (labels.h); positions
+//    with a label are taken from the cache (in place when the shift is 0, else from the other of two
+//    buffers at q + v / S); the remaining positions are recomputed by the op's kernel, batched as one
+//    span list. A recomputed value that equals the cached one (bit for bit in exact mode, within the
+//    layer's threshold eps in approximate mode) keeps the cached value and gets a label again, so the
+//    change does not bleed into the consumers.
+//  - dense islands (global ops, the attention): recomputed whole when any input changed; outputs are
+//    then compared with the cache the same way.
+//  - epilogue ops: recomputed whole when any input changed.
+// Exact mode invariant: after run() every cached map equals, bit for bit, dense inference on R_t.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ops/thread_pool.h"
+#include "runtime/dense_executor.h"
+#include "runtime/op_runner.h"
+#include "runtime/plan.h"
+#include "runtime/sparse/labels.h"
+
+namespace fx {
+
+struct SparseParams {
+  // Approximate mode: reuse shifts that are not multiples of a layer's stride at the nearest cell.
+  bool round_offsets = false;
+  // Per-op truncation thresholds (indexed by op; empty or 0: exact comparison).
+  const std::vector<float>* eps = nullptr;
+  // Per block: the motion vector the aligner found (also for fresh blocks), packed as a Label; used as
+  // the candidate shift when comparing recomputed values with the cache. May be null (shift 0 only).
+  const std::vector<Label>* block_motion = nullptr;
+};
+
+struct SparseStats {
+  int64_t local_positions = 0;      // output positions of local ops this frame
+  int64_t recomputed_positions = 0;  // of which recomputed
+  double local_flops = 0;           // FLOPs of local ops for a dense run
+  double recomputed_flops = 0;      // FLOPs actually spent on local ops
+  int64_t truncated_positions = 0;  // recomputed positions that kept their cached value
+  int islands_run = 0;              // global ops executed
+  int epilogue_run = 0;             // epilogue ops executed
+  int64_t fresh_blocks = 0;
+  double hit_ratio() const { return local_positions ? 1.0 - double(recomputed_positions) / local_positions : 1.0; }
+  double flop_hit_ratio() const { return local_flops > 0 ? 1.0 - recomputed_flops / local_flops : 1.0; }
+};
+
+class SparseExecutor {
+ public:
+  // block: size in input pixels of the blocks labels are given for (input size must be a multiple).
+  SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, int block,
+                 std::shared_ptr<const OpRunner> runner = nullptr);
+  ~SparseExecutor();
+  SparseExecutor(const SparseExecutor&) = delete;
+  SparseExecutor& operator=(const SparseExecutor&) = delete;
+
+  const Plan& plan() const { return *plan_; }
+  int block() const { return block_; }
+  int block_cols() const { return cols_; }
+  int block_rows() const { return rows_; }
+
+  // R_0 := image (packed RGB24 at the plan's input size); every cache is computed densely.
+  void reset(const uint8_t* rgb);
+  bool initialised() const { return initialised_; }
+
+  // Applies one frame: block_labels (cols x rows, row-major) give fresh (kInvalid) or moved(v) blocks;
+  // fresh blocks take their pixels from `frame_rgb` (packed RGB24, input size). Never allocates.
+  const SparseStats& run(const std::vector<Label>& block_labels, const uint8_t* frame_rgb, const SparseParams& params);
+
+  // Recomputes op `index` over its whole output from its current inputs and marks it unchanged-valid:
+  // one preemptible slice of a dense refresh between frames (freshness updater).
+  void refresh_op(int index);
+
+  // The reference image R_t (packed RGB24, input size).
+  const uint8_t* reference_rgb() const { return ref_[ref_cur_].data(); }
+  // Current data of any tensor (physical layout), e.g. the outputs after run().
+  float* tensor_data(int tensor) { return runner_->data(tensor, bases_); }
+  const float* output_data(size_t i) { return tensor_data(plan_->outputs().at(i)); }
+  MapView map_of(int tensor) { return runner_->map(tensor, bases_); }
+  // Labels of a spatial map produced by a local or global op (null for others).
+  const LabelMap* labels(int tensor) const;
+  const SparseStats& stats() const { return stats_; }
+  // Ops whose output maps carry labels (local and global spatial ops).
+  bool has_cache(int tensor) const { return labels(tensor) != nullptr; }
+
+ private:
+  struct Root;
+  void run_input_op(const std::vector<Label>& block_labels, const uint8_t* frame_rgb, const SparseParams& p);
+  void run_local_op(int index, const SparseParams& p);
+  void run_dense_op(int index, const SparseParams& p);
+  // Prepares a channel range of a labelled root for writing this frame: decides in-place or
+  // double-buffered and copies the positions labelled in L from the previous frame's buffer.
+  void begin_write(int root, int ch_off, int ch, const LabelMap& L, bool need_shift, const SparseParams& p);
+  void begin_write_tensor(int tensor, bool need_shift, const SparseParams& p);
+  // Saves the cached values at `spans` of tensor t before an in-place recompute overwrites them.
+  void save_cached(int tensor, const std::vector<Span>& spans);
+  // Compares recomputed positions of tensor t with the cache; keeps cached values within eps.
+  void truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps, const SparseParams& p);
+  bool dirty_inputs(int index) const;
+  bool shifted(const LabelMap& l, bool round) const;
+  Root& root_of(int tensor);
+
+  std::shared_ptr<const Plan> plan_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::shared_ptr<const OpRunner> runner_;
+  std::unique_ptr<WorkspaceBlocks> workspace_;
+  int block_ = 16, cols_ = 0, rows_ = 0;
+  int input_op_ = -1;
+  bool initialised_ = false;
+
+  std::vector<std::unique_ptr<Root>> roots_;   // per tensor id (null for non-roots)
+  std::vector<std::unique_ptr<LabelMap>> labels_;  // per tensor id
+  std::vector<char> changed_;                  // per tensor: recomputed this frame (non-labelled tensors)
+  TensorBases bases_;
+  std::vector<uint8_t> ref_[2];
+  int ref_cur_ = 0;
+
+  // Per-frame scratch, sized at construction.
+  std::vector<Span> spans_;
+  std::vector<Label> label_scratch_;
+  std::vector<float> saved_;  // cached values of positions about to be recomputed in place
+  std::vector<Span> full_spans_;
+  SparseStats stats_;
+};
+
+}  // namespace fx

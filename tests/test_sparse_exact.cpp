@@ -1,0 +1,223 @@
+// The exact-mode invariant of the sparse executor (DESIGN 5): after every frame, every cached feature map
+// equals, bit for bit, dense inference on the reference image R_t, on random sequences of block edits
+// and per-block shifts (stride multiples and not), for a small network with every local op kind and for
+// yolo11n-320. Also: approximate mode with zero thresholds equals exact mode, and its error grows with
+// the thresholds but stays bounded.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "compiler/compile.h"
+#include "compiler/onnx_builder.h"
+#include "runtime/dense_executor.h"
+#include "runtime/io/letterbox.h"
+#include "runtime/io/video_reader.h"
+#include "runtime/sparse/sparse_executor.h"
+#include "test_util.h"
+
+using namespace fx;
+
+namespace {
+
+std::vector<float> rnd(size_t n, unsigned seed, float scale) {
+  std::mt19937 r(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(r);
+  return v;
+}
+
+// Every local op kind (3x3 and strided convs, depthwise, residual add, split/concat in place, maxpool,
+// nearest resize, transposed conv, element-wise with constants), an attention-like dense island and
+// an epilogue, on a 96x128 input.
+std::string small_network() {
+  OnnxBuilder b(17);
+  unsigned seed = 1;
+  std::string x = b.input("images", {1, 3, 96, 128});
+  auto conv = [&](const std::string& n, const std::string& in, int cin, int cout, int k, int s, int group = 1,
+                  bool act = true) {
+    std::string y = b.op("Conv", n, {in, b.initializer(n + ".w", {cout, cin / group, k, k},
+                                                       rnd(static_cast<size_t>(cout * (cin / group) * k * k), seed++,
+                                                           1.5f / std::sqrt(float(cin / group * k * k)))),
+                                     b.initializer(n + ".b", {cout}, rnd(cout, seed++, 0.1f))},
+                         {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), OnnxAttr::integers("strides", {s, s}),
+                          OnnxAttr::integer("group", group)});
+    return act ? b.op("Mul", n + ".silu", {y, b.op("Sigmoid", n + ".sig", {y})}) : y;
+  };
+  std::string c0 = conv("c0", x, 3, 8, 3, 2);        // stride 2
+  std::string c1 = conv("c1", c0, 8, 16, 3, 2);      // stride 4
+  auto parts = b.node("Split", "split", {c1, b.initializer_ints("sz", {2}, {8, 8})}, {OnnxAttr::integer("axis", 1)}, 2);
+  std::string bott = conv("b1", conv("b0", parts[1], 8, 8, 3, 1), 8, 8, 3, 1);
+  std::string res = b.op("Add", "res", {parts[1], bott});
+  std::string cat = b.op("Concat", "cat", {parts[0], parts[1], res}, {OnnxAttr::integer("axis", 1)});
+  std::string c2 = conv("c2", cat, 24, 16, 1, 1);
+  std::string dw = conv("dw", c2, 16, 16, 5, 1, 16);  // depthwise 5x5
+  std::string c3 = conv("c3", dw, 16, 32, 3, 2);      // stride 8
+  std::string pool = b.op("MaxPool", "pool", {c3}, {OnnxAttr::integers("kernel_shape", {5, 5}), OnnxAttr::integers("pads", {2, 2, 2, 2})});
+  std::string c4 = conv("c4", pool, 32, 32, 3, 2);    // stride 16 (6x8)
+  // Dense island: flatten the positions, attention-like mixing, back to a map.
+  std::string flat = b.op("Reshape", "att.flat", {c4, b.initializer_ints("att.s", {3}, {1, 32, 48})});
+  std::string tr = b.op("Transpose", "att.t", {flat}, {OnnxAttr::integers("perm", {0, 2, 1})});
+  std::string sc = b.op("Mul", "att.scale", {b.op("MatMul", "att.qk", {tr, flat}), b.initializer("att.k", {}, {0.05f})});
+  std::string sm = b.op("Softmax", "att.sm", {sc}, {OnnxAttr::integer("axis", -1)});
+  std::string mixed = b.op("MatMul", "att.av", {flat, sm});
+  std::string back = b.op("Reshape", "att.back", {mixed, b.initializer_ints("att.s2", {4}, {1, 32, 6, 8})});
+  std::string c5 = b.op("Add", "att.res", {c4, back});
+  std::string up = b.op("Resize", "up", {c5, "", b.initializer("sc", {4}, {1, 1, 2, 2})},
+                        {OnnxAttr::string("coordinate_transformation_mode", "asymmetric"), OnnxAttr::string("nearest_mode", "floor")});
+  std::string cat2 = b.op("Concat", "cat2", {up, c3}, {OnnxAttr::integer("axis", 1)});
+  std::string c6 = conv("c6", cat2, 64, 16, 3, 1);
+  std::string ct = b.op("ConvTranspose", "ct", {c6, b.initializer("ct.w", {16, 8, 2, 2}, rnd(16 * 8 * 4, seed++, 0.3f)),
+                                                b.initializer("ct.b", {8}, rnd(8, seed++, 0.1f))},
+                        {OnnxAttr::integers("strides", {2, 2}), OnnxAttr::integers("kernel_shape", {2, 2})});
+  std::string sub = b.op("Sub", "sub", {ct, b.initializer("k", {1, 8, 1, 1}, rnd(8, seed++, 0.5f))});
+  std::string head = conv("head", sub, 8, 6, 1, 1, 1, false);
+  // Epilogue: flatten and sigmoid part of it, like a detect head.
+  std::string hf = b.op("Reshape", "hf", {head, b.initializer_ints("hs", {3}, {1, 6, 24 * 32})});
+  auto hp = b.node("Split", "hsplit", {hf, b.initializer_ints("hsz", {2}, {4, 2})}, {OnnxAttr::integer("axis", 1)}, 2);
+  b.node("Concat", "out", {hp[0], b.op("Sigmoid", "hsig", {hp[1]})}, {OnnxAttr::integer("axis", 1)}, 1, {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  return b.serialize();
+}
+
+std::shared_ptr<const Plan> compile_bytes(const std::string& model, const std::string& name) {
+  auto bytes = compile_onnx(model.data(), model.size(), name);
+  return Plan::from_bytes(bytes.data(), bytes.size(), name);
+}
+
+// Random textured image (smooth blobs plus noise), packed RGB24.
+std::vector<uint8_t> texture(int w, int h, unsigned seed) {
+  std::mt19937 r(seed);
+  std::vector<uint8_t> img(static_cast<size_t>(w) * h * 3);
+  float fx = 0.05f + (r() % 100) * 0.001f, fy = 0.04f + (r() % 100) * 0.001f;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        float v = 128 + 60 * std::sin(fx * x * (c + 1) + fy * y) + 40 * std::cos(0.11f * y - 0.07f * x * c) +
+                  static_cast<float>(r() % 41) - 20;
+        img[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>(std::clamp(v, 0.f, 255.f));
+      }
+  return img;
+}
+
+// Random frame update: blocks fresh with probability p_fresh, otherwise moved by a per-region or
+// per-block shift (stride multiples and not) that stays inside the image.
+std::vector<Label> random_update(int cols, int rows, int block, int W, int H, std::mt19937& rng, double p_fresh,
+                                 int mode) {
+  std::vector<Label> labels(static_cast<size_t>(cols) * rows);
+  std::uniform_real_distribution<double> u(0, 1);
+  static const int choices[] = {0, 0, 0, 1, -1, 2, -2, 3, 4, -4, 8, -8, 16, -16, 5, -7, 32, -32};
+  int gdx = choices[rng() % 18], gdy = choices[rng() % 18];
+  for (int by = 0; by < rows; ++by)
+    for (int bx = 0; bx < cols; ++bx) {
+      Label& l = labels[static_cast<size_t>(by) * cols + bx];
+      if (u(rng) < p_fresh) {
+        l = kInvalid;
+        continue;
+      }
+      int dx = mode == 0 ? 0 : mode == 1 ? gdx : choices[rng() % 18];
+      int dy = mode == 0 ? 0 : mode == 1 ? gdy : choices[rng() % 18];
+      int x0 = bx * block + dx, y0 = by * block + dy;
+      if (x0 < 0 || y0 < 0 || x0 + block > W || y0 + block > H) dx = dy = 0;
+      l = pack_shift(dx, dy);
+    }
+  return labels;
+}
+
+// Runs the dense network on R_t op by op and compares every cached map right after its op ran (the
+// dense arena reuses memory). Returns the number of maps compared; fails on the first difference.
+int compare_with_dense(SparseExecutor& sp, DenseExecutor& dense, const Plan& plan, int frame) {
+  rgb_to_planar_float(sp.reference_rgb(), plan.input_w(), plan.input_h(), dense.input_data());
+  int compared = 0;
+  for (int i = 0; i < plan.op_count(); ++i) {
+    dense.run_ops(i, i + 1);
+    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    for (int t : *op->outputs()) {
+      if (!sp.has_cache(t)) continue;
+      const TensorInfo& ti = plan.tensor(t);
+      MapView a = sp.map_of(t), b = dense.map_of(t);
+      bool equal = true;
+      for (int y = 0; y < a.h && equal; ++y)
+        for (int x = 0; x < a.w && equal; ++x) equal = std::memcmp(a.at(y, x), b.at(y, x), sizeof(float) * a.c) == 0;
+      INFO("frame " << frame << ", op " << i << " (" << op_kind_name(op->kind()) << " '" << op->name()->str()
+                    << "'), tensor '" << ti.name << "'");
+      REQUIRE(equal);
+      ++compared;
+    }
+  }
+  for (size_t o = 0; o < plan.outputs().size(); ++o) {
+    const TensorInfo& ti = plan.tensor(plan.outputs()[o]);
+    INFO("frame " << frame << ", output " << ti.name);
+    REQUIRE(std::memcmp(sp.output_data(o), dense.output_data(o), static_cast<size_t>(ti.bytes())) == 0);
+  }
+  return compared;
+}
+
+void run_invariant(std::shared_ptr<const Plan> plan, const std::vector<uint8_t>& first, int frames, unsigned seed,
+                   int threads) {
+  auto pool = std::make_shared<ThreadPool>(threads);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SparseExecutor sp(plan, pool, 16, runner);
+  DenseExecutor dense(plan, pool, runner);
+  int W = plan->input_w(), H = plan->input_h();
+  sp.reset(first.data());
+  compare_with_dense(sp, dense, *plan, 0);
+  std::mt19937 rng(seed);
+  double recomputed = 0;
+  for (int f = 1; f <= frames; ++f) {
+    int mode = f % 3;  // static, global shift, per-block shifts
+    double p_fresh = (f % 4 == 0) ? 0.0 : 0.1;
+    std::vector<Label> labels = random_update(sp.block_cols(), sp.block_rows(), 16, W, H, rng, p_fresh, mode);
+    std::vector<uint8_t> frame = texture(W, H, seed * 1000 + static_cast<unsigned>(f));
+    const SparseStats& st = sp.run(labels, frame.data(), SparseParams{});
+    recomputed += st.recomputed_positions;
+    CHECK(st.hit_ratio() >= 0.0);
+    CHECK(compare_with_dense(sp, dense, *plan, f) > 10);
+  }
+  CHECK(recomputed > 0);
+}
+
+}  // namespace
+
+TEST_CASE("exact mode: every cached map equals dense inference on R_t (small network, every local op)",
+          "[sparse][exact]") {
+  auto plan = compile_bytes(small_network(), "small.onnx");
+  for (unsigned seed : {1u, 2u, 3u}) {
+    INFO("seed " << seed);
+    run_invariant(plan, texture(plan->input_w(), plan->input_h(), seed), 12, seed, seed == 2 ? 3 : 1);
+  }
+}
+
+TEST_CASE("exact mode: yolo11n-320 caches equal dense inference on R_t", "[sparse][exact][model]") {
+  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
+  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-320");
+  VideoReader reader(test::source_path("assets/bedroom.mp4"));
+  Frame f;
+  REQUIRE(reader.read(f));
+  std::vector<uint8_t> first(320 * 320 * 3);
+  letterbox_rgb(f.rgb.data(), f.width, f.height, 320, 320, first.data());
+  run_invariant(plan, first, 6, 7, 2);
+}
+
+TEST_CASE("a static frame recomputes nothing; a fully fresh frame recomputes everything", "[sparse]") {
+  auto plan = compile_bytes(small_network(), "small.onnx");
+  auto pool = std::make_shared<ThreadPool>(2);
+  SparseExecutor sp(plan, pool, 16);
+  auto img = texture(plan->input_w(), plan->input_h(), 5);
+  sp.reset(img.data());
+  std::vector<Label> still(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
+  const SparseStats& s1 = sp.run(still, img.data(), SparseParams{});
+  CHECK(s1.recomputed_positions == 0);
+  CHECK(s1.hit_ratio() == 1.0);
+  CHECK(s1.flop_hit_ratio() == 1.0);
+  CHECK(s1.islands_run == 0);
+  CHECK(s1.epilogue_run == 0);
+  std::vector<Label> fresh(still.size(), kInvalid);
+  auto other = texture(plan->input_w(), plan->input_h(), 6);
+  const SparseStats& s2 = sp.run(fresh, other.data(), SparseParams{});
+  CHECK(s2.flop_hit_ratio() < 0.05);
+  CHECK(s2.islands_run > 0);
+}
