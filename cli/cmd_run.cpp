@@ -38,6 +38,7 @@ struct Totals {
   double decode = 0, pre = 0, motion = 0, classify = 0, execute = 0, post = 0, total = 0, refresh = 0;
   double hit = 0, flop_hit = 0, critical = 0, candidate_share = 0, median_mv = 0;
   double dense_total = 0;
+  double labels = 0, copies = 0, kernels = 0, compare = 0, islands = 0, epilogue = 0;
   std::vector<double> totals;
 };
 
@@ -88,6 +89,7 @@ int cmd_run(const Args& args) {
   Frame frame;
   Totals t;
   MatchAccumulator acc;
+  std::vector<double> layer_share(static_cast<size_t>(plan->op_count()), 0.0);
   auto wall0 = Clock::now();
   for (;;) {
     if (max_frames > 0 && t.frames >= max_frames) break;
@@ -119,6 +121,10 @@ int cmd_run(const Args& args) {
     t.critical += rep.critical_blocks;
     t.candidate_share += rep.motion.candidate_share;
     t.median_mv += rep.motion.median_mv;
+    t.labels += rep.sparse.labels_ms, t.copies += rep.sparse.copy_ms, t.kernels += rep.sparse.kernel_ms;
+    t.compare += rep.sparse.compare_ms, t.islands += rep.sparse.island_ms, t.epilogue += rep.sparse.epilogue_ms;
+    if (session.sparse() && t.frames > 1)
+      for (size_t i = 0; i < layer_share.size(); ++i) layer_share[i] += session.sparse()->op_recompute_share()[i];
 
     if (json.is_open()) {
       JsonWriter w;
@@ -142,6 +148,11 @@ int cmd_run(const Args& args) {
       w.field("motion_ms", rep.time.motion_ms).field("classify_ms", rep.time.classify_ms);
       w.field("execute_ms", rep.time.execute_ms).field("post_ms", rep.time.post_ms);
       w.field("total_ms", rep.time.total_ms());
+      if (opt.mode != SessionMode::Dense) {
+        w.field("labels_ms", rep.sparse.labels_ms).field("copy_ms", rep.sparse.copy_ms);
+        w.field("kernel_ms", rep.sparse.kernel_ms).field("compare_ms", rep.sparse.compare_ms);
+        w.field("island_ms", rep.sparse.island_ms).field("epilogue_ms", rep.sparse.epilogue_ms);
+      }
       if (rep.time.refresh_ms > 0) w.field("refresh_ms", rep.time.refresh_ms);
       w.end_object();
       if (dense) {
@@ -179,7 +190,8 @@ int cmd_run(const Args& args) {
     w.field("mean_classify_ms", t.classify / n).field("mean_execute_ms", t.execute / n);
     w.field("mean_post_ms", t.post / n).field("mean_decode_ms", t.decode / n);
     w.field("mean_critical_blocks", t.critical / n).field("mean_candidate_share", t.candidate_share / n);
-    w.field("mean_median_mv", t.median_mv / n);
+    w.field("mean_median_mv", t.median_mv / n).field("mean_epilogue_ms", t.epilogue / n);
+    w.field("mean_island_ms", t.islands / n).field("mean_kernel_ms", t.kernels / n);
     w.field("detections_per_frame", static_cast<double>(t.detections) / n).field("wall_s", wall_s);
     if (dense) {
       w.field("dense_mean_ms", t.dense_total / n).field("speedup_vs_dense", (t.dense_total / n) / mean);
@@ -194,10 +206,23 @@ int cmd_run(const Args& args) {
               static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
               mode_name(opt.mode), pool->size(), mean, t.pre / n, t.motion / n, t.classify / n, t.execute / n, t.post / n,
               100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+  if (opt.mode != SessionMode::Dense)
+    std::printf("execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
+                "epilogue %.2f\n", t.labels / n, t.copies / n, t.kernels / n, t.compare / n, t.islands / n, t.epilogue / n);
   if (dense)
     std::printf("vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mean box IoU %.4f%s\n", t.dense_total / n,
                 (t.dense_total / n) / mean, acc.f1(), acc.mean_iou(),
                 seg ? (", mask IoU " + std::to_string(acc.mean_mask_iou())).c_str() : "");
+  if (args.has("--layer-stats") && session.sparse() && t.frames > 1) {
+    std::printf("%4s %-14s %-46s %8s %10s\n", "op", "kind", "name", "recomp%", "MFLOPs");
+    for (int i = 0; i < plan->op_count(); ++i) {
+      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      std::string name = op->name() ? op->name()->str() : "";
+      if (name.size() > 46) name = "..." + name.substr(name.size() - 43);
+      std::printf("%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op->kind()), name.c_str(),
+                  100 * layer_share[static_cast<size_t>(i)] / (n - 1), op->flops() / 1e6);
+    }
+  }
   if (written > 0)
     std::printf("annotated video: %s (%lld frames, %s)\n", args.get("--annotate").c_str(), static_cast<long long>(written),
                 codec.c_str());

@@ -25,6 +25,7 @@ int cmd_run(const Args& args);
 int cmd_dump(const Args& args);
 int cmd_bench(const Args& args);
 int cmd_letterbox(const Args& args);
+int cmd_profile(const Args& args);
 int cmd_synth(const Args& args);
 
 }  // namespace fx::cli

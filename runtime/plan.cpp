@@ -72,7 +72,8 @@ int Plan::op_count() const { return fb_->ops() ? static_cast<int>(fb_->ops()->si
 const float* Plan::constant_data(int tensor) const {
   const TensorInfo& t = tensors_.at(static_cast<size_t>(tensor));
   if (!t.constant) return nullptr;
-  return reinterpret_cast<const float*>(fb_->buffers()->Get(static_cast<flatbuffers::uoffset_t>(t.buffer))->data()->data());
+  const auto* data = fb_->buffers()->Get(static_cast<flatbuffers::uoffset_t>(t.buffer))->data();
+  return data ? reinterpret_cast<const float*>(data->data()) : nullptr;
 }
 
 void Plan::validate() {
@@ -100,15 +101,17 @@ void Plan::validate() {
     if (!t) throw bad(what + " is missing");
     ti.name = t->name() ? t->name()->str() : "";
     if (t->dtype() != fb::DType::F32) throw bad(what + " is not float32");
-    if (!t->shape() || t->shape()->size() > 8 || !vector_aligned(t->shape()))
-      throw bad(what + " has no shape, a misaligned shape or rank > 8");
+    // An absent shape is an empty one (a scalar), as FlatBuffers' object API writes it.
+    if ((t->shape() && t->shape()->size() > 8) || !vector_aligned(t->shape()))
+      throw bad(what + " has a misaligned shape or rank > 8");
     int64_t n = 1;
-    for (int64_t d : *t->shape()) {
-      if (d < 0 || d > kMaxElements) throw bad(what + " has an invalid dimension");
-      if (d > 0 && n > kMaxElements / d) throw bad(what + " is too large");
-      n *= d;
-      ti.shape.push_back(d);
-    }
+    if (t->shape())
+      for (int64_t d : *t->shape()) {
+        if (d < 0 || d > kMaxElements) throw bad(what + " has an invalid dimension");
+        if (d > 0 && n > kMaxElements / d) throw bad(what + " is too large");
+        n *= d;
+        ti.shape.push_back(d);
+      }
     ti.numel = n;
     ti.layout = t->layout();
     if (ti.layout != PlanLayout::Plain && ti.layout != PlanLayout::NHWC) throw bad(what + " has an unknown layout");
@@ -128,9 +131,9 @@ void Plan::validate() {
     if (ti.constant) {
       if (static_cast<size_t>(ti.buffer) >= nbuf) throw bad(what + " refers to a missing weight buffer");
       const fb::Buffer* b = fb_->buffers()->Get(static_cast<flatbuffers::uoffset_t>(ti.buffer));
-      if (!b || !b->data() || b->data()->size() != static_cast<size_t>(n) * 4)
-        throw bad(what + " has a weight buffer of the wrong size");
-      if (reinterpret_cast<uintptr_t>(b->data()->data()) % 4 != 0) throw bad(what + " has a misaligned buffer");
+      size_t have = b && b->data() ? b->data()->size() : 0;
+      if (!b || have != static_cast<size_t>(n) * 4) throw bad(what + " has a weight buffer of the wrong size");
+      if (have && reinterpret_cast<uintptr_t>(b->data()->data()) % 4 != 0) throw bad(what + " has a misaligned buffer");
     } else if (ti.alias_root != -1) {
       ti.arena_offset = -1;  // checked against its root below
     } else {

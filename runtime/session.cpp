@@ -41,11 +41,12 @@ StreamSession::StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<T
     dense_ = std::make_unique<DenseExecutor>(plan_, pool_, runner_);
   } else {
     sparse_ = std::make_unique<SparseExecutor>(plan_, pool_, opt_.aligner.block, runner_);
-    aligner_ = std::make_unique<MotionAligner>(plan_->input_w(), plan_->input_h(), opt_.aligner);
-    size_t blocks = static_cast<size_t>(sparse_->block_cols()) * sparse_->block_rows();
-    block_labels_.assign(blocks, 0);
-    block_motion_.assign(blocks, 0);
-    age_.assign(blocks, 0);
+    PlannerOptions po;
+    po.aligner = opt_.aligner;
+    po.exact = opt_.mode == SessionMode::Exact;
+    po.sigma = opt_.sigma;
+    po.stale_frames = opt_.stale_frames;
+    planner_ = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
     // Truncation thresholds per motion bucket, from the plan's profiled table.
     if (opt_.mode == SessionMode::FluxShard && plan_->fb().truncation()) {
       for (const auto* b : *plan_->fb().truncation()) {
@@ -78,89 +79,6 @@ const std::vector<float>* StreamSession::thresholds(const MotionStats& m, int& b
   }
   bucket = static_cast<int>(table->size()) - 1;
   return &bucket_eps_.back();
-}
-
-// Salience of each block: the share of sample points of the block that fall on the previous frame's
-// detections (their masks for segment models), each detection moved by the median motion of the blocks
-// it covers. Motion v says the block at p came from p + v in the reference, so an object at b in the
-// reference is now at b - v.
-std::vector<float> StreamSession::block_salience() const {
-  const int B = opt_.aligner.block, cols = sparse_->block_cols(), rows = sparse_->block_rows();
-  std::vector<float> sal(static_cast<size_t>(cols) * rows, 0.f);
-  const bool masks = !result_.masks.empty() && result_.masks.size() == prev_dets_.size();
-  for (size_t i = 0; i < prev_dets_.size(); ++i) {
-    const float* b = prev_dets_[i].box;
-    int bx0 = std::max(0, static_cast<int>(b[0]) / B), bx1 = std::min(cols - 1, static_cast<int>(b[2]) / B);
-    int by0 = std::max(0, static_cast<int>(b[1]) / B), by1 = std::min(rows - 1, static_cast<int>(b[3]) / B);
-    std::vector<int> dxs, dys;
-    for (int y = by0; y <= by1; ++y)
-      for (int x = bx0; x <= bx1; ++x) {
-        dxs.push_back(field_.at(x, y).mv.dx);
-        dys.push_back(field_.at(x, y).mv.dy);
-      }
-    int mdx = 0, mdy = 0;
-    if (!dxs.empty()) {
-      std::nth_element(dxs.begin(), dxs.begin() + dxs.size() / 2, dxs.end());
-      std::nth_element(dys.begin(), dys.begin() + dys.size() / 2, dys.end());
-      mdx = dxs[dxs.size() / 2], mdy = dys[dys.size() / 2];
-    }
-    // The warped box, and the blocks it touches.
-    float x1 = b[0] - mdx, y1 = b[1] - mdy, x2 = b[2] - mdx, y2 = b[3] - mdy;
-    int cx0 = std::max(0, static_cast<int>(std::floor(x1)) / B), cx1 = std::min(cols - 1, static_cast<int>(x2) / B);
-    int cy0 = std::max(0, static_cast<int>(std::floor(y1)) / B), cy1 = std::min(rows - 1, static_cast<int>(y2) / B);
-    for (int by = cy0; by <= cy1; ++by)
-      for (int bx = cx0; bx <= cx1; ++bx) {
-        int inside = 0;
-        for (int sy = 0; sy < 4; ++sy)
-          for (int sx = 0; sx < 4; ++sx) {
-            float px = bx * B + (sx + 0.5f) * B / 4, py = by * B + (sy + 0.5f) * B / 4;
-            if (px < x1 || px >= x2 || py < y1 || py >= y2) continue;
-            if (masks) {
-              // The point in the previous frame, in source pixels.
-              float qx = (px + mdx - lb_.pad_left) / lb_.scale, qy = (py + mdy - lb_.pad_top) / lb_.scale;
-              const Mask& m = result_.masks[i];
-              int mx = static_cast<int>(qx), my = static_cast<int>(qy);
-              if (mx < 0 || my < 0 || mx >= m.width || my >= m.height || !m.data[static_cast<size_t>(my) * m.width + mx])
-                continue;
-            }
-            ++inside;
-          }
-        float& s = sal[static_cast<size_t>(by) * cols + bx];
-        s = std::min(1.f, s + inside / 16.f);
-      }
-  }
-  return sal;
-}
-
-// Miss classifier: critical blocks are recomputed from the frame; the others are taken from the
-// reference, moved by their vector.
-void StreamSession::classify(std::vector<Label>& labels, FrameReport& rep) {
-  const int cols = sparse_->block_cols(), rows = sparse_->block_rows();
-  std::vector<float> sal;
-  if (opt_.mode == SessionMode::FluxShard) sal = block_salience();
-  for (int by = 0; by < rows; ++by)
-    for (int bx = 0; bx < cols; ++bx) {
-      size_t k = static_cast<size_t>(by) * cols + bx;
-      const BlockMotion& m = field_.at(bx, by);
-      block_motion_[k] = pack_shift(m.mv.dx, m.mv.dy);
-      bool critical = m.exposed;
-      if (m.candidate) {
-        ++rep.candidate_blocks;
-        if (opt_.mode == SessionMode::Exact || sal[k] >= opt_.sigma || age_[k] + 1 >= opt_.stale_frames) {
-          critical = true;
-        } else {
-          ++rep.salient_skipped;
-          ++age_[k];
-        }
-      }
-      if (critical) {
-        labels[k] = kInvalid;
-        age_[k] = 0;
-        ++rep.critical_blocks;
-      } else {
-        labels[k] = block_motion_[k];
-      }
-    }
 }
 
 void StreamSession::refresh_slices(double budget_ms) {
@@ -203,22 +121,27 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     auto t1 = Clock::now();
     std::vector<CodecHint> hints;
     if (opt_.codec_mvs && !frame.mvs.empty()) hints = codec_hints(frame.mvs, lb_);
-    aligner_->estimate(cur_.data(), sparse_->reference_rgb(), have_prev_ ? &prev_field_ : nullptr, hints, field_,
-                       pool_.get());
-    rep.motion = MotionAligner::stats(field_);
+    SaliencePrior prior;
+    prior.detections = &prev_dets_;
+    prior.masks = &result_.masks;
+    prior.letterbox = prev_lb_;
+    PlanReport pr;
+    planner_->plan(cur_.data(), sparse_->reference_rgb(), hints, prior, block_labels_, block_motion_, pr, pool_.get());
+    rep.motion = pr.motion;
+    rep.critical_blocks = pr.critical_blocks;
+    rep.candidate_blocks = pr.candidate_blocks;
+    rep.salient_skipped = pr.salient_skipped;
     rep.time.motion_ms = ms_since(t1);
     auto t2 = Clock::now();
-    classify(block_labels_, rep);
     SparseParams params;
     params.round_offsets = opt_.mode == SessionMode::FluxShard;
+    params.footprint_only = opt_.mode == SessionMode::FluxShard && opt_.footprint_only;
     params.eps = thresholds(rep.motion, rep.bucket);
     params.block_motion = &block_motion_;
     rep.time.classify_ms = ms_since(t2);
     auto t3 = Clock::now();
     rep.sparse = sparse_->run(block_labels_, cur_.data(), params);
     rep.time.execute_ms = ms_since(t3);
-    prev_field_ = field_;
-    have_prev_ = true;
   }
 
   auto t4 = Clock::now();
@@ -228,6 +151,7 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
   // The detections, back in input pixels, feed the next frame's salience.
   prev_dets_ = result_.detections;
   for (Detection& d : prev_dets_) letterbox_box(lb_, d.box);
+  prev_lb_ = lb_;
   rep.time.post_ms = ms_since(t4);
   if (opt_.refresh_ms > 0) {
     auto t5 = Clock::now();

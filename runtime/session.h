@@ -15,6 +15,7 @@
 #include "runtime/dense_executor.h"
 #include "runtime/detector.h"
 #include "runtime/motion/aligner.h"
+#include "runtime/planner.h"
 #include "runtime/sparse/sparse_executor.h"
 
 namespace fx {
@@ -31,6 +32,7 @@ struct SessionOptions {
   bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
   double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)
   float eps_scale = 1.0f;          // multiplies the profiled truncation thresholds (0: none)
+  bool footprint_only = true;      // fluxshard mode: recompute footprints only (see SparseParams)
   const std::vector<float>* eps_override = nullptr;  // per-op thresholds instead of the plan's table
   PostOptions post;
 };
@@ -72,8 +74,6 @@ class StreamSession {
   SparseExecutor* sparse() { return sparse_.get(); }
 
  private:
-  void classify(std::vector<Label>& labels, FrameReport& rep);
-  std::vector<float> block_salience() const;
   const std::vector<float>* thresholds(const MotionStats& m, int& bucket);
   void refresh_slices(double budget_ms);
 
@@ -84,13 +84,10 @@ class StreamSession {
   OutputLayout layout_;
   std::unique_ptr<DenseExecutor> dense_;
   std::unique_ptr<SparseExecutor> sparse_;
-  std::unique_ptr<MotionAligner> aligner_;
-  MotionField field_, prev_field_;
-  bool have_prev_ = false;
+  std::unique_ptr<BlockPlanner> planner_;
   std::vector<uint8_t> cur_;
-  LetterboxInfo lb_;
+  LetterboxInfo lb_, prev_lb_;
   std::vector<Label> block_labels_, block_motion_;
-  std::vector<int> age_;
   std::vector<Detection> prev_dets_;  // previous frame, input (letterboxed) pixels
   std::vector<std::vector<float>> bucket_eps_;  // per truncation bucket, scaled, per op
   FrameResult result_;

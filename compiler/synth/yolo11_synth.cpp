@@ -262,15 +262,15 @@ Act Yolo11Builder::conv_node(const Act& x, const std::string& node, const std::s
   for (float& v : w) v *= bound;  // == Stream::uniform(bound): (2u - 1) * bound
   std::vector<std::string> in = {x.name, floats(wkey + ".weight", {c2, cin, k, k}, w)};
   if (has_bias) in.push_back(floats(wkey + ".bias", {c2}, bv));
-  int p = k / 2;
+  int pad = k / 2;
   Act y;
   y.name = emit1("Conv", node, in,
                  {OnnxAttr::integers("dilations", {1, 1}), OnnxAttr::integer("group", g),
-                  OnnxAttr::integers("kernel_shape", {k, k}), OnnxAttr::integers("pads", {p, p, p, p}),
+                  OnnxAttr::integers("kernel_shape", {k, k}), OnnxAttr::integers("pads", {pad, pad, pad, pad}),
                   OnnxAttr::integers("strides", {s, s})});
   y.c = c2;
-  y.h = (x.h + 2 * p - k) / s + 1;
-  y.w = (x.w + 2 * p - k) / s + 1;
+  y.h = (x.h + 2 * pad - k) / s + 1;
+  y.w = (x.w + 2 * pad - k) / s + 1;
   y.s.resize(z.size());
   for (int64_t o = 0; o < c2; ++o)
     for (int p = 0; p < kP; ++p) {

@@ -5,13 +5,14 @@
 // It exists so that models larger than the bundled yolo11n (for instance YOLO11m at 1024x1024) can be
 // compiled, run and timed; the weights are random, so the detections mean nothing.
 //
-// Weights: each convolution's weights are uniform, scaled from a running estimate of its input's second
-// moment so that its pre-activation has unit second moment (what batch normalisation gives a freshly
-// initialised network; the BN is thereby already folded). Biases are small, except the last class and
-// box convolutions of the head, which get Ultralytics' Detect.bias_init values. The DFL convolution
-// holds arange(16) and the anchors and strides are exact, as in a real export. Every tensor's values
-// come from its own stream keyed by (seed, tensor name): the same seed gives identical bytes, and the
-// detect and segment graphs of one scale share their backbone weights.
+// Weights: uniform per convolution, the bound chosen on a small calibration image pushed through the graph
+// as it is built, so that every pre-activation has a fixed second moment there (batch normalisation at
+// initialisation, already folded; see yolo11_synth.cpp for why that moment is 16 rather than 1):
+// activations stay O(1)..O(10) through any depth for photos and noise alike. Biases are small (U(-0.1,
+// 0.1)), except the last class and box convolutions of the head, which get Ultralytics'
+// Detect.bias_init values. The DFL convolution holds arange(16); anchors and strides are exact, as in a
+// real export. Every tensor's values come from its own stream keyed by (seed, tensor name): the same seed
+// gives identical bytes, and the detect and segment graphs of one scale share their backbone weights.
 #pragma once
 
 #include <cstdint>

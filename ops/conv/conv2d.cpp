@@ -1,8 +1,15 @@
-// Conv2d: the ISA-independent driver. Output positions (M) are cut into chunks of MB rows, each chunk's
-// A matrix (im2col rows in (ky, kx, ci) order, or the input pixels themselves for 1x1 convolutions) is
-// multiplied by weight panels packed at construction (N = output channels, K = kh * kw * cin_g), in
-// K blocks whose partial sums are carried through a per-thread tile, so each output element remains
-// one fma chain from its bias in the contract's order.
+// Conv2d: the ISA-independent driver.
+//
+// GEMM form per group: M = output positions, N = output channels (contiguous in NHWC), K = kh * kw *
+// cin_g in (ky, kx, ci) order. Positions are cut into chunks of MB; a chunk's A matrix is either the
+// input pixels themselves (1x1, no padding: rows evenly spaced in memory) or im2col rows built into the
+// workspace (zeros for padding taps, which still take their fma). Weights are packed at construction
+// into panels of 1-4 vectors (AVX-512; 1-3 for AVX2), which the micro-kernels sweep row block by row
+// block, each accumulator lane being one output element's fma chain from its bias. Outputs of at most
+// W / 2 channels (AVX-512) use pair kernels: two positions per vector. Panels too big for L2 are split
+// into K blocks whose partial sums are carried through a per-thread tile (never summed separately).
+// Depthwise convolutions (cin_g = cout_g = 1) have their own kernel, vectorised over channels.
+// The split into chunks, panels and threads never changes a bit.
 #include <algorithm>
 #include <atomic>
 #include <numeric>

@@ -3,10 +3,12 @@
 #include <mimalloc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "runtime/error.h"
+#include "runtime/sparse/reference.h"
 
 namespace fx {
 
@@ -31,6 +33,9 @@ struct SparseExecutor::Root {
 namespace {
 
 bool is_graph_input(const Plan& plan, int t) { return t == plan.input(); }
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 }  // namespace
 
@@ -112,10 +117,12 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     bases_[t] = r->buf[0];
   }
   workspace_ = std::make_unique<WorkspaceBlocks>(runner_->workspace_bytes(), pool_->size());
+  op_share_.assign(static_cast<size_t>(P.op_count()), 0.f);
   spans_.reserve(max_positions);
   full_spans_.reserve(static_cast<size_t>(P.input_h()));
   saved_.resize(max_floats);
   label_scratch_.reserve(max_positions * 2);
+  runs_.reserve(max_positions);
   size_t img = static_cast<size_t>(P.input_w()) * P.input_h() * 3;
   ref_[0].assign(img, 114);
   ref_[1].assign(img, 114);
@@ -162,13 +169,40 @@ void SparseExecutor::reset(const uint8_t* rgb) {
 // needs shifting moves the ranges written so far into the other buffer first. Labelled positions are
 // then taken from the previous frame's buffer.
 void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap& L, bool need_shift,
-                                 const SparseParams& p) {
+                                 const SparseParams& p, bool force_swap) {
   Root& R = *roots_[static_cast<size_t>(root_id)];
+  // Shifted positions: few of them are moved in place (gathered into scratch first, since a source may
+  // be another moved position, then scattered); many make the root switch to its other buffer.
+  bool round = p.round_offsets;
+  int64_t moved = 0;
+  if (need_shift) {
+    runs_.clear();
+    size_t off = 0;
+    for (int y = 0; y < L.h; ++y) {
+      const Label* lr = L.row(y);
+      for (int x = 0; x < L.w;) {
+        Label l = lr[x];
+        int x1 = x + 1;
+        while (x1 < L.w && lr[x1] == l) ++x1;
+        int dx = 0, dy = 0;
+        if (l != kInvalid && l != 0 && cell_offset(shift_dx(l), L.stride, round, dx) &&
+            cell_offset(shift_dy(l), L.stride, round, dy) && (dx || dy)) {
+          runs_.push_back({y, x, x1, dy, dx, off});
+          off += static_cast<size_t>(x1 - x) * ch;
+          moved += x1 - x;
+        }
+        x = x1;
+      }
+    }
+  }
+  bool in_place_shift = need_shift && moved * 2 <= static_cast<int64_t>(L.h) * L.w && (!R.touched || !R.swapped);
+  bool swap = force_swap || (need_shift && !in_place_shift);
+  if (force_swap) in_place_shift = false;
   if (!R.touched) {
     R.touched = true;
-    R.swapped = need_shift;
-    if (need_shift) R.cur ^= 1;
-  } else if (!R.swapped && need_shift) {
+    R.swapped = swap;
+    if (swap) R.cur ^= 1;
+  } else if (!R.swapped && swap) {
     const int from = R.cur, to = R.cur ^ 1;
     for (const Root::Unit& u : R.written) {
       MapView a = R.view(from, u.ch_off, u.ch), b = R.view(to, u.ch_off, u.ch);
@@ -180,12 +214,24 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
     R.cur = to;
     R.swapped = true;
   }
+  if (in_place_shift && !R.swapped) {
+    MapView m = R.view(R.cur, ch_off, ch);
+    auto copy_run = [&](const ShiftRun& r, bool gather) {
+      for (int x = r.x0; x < r.x1; ++x) {
+        float* cell = m.at(r.y + r.dy, x + r.dx);
+        float* tmp = saved_.data() + r.scratch + static_cast<size_t>(x - r.x0) * ch;
+        if (gather) std::memcpy(tmp, cell, static_cast<size_t>(ch) * 4);
+        else std::memcpy(m.at(r.y, x), tmp, static_cast<size_t>(ch) * 4);
+      }
+    };
+    pool_->run(static_cast<int64_t>(runs_.size()), [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], true); });
+    pool_->run(static_cast<int64_t>(runs_.size()), [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], false); });
+  }
   bases_[static_cast<size_t>(root_id)] = R.buf[R.cur];
   R.written.push_back({ch_off, ch});
   if (!R.swapped) return;
   // Shifted copy of every labelled position from the previous frame.
   MapView src = R.view(R.cur ^ 1, ch_off, ch), dst = R.view(R.cur, ch_off, ch);
-  bool round = p.round_offsets;
   pool_->run(R.h, [&](int64_t yy, int) {
     int y = static_cast<int>(yy);
     const Label* lr = L.row(y);
@@ -208,11 +254,11 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
   });
 }
 
-void SparseExecutor::begin_write_tensor(int tensor, bool need_shift, const SparseParams& p) {
+void SparseExecutor::begin_write_tensor(int tensor, bool need_shift, const SparseParams& p, bool force_swap) {
   const TensorInfo& ti = plan_->tensor(tensor);
   int root = ti.alias_root >= 0 ? ti.alias_root : tensor;
   begin_write(root, ti.alias_root >= 0 ? ti.channel_offset : 0, static_cast<int>(ti.c()),
-              *labels_[static_cast<size_t>(tensor)], need_shift, p);
+              *labels_[static_cast<size_t>(tensor)], need_shift, p, force_swap);
 }
 
 void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
@@ -314,26 +360,9 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   const Plan& P = *plan_;
   const int W = P.input_w(), H = P.input_h();
   // R_t from R_{t-1}: moved blocks copy from p + v, fresh blocks from the frame.
-  const uint8_t* prev = ref_[ref_cur_].data();
-  uint8_t* next = ref_[ref_cur_ ^ 1].data();
+  apply_block_update(ref_[ref_cur_].data(), block_labels, frame_rgb, W, H, block_, ref_[ref_cur_ ^ 1].data());
   stats_.fresh_blocks = 0;
-  for (int by = 0; by < rows_; ++by)
-    for (int bx = 0; bx < cols_; ++bx) {
-      Label l = block_labels[static_cast<size_t>(by) * cols_ + bx];
-      int x0 = bx * block_, y0 = by * block_;
-      if (l == kInvalid) ++stats_.fresh_blocks;
-      for (int y = y0; y < y0 + block_; ++y) {
-        uint8_t* d = next + (static_cast<size_t>(y) * W + x0) * 3;
-        if (l == kInvalid) {
-          std::memcpy(d, frame_rgb + (static_cast<size_t>(y) * W + x0) * 3, static_cast<size_t>(block_) * 3);
-        } else {
-          int sx = x0 + shift_dx(l), sy = y + shift_dy(l);
-          if (sx < 0 || sy < 0 || sx + block_ > W || sy >= H)
-            throw Error("block (" + std::to_string(bx) + "," + std::to_string(by) + ") moves outside the reference image");
-          std::memcpy(d, prev + (static_cast<size_t>(sy) * W + sx) * 3, static_cast<size_t>(block_) * 3);
-        }
-      }
-    }
+  for (Label l : block_labels) stats_.fresh_blocks += l == kInvalid;
   ref_cur_ ^= 1;
 
   const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
@@ -366,6 +395,7 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   }
   stats_.local_positions += static_cast<int64_t>(W) * H;
   stats_.recomputed_positions += fresh;
+  op_share_[static_cast<size_t>(input_op_)] = static_cast<float>(fresh) / (static_cast<float>(W) * H);
   truncate(out, spans_, in_place, op_eps(p, input_op_), p);
 }
 
@@ -381,6 +411,7 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
     return *l;
   };
   bool round = p.round_offsets;
+  auto t_labels = Clock::now();
   // 1. Labels of the output.
   switch (op->kind()) {
     case OpKind::Conv:
@@ -392,6 +423,10 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
       } else if (auto q = op->options_as_PoolOptions()) {
         wy = {q->kernel_h(), q->stride_h(), q->pad_top(), q->dilation_h()};
         wx = {q->kernel_w(), q->stride_w(), q->pad_left(), q->dilation_w()};
+      }
+      if (p.footprint_only) {
+        wy = {wy.stride, wy.stride, 0, 1};
+        wx = {wx.stride, wx.stride, 0, 1};
       }
       propagate_window(in_labels(op->inputs()->Get(0)), wy, wx, round, L, label_scratch_);
       // A fused residual is read at the same position: it must agree too.
@@ -410,7 +445,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
       auto c = op->options_as_ConvOptions();
       AxisWindow wy{c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
       AxisWindow wx{c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-      propagate_transposed(in_labels(op->inputs()->Get(0)), wy, wx, round, L);
+      if (p.footprint_only) propagate_upsample(in_labels(op->inputs()->Get(0)), wy.stride, wx.stride, round, L);
+      else propagate_transposed(in_labels(op->inputs()->Get(0)), wy, wx, round, L);
       break;
     }
     case OpKind::ResizeNearest: {
@@ -430,6 +466,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
     }
   }
 
+  stats_.labels_ms += ms_since(t_labels);
+  auto t_copy = Clock::now();
   // 2. Storage. Every channel range this op writes takes its labelled positions from the cache
   //    (in place, or shifted from the other buffer); in-place concat inputs and split outputs that are
   //    views of the input are written by their producers, not here.
@@ -466,14 +504,23 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   stats_.recomputed_positions += recompute;
   stats_.local_flops += static_cast<double>(op->flops());
   stats_.recomputed_flops += positions ? static_cast<double>(op->flops()) * recompute / positions : 0.0;
-  if (recompute == 0) return;
+  op_share_[static_cast<size_t>(index)] = positions ? static_cast<float>(recompute) / positions : 0.f;
+  if (recompute == 0) {
+    stats_.copy_ms += ms_since(t_copy);
+    return;
+  }
 
   // 3. Recompute the invalid positions as one batch, then keep values that did not change.
   bool in_place = !root_of(out).swapped;
   if (compute && in_place) save_cached(out, spans_);
+  stats_.copy_ms += ms_since(t_copy);
+  auto t_kernel = Clock::now();
   SpanList list = make_span_list(spans_);
   runner_->run(index, bases_, &list, *pool_, workspace_->get());
+  stats_.kernel_ms += ms_since(t_kernel);
+  auto t_cmp = Clock::now();
   if (compute) truncate(out, spans_, in_place, op_eps(p, index), p);
+  stats_.compare_ms += ms_since(t_cmp);
 }
 
 bool SparseExecutor::dirty_inputs(int index) const {
@@ -497,12 +544,14 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
     if (L) {
       L->fill(dirty ? kInvalid : 0);
       L->all_zero = !dirty;
-      begin_write_tensor(t, dirty, p);
+      begin_write_tensor(t, false, p, /*force_swap=*/dirty);
     } else {
       changed_[static_cast<size_t>(t)] = dirty;
     }
   }
+  op_share_[static_cast<size_t>(index)] = dirty ? 1.f : 0.f;
   if (!dirty) return;
+  auto t0 = Clock::now();
   runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
   if (global) ++stats_.islands_run;
   else ++stats_.epilogue_run;
@@ -513,6 +562,7 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
     for (int y = 0; y < L->h; ++y) full_spans_.push_back({y, 0, L->w});
     truncate(t, full_spans_, false, op_eps(p, index), p);
   }
+  (global ? stats_.island_ms : stats_.epilogue_ms) += ms_since(t0);
 }
 
 const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, const uint8_t* frame_rgb,

@@ -32,6 +32,11 @@ namespace fx {
 struct SparseParams {
   // Approximate mode: reuse shifts that are not multiples of a layer's stride at the nearest cell.
   bool round_offsets = false;
+  // Approximate mode: a position is recomputed only when the input positions under its own footprint
+  // changed; its window's halo is read from the (shifted) cache even where a neighbour changed (the
+  // paper's offset-aware padding), so the recomputed region does not grow by the kernel radius at every
+  // layer.
+  bool footprint_only = false;
   // Per-op truncation thresholds (indexed by op; empty or 0: exact comparison).
   const std::vector<float>* eps = nullptr;
   // Per block: the motion vector the aligner found (also for fresh blocks), packed as a Label; used as
@@ -48,6 +53,9 @@ struct SparseStats {
   int islands_run = 0;              // global ops executed
   int epilogue_run = 0;             // epilogue ops executed
   int64_t fresh_blocks = 0;
+  // Where the time went (ms): label propagation, cache copies (shifts, saves), local kernels, the
+  // comparison with the cache, dense islands, epilogue.
+  double labels_ms = 0, copy_ms = 0, kernel_ms = 0, compare_ms = 0, island_ms = 0, epilogue_ms = 0;
   double hit_ratio() const { return local_positions ? 1.0 - double(recomputed_positions) / local_positions : 1.0; }
   double flop_hit_ratio() const { return local_flops > 0 ? 1.0 - recomputed_flops / local_flops : 1.0; }
 };
@@ -87,6 +95,9 @@ class SparseExecutor {
   // Labels of a spatial map produced by a local or global op (null for others).
   const LabelMap* labels(int tensor) const;
   const SparseStats& stats() const { return stats_; }
+  // Per op, the share of its output positions recomputed in the last run (local ops; 1 for a dense op
+  // that ran, 0 for one that was skipped).
+  const std::vector<float>& op_recompute_share() const { return op_share_; }
   // Ops whose output maps carry labels (local and global spatial ops).
   bool has_cache(int tensor) const { return labels(tensor) != nullptr; }
 
@@ -97,8 +108,11 @@ class SparseExecutor {
   void run_dense_op(int index, const SparseParams& p);
   // Prepares a channel range of a labelled root for writing this frame: decides in-place or
   // double-buffered and copies the positions labelled in L from the previous frame's buffer.
-  void begin_write(int root, int ch_off, int ch, const LabelMap& L, bool need_shift, const SparseParams& p);
-  void begin_write_tensor(int tensor, bool need_shift, const SparseParams& p);
+  // force_swap: the whole range is about to be rewritten and compared with the previous frame's values
+  // (dense islands), so they must stay in the other buffer.
+  void begin_write(int root, int ch_off, int ch, const LabelMap& L, bool need_shift, const SparseParams& p,
+                   bool force_swap = false);
+  void begin_write_tensor(int tensor, bool need_shift, const SparseParams& p, bool force_swap = false);
   // Saves the cached values at `spans` of tensor t before an in-place recompute overwrites them.
   void save_cached(int tensor, const std::vector<Span>& spans);
   // Compares recomputed positions of tensor t with the cache; keeps cached values within eps.
@@ -127,7 +141,13 @@ class SparseExecutor {
   std::vector<Label> label_scratch_;
   std::vector<float> saved_;  // cached values of positions about to be recomputed in place
   std::vector<Span> full_spans_;
+  struct ShiftRun {
+    int y, x0, x1, dy, dx;
+    size_t scratch;  // float offset in saved_
+  };
+  std::vector<ShiftRun> runs_;
   SparseStats stats_;
+  std::vector<float> op_share_;
 };
 
 }  // namespace fx
