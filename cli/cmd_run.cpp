@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/cuda_backend.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "runtime/error.h"
@@ -45,6 +46,7 @@ struct Totals {
 }  // namespace
 
 int cmd_run(const Args& args) {
+  if (backend_option(args) == "cuda") return cmd_run_cuda(args);  // --backend cuda: cli/cuda_backend.cpp
   args.max_positionals(1);
   const std::string& plan_path = args.positional(0, "PLAN.fsp");
   if (!args.has("--input")) throw UsageError("fluxshard run: missing --input FILE");
@@ -56,6 +58,8 @@ int cmd_run(const Args& args) {
   opt.aligner.window = args.get_int("--window", 16, 0, 128);
   opt.aligner.tau = static_cast<float>(args.get_double("--tau", 0.025, 0.0, 1.0));
   opt.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  opt.tau_salient = static_cast<float>(args.get_double("--tau-salient", 0.01, 0, 1.0));
+  opt.island_eps = static_cast<float>(args.get_double("--island-eps", 0.1, 0, 100.0));
   opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
   opt.codec_mvs = !args.has("--no-codec-mvs");

@@ -111,6 +111,20 @@ AliasPlan plan_aliases(const ir::Graph& g) {
       off += static_cast<int>(g.tensor(y).shape[1]);
     }
   }
+  // A Reshape of a plain tensor moves no data: its output is the same bytes as its input.
+  for (int n : order) {
+    const ir::Node& node = g.node(n);
+    if (node.op != "Reshape" && node.op != "Flatten" && node.op != "Squeeze" && node.op != "Unsqueeze") continue;
+    int x = node.inputs[0], y = node.outputs[0];
+    const ir::Tensor &xt = g.tensor(x), &yt = g.tensor(y);
+    if (xt.constant || xt.layout != ir::Layout::Plain || yt.layout != ir::Layout::Plain || a.root[y] != y) continue;
+    if (g.is_graph_output(y) || g.is_graph_output(x)) continue;
+    if (std::find(g.inputs.begin(), g.inputs.end(), x) != g.inputs.end()) continue;
+    int o;
+    if (resolve(x, o) == y) continue;
+    a.root[y] = x;
+    a.channel_offset[y] = 0;
+  }
   // Flatten chains so every alias points at its storage owner directly.
   AliasPlan flat = a;
   for (int t = 0; t < nt; ++t) {

@@ -251,7 +251,7 @@ std::vector<uint8_t> write_plan(const ir::Graph& g, const AliasPlan& aliases, co
     }
     int root = aliases.root[t];
     int alias_of = root == t ? -1 : plan_tensor.at(root);
-    int64_t pixel_stride = root == t ? 0 : g.tensor(root).shape[1];
+    int64_t pixel_stride = root == t || tt.layout != ir::Layout::NHWC ? 0 : g.tensor(root).shape[1];
     tensors.push_back(fb::CreateTensor(b, name, fb::DType::F32, shape, layout, tt.stride, offset, buffer, alias_of,
                                        aliases.channel_offset[t], pixel_stride));
   }

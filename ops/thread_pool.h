@@ -1,5 +1,6 @@
 // A fixed pool of worker threads for the kernels. The calling thread takes part in the work, so a
 // pool of size N starts N-1 workers. run() neither allocates nor returns before every task is done.
+// Tasks run with denormals flushed to zero (x86 FTZ/DAZ); the caller's floating-point mode is restored.
 #pragma once
 
 #include <atomic>

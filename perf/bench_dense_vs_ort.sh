@@ -16,7 +16,7 @@ if [ -z "${NODE_PATH:-}" ] || [ ! -d "$NODE_PATH/onnxruntime-node" ]; then
   export NODE_PATH="$work/node_modules"
 fi
 ort=tests/goldens/ort_reference.js
-fx=build/bin/fluxshard
+fx=${FLUXSHARD_BUILD:-build}/bin/fluxshard
 
 printf '%-22s %8s %12s %12s %8s\n' model threads fluxshard_ms ort_ms ratio
 for model in yolo11n-640 yolo11n-320 yolo11n-seg-640; do

@@ -103,7 +103,8 @@ void OpRunner::prepare_op(int index) {
   // Kernels of the plain (row-major) family cannot read channel slices of wider maps.
   auto require_dense = [&](const std::vector<int>& ts) {
     for (int t : ts)
-      if (t >= 0 && info(t).alias_root >= 0) throw fail("'" + info(t).name + "' is a channel slice; this op needs dense storage");
+      if (t >= 0 && info(t).alias_root >= 0 && info(t).layout == PlanLayout::NHWC)
+        throw fail("'" + info(t).name + "' is a channel slice; this op needs dense storage");
   };
   auto full_spans = [&](const MapView& m) {
     p->spans.clear();
@@ -502,7 +503,8 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
       }
       break;
     case OpKind::Reshape:
-      std::memcpy(d(p.out[0]), d(p.in[0]), static_cast<size_t>(plan_->tensor(p.in[0]).bytes()));
+      if (d(p.out[0]) != d(p.in[0]))  // not a view of its input
+        std::memcpy(d(p.out[0]), d(p.in[0]), static_cast<size_t>(plan_->tensor(p.in[0]).bytes()));
       break;
     case OpKind::Transpose:
       transpose(d(p.in[0]), p.a_shape, p.perm, d(p.out[0]), pool);

@@ -151,7 +151,16 @@ void Plan::validate() {
     std::string what = "tensor " + std::to_string(i);
     if (ti.alias_root < 0 || ti.alias_root >= nt || ti.alias_root == i) throw bad(what + " aliases an invalid tensor");
     const TensorInfo& r = tensors_[static_cast<size_t>(ti.alias_root)];
-    if (r.alias_root != -1 || r.constant || ti.constant || r.layout != PlanLayout::NHWC ||
+    if (r.alias_root != -1 || r.constant || ti.constant) throw bad(what + " aliases an invalid tensor");
+    if (ti.layout == PlanLayout::Plain) {
+      // A reshape: the same bytes under another shape.
+      if (r.layout != PlanLayout::Plain || ti.channel_offset != 0 || ti.numel > r.numel)
+        throw bad(what + " is not a reshape of the tensor it aliases");
+      if (fb_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i))->pixel_stride() != 0)
+        throw bad(what + " has the wrong pixel stride");
+      continue;
+    }
+    if (r.layout != PlanLayout::NHWC ||
         ti.layout != PlanLayout::NHWC || r.shape[2] != ti.shape[2] || r.shape[3] != ti.shape[3] ||
         ti.channel_offset < 0 || ti.channel_offset + ti.shape[1] > r.shape[1])
       throw bad(what + " is not a channel slice of the tensor it aliases");

@@ -86,7 +86,9 @@ void BlockPlanner::plan(const uint8_t* cur, const uint8_t* ref, const std::vecto
       const BlockMotion& m = field_.at(bx, by);
       motion[k] = pack_shift(m.mv.dx, m.mv.dy);
       bool critical = m.exposed;
-      if (m.candidate) {
+      if (!m.candidate && !opt_.exact && opt_.tau_salient > 0 && m.cost > opt_.tau_salient && sal[k] >= opt_.sigma) {
+        critical = true;
+      } else if (m.candidate) {
         ++rep.candidate_blocks;
         if (opt_.exact || sal[k] >= opt_.sigma || age_[k] + 1 >= opt_.stale_frames) {
           critical = true;

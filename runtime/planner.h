@@ -23,6 +23,9 @@ struct PlannerOptions {
   AlignerOptions aligner;   // block, window, tau
   bool exact = false;       // every recompute candidate is critical (no salience filtering)
   float sigma = 0.1f;       // salience threshold of a candidate
+  // Salient blocks (salience >= sigma) are critical already above this normalised SAD (< tau): detections
+  // are sensitive to the reference going stale exactly where the objects are. 0: off.
+  float tau_salient = 0.f;
   int stale_frames = 4;     // a candidate skipped this many frames in a row becomes critical
 };
 

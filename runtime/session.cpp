@@ -46,6 +46,7 @@ StreamSession::StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<T
     po.exact = opt_.mode == SessionMode::Exact;
     po.sigma = opt_.sigma;
     po.stale_frames = opt_.stale_frames;
+    po.tau_salient = opt_.tau_salient;
     planner_ = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
     // Truncation thresholds per motion bucket, from the plan's profiled table.
     if (opt_.mode == SessionMode::FluxShard && plan_->fb().truncation()) {
@@ -69,7 +70,7 @@ const std::vector<float>* StreamSession::thresholds(const MotionStats& m, int& b
   if (opt_.mode != SessionMode::FluxShard) return nullptr;
   if (opt_.eps_override) return opt_.eps_override;
   const auto* table = plan_->fb().truncation();
-  if (!table || table->size() == 0 || bucket_eps_.empty()) return nullptr;
+  if (!table || table->size() == 0 || bucket_eps_.empty()) return default_eps_.empty() ? nullptr : &default_eps_;
   for (flatbuffers::uoffset_t i = 0; i < table->size(); ++i) {
     const auto* b = table->Get(i);
     if (m.median_mv <= b->max_median_mv() && m.candidate_share <= b->max_candidate_share()) {
@@ -115,6 +116,14 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     auto t1 = Clock::now();
     sparse_->reset(cur_.data());
     rep.sparse = sparse_->stats();
+    if (opt_.mode == SessionMode::FluxShard && opt_.island_eps > 0) {
+      default_eps_.assign(static_cast<size_t>(plan_->op_count()), 0.f);
+      for (int i = 0; i < plan_->op_count(); ++i) {
+        const auto* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+        if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
+          default_eps_[static_cast<size_t>(i)] = opt_.island_eps * sparse_->op_scale()[static_cast<size_t>(i)];
+      }
+    }
     rep.time.execute_ms = ms_since(t1);
     rep.critical_blocks = sparse_->block_cols() * sparse_->block_rows();
   } else {
@@ -123,7 +132,7 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     if (opt_.codec_mvs && !frame.mvs.empty()) hints = codec_hints(frame.mvs, lb_);
     SaliencePrior prior;
     prior.detections = &prev_dets_;
-    prior.masks = &result_.masks;
+    prior.masks = prior_masks_ok_ ? &result_.masks : nullptr;
     prior.letterbox = prev_lb_;
     PlanReport pr;
     planner_->plan(cur_.data(), sparse_->reference_rgb(), hints, prior, block_labels_, block_motion_, pr, pool_.get());
@@ -148,9 +157,20 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
   const float* out0 = output_data(0);
   const float* protos = layout_.protos >= 0 ? output_data(1) : nullptr;
   result_ = postprocess(layout_, out0, protos, lb_, opt_.post);
-  // The detections, back in input pixels, feed the next frame's salience.
-  prev_dets_ = result_.detections;
-  for (Detection& d : prev_dets_) letterbox_box(lb_, d.box);
+  if (planner_) {
+    // Detections (down to salience_conf, in input pixels) are the next frame's salience prior; masks
+    // are only used when they belong to the same detections.
+    DecodeOptions d = opt_.post.decode;
+    d.conf = std::min(d.conf, opt_.salience_conf);
+    if (d.conf < opt_.post.decode.conf) {
+      prev_dets_ = decode_detections(out0, layout_.rows, layout_.anchors, layout_.num_classes, layout_.num_mask_coef, d);
+      prior_masks_ok_ = false;
+    } else {
+      prev_dets_ = result_.detections;
+      for (Detection& det : prev_dets_) letterbox_box(lb_, det.box);
+      prior_masks_ok_ = true;
+    }
+  }
   prev_lb_ = lb_;
   rep.time.post_ms = ms_since(t4);
   if (opt_.refresh_ms > 0) {

@@ -29,10 +29,18 @@ struct SessionOptions {
   AlignerOptions aligner;          // block, window, tau
   float sigma = -1;                // salience threshold; < 0: task default (detect 0.1, segment 0.05)
   int stale_frames = 4;            // a skipped candidate block becomes critical after this many frames
+  float tau_salient = 0.01f;       // salient blocks are critical above this SAD (0: off; see PlannerOptions)
   bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
   double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)
   float eps_scale = 1.0f;          // multiplies the profiled truncation thresholds (0: none)
   bool footprint_only = true;      // fluxshard mode: recompute footprints only (see SparseParams)
+  // Without a profiled truncation table: the dense island's outputs are compared with the cache with
+  // eps = island_eps x the output's mean |value| (measured on the first frame), so a small change does
+  // not dirty every later layer. 0: off.
+  float island_eps = 0.1f;
+  // Detections down to this score feed the salience prior (below the reporting threshold: objects near
+  // it are where a stale reference changes the result).
+  float salience_conf = 0.1f;
   const std::vector<float>* eps_override = nullptr;  // per-op thresholds instead of the plan's table
   PostOptions post;
 };
@@ -89,7 +97,9 @@ class StreamSession {
   LetterboxInfo lb_, prev_lb_;
   std::vector<Label> block_labels_, block_motion_;
   std::vector<Detection> prev_dets_;  // previous frame, input (letterboxed) pixels
+  bool prior_masks_ok_ = false;       // result_.masks correspond to prev_dets_
   std::vector<std::vector<float>> bucket_eps_;  // per truncation bucket, scaled, per op
+  std::vector<float> default_eps_;              // without a table (see island_eps)
   FrameResult result_;
   int64_t frames_ = 0;
   int refresh_cursor_ = 0;

@@ -164,7 +164,9 @@ bool close_rel(const float* got, const float* ref, size_t n, double* worst = nul
     double d = std::fabs(static_cast<double>(got[i]) - ref[i]);
     double r = d / (std::fabs(static_cast<double>(ref[i])) + 1e-30);
     if (std::fabs(ref[i]) > 1e-30 && r > w) w = r;
-    if (d > 2e-6 * std::fabs(static_cast<double>(ref[i])) + 1e-40) ok = false;
+    // Kernels run with denormals flushed to zero (see ops/thread_pool.h): a result whose computation
+    // passes through the subnormal range (sigmoid below -87, SiLU there) may come out as 0.
+    if (d > 2e-6 * std::fabs(static_cast<double>(ref[i])) + 1e-30) ok = false;
   }
   if (worst) *worst = w;
   return ok;
@@ -338,7 +340,7 @@ TEST_CASE("unary: extreme inputs, NaN and Inf", "[elementwise]") {
     INFO(isa_name(isa));
     CHECK(s[0] == 0.f);
     CHECK(si[0] == 0.f);
-    CHECK(s[1] == Approx(std::exp(-88.f)).epsilon(1e-5));  // subnormal range, gradual underflow
+    CHECK(s[1] == 0.f);  // e^-88 is subnormal: kernels run with denormals flushed to zero
     CHECK(s[2] == Approx(sigmoid_ref(-87.f)).epsilon(1e-5));
     CHECK(s[3] == Approx(sigmoid_ref(-50.f)).epsilon(2e-6));
     CHECK(s[4] == 0.5f);

@@ -34,7 +34,8 @@ void parallel_for(ThreadPool& pool, int64_t n, int64_t cost_per_item, F&& fn) {
   if (n <= 0) return;
   int64_t tasks = task_count(pool, n * std::max<int64_t>(1, cost_per_item), n);
   if (tasks <= 1) {
-    fn(int64_t{0}, n);
+    // Through the pool all the same: it sets the floating-point mode every kernel runs under.
+    pool.run(1, [&](int64_t, int) { fn(int64_t{0}, n); });
     return;
   }
   pool.run(tasks, [&](int64_t t, int) {
@@ -50,7 +51,7 @@ void parallel_spans(ThreadPool& pool, SpanList spans, int64_t cost_per_position,
   int64_t positions = std::max<int64_t>(spans.positions, spans.count);
   int64_t tasks = task_count(pool, positions * std::max<int64_t>(1, cost_per_position), spans.count);
   if (tasks <= 1) {
-    fn(spans.spans, spans.count);
+    pool.run(1, [&](int64_t, int) { fn(spans.spans, spans.count); });
     return;
   }
   pool.run(tasks, [&](int64_t t, int) {

@@ -162,6 +162,17 @@ void SparseExecutor::reset(const uint8_t* rgb) {
   std::vector<Label> all_fresh(static_cast<size_t>(cols_) * rows_, kInvalid);
   initialised_ = true;
   run(all_fresh, rgb, SparseParams{});
+  op_scale_.assign(static_cast<size_t>(plan_->op_count()), 0.f);
+  for (int i = 0; i < plan_->op_count(); ++i) {
+    int t = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()->Get(0);
+    if (!labels_[static_cast<size_t>(t)]) continue;
+    MapView m = map_of(t);
+    double s = 0;
+    for (int y = 0; y < m.h; ++y)
+      for (int x = 0; x < m.w; ++x)
+        for (int c = 0; c < m.c; ++c) s += std::fabs(m.at(y, x)[c]);
+    op_scale_[static_cast<size_t>(i)] = static_cast<float>(s / (static_cast<double>(m.h) * m.w * m.c));
+  }
 }
 
 // Starts writing a channel range of a labelled root this frame. The first write decides whether the
@@ -380,7 +391,7 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   begin_write_tensor(out, need_shift, p);
   invalid_spans(L, spans_);
   bool in_place = !root_of(out).swapped;
-  if (in_place) save_cached(out, spans_);
+  if (in_place && op_eps(p, input_op_) > 0.f) save_cached(out, spans_);
   // Fresh pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC.
   MapView m = map_of(out);
   const uint8_t* rgb = reference_rgb();
@@ -396,7 +407,7 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   stats_.local_positions += static_cast<int64_t>(W) * H;
   stats_.recomputed_positions += fresh;
   op_share_[static_cast<size_t>(input_op_)] = static_cast<float>(fresh) / (static_cast<float>(W) * H);
-  truncate(out, spans_, in_place, op_eps(p, input_op_), p);
+  if (op_eps(p, input_op_) > 0.f) truncate(out, spans_, in_place, op_eps(p, input_op_), p);
 }
 
 void SparseExecutor::run_local_op(int index, const SparseParams& p) {
@@ -510,16 +521,19 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
     return;
   }
 
+
   // 3. Recompute the invalid positions as one batch, then keep values that did not change.
   bool in_place = !root_of(out).swapped;
-  if (compute && in_place) save_cached(out, spans_);
+  float eps = op_eps(p, index);
+  bool compare = compute && eps > 0.f;
+  if (compare && in_place) save_cached(out, spans_);
   stats_.copy_ms += ms_since(t_copy);
   auto t_kernel = Clock::now();
   SpanList list = make_span_list(spans_);
   runner_->run(index, bases_, &list, *pool_, workspace_->get());
   stats_.kernel_ms += ms_since(t_kernel);
   auto t_cmp = Clock::now();
-  if (compute) truncate(out, spans_, in_place, op_eps(p, index), p);
+  if (compare) truncate(out, spans_, in_place, eps, p);
   stats_.compare_ms += ms_since(t_cmp);
 }
 
@@ -544,7 +558,7 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
     if (L) {
       L->fill(dirty ? kInvalid : 0);
       L->all_zero = !dirty;
-      begin_write_tensor(t, false, p, /*force_swap=*/dirty);
+      begin_write_tensor(t, false, p, /*force_swap=*/dirty && op_eps(p, index) > 0.f);
     } else {
       changed_[static_cast<size_t>(t)] = dirty;
     }
@@ -558,6 +572,7 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   for (int t : *op->outputs()) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (!L) continue;
+    if (op_eps(p, index) <= 0.f) continue;  // everything counts as changed
     full_spans_.clear();
     for (int y = 0; y < L->h; ++y) full_spans_.push_back({y, 0, L->w});
     truncate(t, full_spans_, false, op_eps(p, index), p);

@@ -37,7 +37,9 @@ struct SparseParams {
   // paper's offset-aware padding), so the recomputed region does not grow by the kernel radius at every
   // layer.
   bool footprint_only = false;
-  // Per-op truncation thresholds (indexed by op; empty or 0: exact comparison).
+  // Per-op truncation thresholds (indexed by op). A recomputed position whose value is within eps of
+  // the cached one keeps the cached value and does not dirty its consumers; eps == 0 (or no vector):
+  // no comparison, every recomputed position counts as changed.
   const std::vector<float>* eps = nullptr;
   // Per block: the motion vector the aligner found (also for fresh blocks), packed as a Label; used as
   // the candidate shift when comparing recomputed values with the cache. May be null (shift 0 only).
@@ -95,6 +97,9 @@ class SparseExecutor {
   // Labels of a spatial map produced by a local or global op (null for others).
   const LabelMap* labels(int tensor) const;
   const SparseStats& stats() const { return stats_; }
+  // Per op, the mean |value| of its first output after reset() (0 for ops without a cached map): the
+  // scale that default truncation thresholds are relative to.
+  const std::vector<float>& op_scale() const { return op_scale_; }
   // Per op, the share of its output positions recomputed in the last run (local ops; 1 for a dense op
   // that ran, 0 for one that was skipped).
   const std::vector<float>& op_recompute_share() const { return op_share_; }
@@ -148,6 +153,7 @@ class SparseExecutor {
   std::vector<ShiftRun> runs_;
   SparseStats stats_;
   std::vector<float> op_share_;
+  std::vector<float> op_scale_;
 };
 
 }  // namespace fx

@@ -1,0 +1,68 @@
+# The CUDA backend (docs/cuda.md). Included at the end of the top-level CMakeLists.txt, after every
+# target it links into exists. Everything here is guarded by FLUXSHARD_CUDA: a CPU-only configuration
+# is exactly what it was without this file.
+#
+#   FLUXSHARD_CUDA              ON when a CUDA compiler is found (check_language), else OFF
+#   CMAKE_CUDA_ARCHITECTURES    default "86;87;89;90" (RTX 30, Jetson Orin, Ada, H100); CI uses 90
+#   FLUXSHARD_CUDA_LINK_CUBLAS  OFF (default): cuBLAS is loaded at run time when present (dlopen), the
+#                               built-in GEMM kernel is used otherwise; ON: link CUDA::cublas
+include(CheckLanguage)
+if(NOT DEFINED FLUXSHARD_CUDA)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(_fx_cuda_default ON)
+  else()
+    set(_fx_cuda_default OFF)
+  endif()
+  option(FLUXSHARD_CUDA "Build the CUDA backend" ${_fx_cuda_default})
+endif()
+option(FLUXSHARD_CUDA_LINK_CUBLAS "Link cuBLAS instead of loading it at run time" OFF)
+
+if(FLUXSHARD_CUDA)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
+    set(CMAKE_CUDA_ARCHITECTURES "86;87;89;90" CACHE STRING "CUDA architectures" FORCE)
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  set(CMAKE_CUDA_EXTENSIONS OFF)
+  message(STATUS "fluxshard: CUDA backend ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
+
+  file(GLOB_RECURSE FLUXSHARD_CUDA_SOURCES CONFIGURE_DEPENDS
+       ${CMAKE_SOURCE_DIR}/ops/*_cuda.cu ${CMAKE_SOURCE_DIR}/ops/cuda/*.cpp ${CMAKE_SOURCE_DIR}/ops/cuda/*.cu
+       ${CMAKE_SOURCE_DIR}/runtime/cuda/*.cpp ${CMAKE_SOURCE_DIR}/runtime/cuda/*.cu)
+  add_library(fluxshard_cuda STATIC ${FLUXSHARD_CUDA_SOURCES})
+  add_dependencies(fluxshard_cuda fluxshard_schema)
+  # The directory's options are for the C++ compiler only (nvcc rejects -Wall, -ffp-contract=off).
+  set_property(TARGET fluxshard_cuda PROPERTY COMPILE_OPTIONS "")
+  target_compile_options(fluxshard_cuda PRIVATE
+    "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Wno-unused-parameter;-ffp-contract=off;-O2>"
+    # Exactness (ops/cuda/common.h): no contraction into FMAs, IEEE division and square root, denormals
+    # kept; host code as strict as the C++ side.
+    "$<$<COMPILE_LANGUAGE:CUDA>:--fmad=false;-ftz=false;-prec-div=true;-prec-sqrt=true;-lineinfo;-Wno-deprecated-gpu-targets>"
+    "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-ffp-contract=off>")
+  set_target_properties(fluxshard_cuda PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Static)
+  target_include_directories(fluxshard_cuda PUBLIC ${CMAKE_SOURCE_DIR} ${GEN_DIR})
+  target_compile_definitions(fluxshard_cuda PUBLIC FLUXSHARD_HAVE_CUDA=1)
+  # Static CUDA runtime: the binaries need only the driver (libcuda.so) on the GPU machine.
+  target_link_libraries(fluxshard_cuda PUBLIC fluxshard_runtime CUDA::cudart_static ${CMAKE_DL_LIBS})
+  if(FLUXSHARD_CUDA_LINK_CUBLAS)
+    target_link_libraries(fluxshard_cuda PUBLIC CUDA::cublas)
+    target_compile_definitions(fluxshard_cuda PRIVATE FLUXSHARD_CUBLAS_LINKED=1)
+  endif()
+
+  if(TARGET fluxshard)
+    target_link_libraries(fluxshard PRIVATE fluxshard_cuda)
+  endif()
+  foreach(t test_cuda_ops test_cuda_models)
+    if(TARGET ${t})
+      target_link_libraries(${t} PRIVATE fluxshard_cuda)
+    endif()
+  endforeach()
+
+  # GPU benchmark (perf/gpu_check.sh runs it).
+  add_executable(bench_gpu ${CMAKE_SOURCE_DIR}/perf/bench_gpu.cpp)
+  target_link_libraries(bench_gpu PRIVATE fluxshard_cuda fluxshard_compiler)
+  target_compile_options(bench_gpu PRIVATE -O2)
+endif()

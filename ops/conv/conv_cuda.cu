@@ -1,0 +1,517 @@
+// CUDA convolution kernels (see conv_cuda.h for the paths and the exactness argument).
+#include "ops/conv/conv_cuda.h"
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace fx::cuda {
+
+namespace {
+
+struct ConvArgs {
+  MapView in, out, res;
+  bool has_res;
+  PosList pos;
+  int cin_g, cout_g, K;
+  int kh, kw, sh, sw, pad_t, pad_l, dh, dw;
+  int act;
+  const float* w32;  // [group][K][ldb]
+  const __half* w16; // [group][kpad][ldb]
+  const float* bias; // cout floats or null
+  int ldb, kpad;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// fp32 implicit GEMM, exact. Block tile 64 positions x 64 channels, k tile 16; 256 threads as 16 x 16,
+// each with 4 positions x 4 channels.
+
+constexpr int kBM = 64, kBN = 64, kBK = 16, kTM = 4, kTN = 4, kF32Threads = 256;
+
+__global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) {
+  __shared__ float As[kBK][kBM + 1];
+  __shared__ float Bs[kBK][kBN + 4];
+  __shared__ int s_oy[kBM], s_ox[kBM];
+
+  const int tid = threadIdx.x;
+  const int tx = tid % 16, ty = tid / 16;
+  const int g = blockIdx.z;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * kBM;
+  const int n0 = blockIdx.y * kBN;
+
+  if (tid < kBM) {
+    const int64_t m = m0 + tid;
+    int y = -1, x = 0;
+    if (m < a.pos.positions) locate(a.pos, m, y, x);
+    s_oy[tid] = y;
+    s_ox[tid] = x;
+  }
+  float acc[kTM][kTN];
+#pragma unroll
+  for (int j = 0; j < kTN; ++j) {
+    const int n = n0 + tx * kTN + j;
+    const float b = (a.bias && n < a.cout_g) ? a.bias[g * a.cout_g + n] : 0.0f;
+#pragma unroll
+    for (int i = 0; i < kTM; ++i) acc[i][j] = b;
+  }
+  __syncthreads();
+
+  const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
+  const float* w_g = a.w32 + static_cast<int64_t>(g) * a.K * a.ldb;
+  for (int k0 = 0; k0 < a.K; k0 += kBK) {
+    for (int e = tid; e < kBM * kBK; e += kF32Threads) {
+      const int mm = e / kBK, kk = e % kBK;
+      const int k = k0 + kk;
+      float v = 0.0f;
+      const int oy = s_oy[mm];
+      if (k < a.K && oy >= 0) {
+        const ConvTerm t = conv_term(k, a.cin_g, a.kw, a.dh, a.dw);
+        const int iy = oy * a.sh - a.pad_t + t.dy;
+        const int ix = s_ox[mm] * a.sw - a.pad_l + t.dx;
+        if (iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
+          v = in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
+      }
+      As[kk][mm] = v;
+    }
+    for (int e = tid; e < kBK * kBN; e += kF32Threads) {
+      const int kk = e / kBN, nn = e % kBN;
+      const int k = k0 + kk, n = n0 + nn;
+      Bs[kk][nn] = (k < a.K && n < a.cout_g) ? w_g[static_cast<int64_t>(k) * a.ldb + n] : 0.0f;
+    }
+    __syncthreads();
+    // Only the k < K terms: an extra fma(0, 0, acc) would turn an accumulator of -0 into +0.
+    const int kn = a.K - k0 < kBK ? a.K - k0 : kBK;
+    if (kn == kBK) {
+#pragma unroll
+      for (int kk = 0; kk < kBK; ++kk) {
+        float av[kTM], bv[kTN];
+#pragma unroll
+        for (int i = 0; i < kTM; ++i) av[i] = As[kk][ty * kTM + i];
+#pragma unroll
+        for (int j = 0; j < kTN; ++j) bv[j] = Bs[kk][tx * kTN + j];
+#pragma unroll
+        for (int i = 0; i < kTM; ++i)
+#pragma unroll
+          for (int j = 0; j < kTN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
+      }
+    } else {
+      for (int kk = 0; kk < kn; ++kk) {
+        float av[kTM], bv[kTN];
+#pragma unroll
+        for (int i = 0; i < kTM; ++i) av[i] = As[kk][ty * kTM + i];
+#pragma unroll
+        for (int j = 0; j < kTN; ++j) bv[j] = Bs[kk][tx * kTN + j];
+#pragma unroll
+        for (int i = 0; i < kTM; ++i)
+#pragma unroll
+          for (int j = 0; j < kTN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < kTM; ++i) {
+    const int mm = ty * kTM + i;
+    const int oy = s_oy[mm];
+    if (oy < 0) continue;
+    const int ox = s_ox[mm];
+    float* o = a.out.data + pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + static_cast<int64_t>(g) * a.cout_g;
+    const float* r = a.has_res ? a.res.data + pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) +
+                                     static_cast<int64_t>(g) * a.cout_g
+                               : nullptr;
+#pragma unroll
+    for (int j = 0; j < kTN; ++j) {
+      const int n = n0 + tx * kTN + j;
+      if (n >= a.cout_g) continue;
+      float v = conv_activation(a.act, acc[i][j]);
+      if (r) v = fx_add(v, r[n]);
+      o[n] = v;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// fp16 implicit GEMM on tensor cores. Block tile 64 x 64, k tile 32; 4 warps as 2 x 2, each 32 x 32
+// (2 x 2 WMMA fragments). Weights are [group][kpad][ldb] halves, kpad a multiple of 32 and ldb of 64,
+// zero padded, so the weight tile needs no bounds checks and loads as 16-byte vectors.
+
+constexpr int kHBM = 64, kHBN = 64, kHBK = 32, kF16Threads = 128;
+constexpr int kLdA = kHBK + 8;   // halves; multiple of 8 (WMMA), breaks bank regularity
+constexpr int kLdB = kHBN + 8;   // halves
+constexpr int kLdC = kHBN + 4;   // floats; multiple of 4 (WMMA)
+constexpr int kSmemA = kHBM * kLdA * 2;   // 5120 bytes
+constexpr int kSmemB = kHBK * kLdB * 2;   // 4608 bytes
+constexpr int kSmemC = kHBM * kLdC * 4;   // 17408 bytes
+constexpr int kSmemF16 = kSmemC > kSmemA + kSmemB ? kSmemC : kSmemA + kSmemB;
+static_assert(kSmemA % 32 == 0, "WMMA tiles need 256-bit aligned shared memory");
+
+__device__ __forceinline__ __half to_half_sat(float v) {
+  // NaN passes through fminf/fmaxf as the other operand, so test it first.
+  if (v != v) return __float2half_rn(v);
+  return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
+}
+
+__global__ void __launch_bounds__(kF16Threads) conv_gemm_f16_kernel(ConvArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
+  using namespace nvcuda;
+  __shared__ __align__(128) unsigned char smem[kSmemF16];
+  __shared__ int s_oy[kHBM], s_ox[kHBM];
+  __half* As = reinterpret_cast<__half*>(smem);
+  __half* Bs = reinterpret_cast<__half*>(smem + kSmemA);
+  float* Cs = reinterpret_cast<float*>(smem);  // reused after the k loop
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32;
+  const int wm = warp / 2, wn = warp % 2;
+  const int g = blockIdx.z;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * kHBM;
+  const int n0 = blockIdx.y * kHBN;
+
+  if (tid < kHBM) {
+    const int64_t m = m0 + tid;
+    int y = -1, x = 0;
+    if (m < a.pos.positions) locate(a.pos, m, y, x);
+    s_oy[tid] = y;
+    s_ox[tid] = x;
+  }
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  __syncthreads();
+
+  const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
+  const __half* w_g = a.w16 + static_cast<int64_t>(g) * a.kpad * a.ldb;
+  for (int k0 = 0; k0 < a.kpad; k0 += kHBK) {
+    // A: 64 x 32 gathered from the fp32 map (consecutive threads read consecutive channels).
+    for (int e = tid; e < kHBM * kHBK; e += kF16Threads) {
+      const int mm = e / kHBK, kk = e % kHBK;
+      const int k = k0 + kk;
+      float v = 0.0f;
+      const int oy = s_oy[mm];
+      if (k < a.K && oy >= 0) {
+        const ConvTerm t = conv_term(k, a.cin_g, a.kw, a.dh, a.dw);
+        const int iy = oy * a.sh - a.pad_t + t.dy;
+        const int ix = s_ox[mm] * a.sw - a.pad_l + t.dx;
+        if (iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
+          v = in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
+      }
+      As[mm * kLdA + kk] = to_half_sat(v);
+    }
+    // B: 32 x 64 halves as 256 16-byte vectors.
+    for (int e = tid; e < kHBK * kHBN / 8; e += kF16Threads) {
+      const int kk = e / (kHBN / 8), nn = (e % (kHBN / 8)) * 8;
+      const uint4 v = *reinterpret_cast<const uint4*>(w_g + static_cast<int64_t>(k0 + kk) * a.ldb + n0 + nn);
+      *reinterpret_cast<uint4*>(Bs + kk * kLdB + nn) = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kHBK; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], As + (wm * 32 + i * 16) * kLdA + kk, kLdA);
+#pragma unroll
+      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], Bs + kk * kLdB + wn * 32 + j * 16, kLdB);
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * kLdC + wn * 32 + j * 16, acc[i][j], kLdC, wmma::mem_row_major);
+  __syncthreads();
+
+  for (int e = tid; e < kHBM * kHBN; e += kF16Threads) {
+    const int mm = e / kHBN, nn = e % kHBN;
+    const int n = n0 + nn;
+    const int oy = s_oy[mm];
+    if (oy < 0 || n >= a.cout_g) continue;
+    const int ox = s_ox[mm];
+    const int64_t co = static_cast<int64_t>(g) * a.cout_g + n;
+    float v = Cs[mm * kLdC + nn];
+    if (a.bias) v = fx_add(v, a.bias[co]);
+    v = conv_activation(a.act, v);
+    if (a.has_res) v = fx_add(v, a.res.data[pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) + co]);
+    a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + co] = v;
+  }
+#else
+  __trap();  // tensor cores need sm_70 or newer; ConvCuda never selects this path there
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Depthwise: one thread per (position, channel); weights [kh * kw][C].
+
+__global__ void conv_depthwise_kernel(ConvArgs a) {
+  const int C = a.cout_g;  // here: the channel count (cin == cout == group)
+  const int64_t total = a.pos.positions * C;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t m = e / C;
+    const int c = static_cast<int>(e - m * C);
+    int oy, ox;
+    locate(a.pos, m, oy, ox);
+    float acc = a.bias ? a.bias[c] : 0.0f;
+    const int iy0 = oy * a.sh - a.pad_t, ix0 = ox * a.sw - a.pad_l;
+    for (int ky = 0; ky < a.kh; ++ky) {
+      const int iy = iy0 + ky * a.dh;
+      const bool row_in = iy >= 0 && iy < a.in.h;
+      for (int kx = 0; kx < a.kw; ++kx) {
+        const int ix = ix0 + kx * a.dw;
+        const float v = row_in && ix >= 0 && ix < a.in.w ? a.in.data[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + c] : 0.0f;
+        acc = fx_fma(v, a.w32[static_cast<int64_t>(ky * a.kw + kx) * C + c], acc);
+      }
+    }
+    float v = conv_activation(a.act, acc);
+    if (a.has_res) v = fx_add(v, a.res.data[pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) + c]);
+    a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + c] = v;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ConvTranspose, gather form: one thread per (position, output channel).
+
+struct ConvTArgs {
+  MapView in, out;
+  PosList pos;
+  int cin_g, cout_g, cout;
+  int kh, kw, sh, sw, pad_t, pad_l, dh, dw;
+  int act;
+  const float* w;     // [group][ky][kx][ci][cout_g]
+  const float* bias;  // or null
+};
+
+__global__ void conv_transpose_kernel(ConvTArgs a) {
+  const int64_t total = a.pos.positions * a.cout;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t m = e / a.cout;
+    const int co = static_cast<int>(e - m * a.cout);
+    const int g = co / a.cout_g, col = co - g * a.cout_g;
+    int oy, ox;
+    locate(a.pos, m, oy, ox);
+    float acc = a.bias ? a.bias[co] : 0.0f;
+    for (int ky = 0; ky < a.kh; ++ky) {
+      const int iy = convt_source(oy, a.pad_t, ky, a.dh, a.sh, a.in.h);
+      if (iy < 0) continue;
+      for (int kx = 0; kx < a.kw; ++kx) {
+        const int ix = convt_source(ox, a.pad_l, kx, a.dw, a.sw, a.in.w);
+        if (ix < 0) continue;
+        const float* px = a.in.data + pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + static_cast<int64_t>(g) * a.cin_g;
+        const float* wt = a.w + ((static_cast<int64_t>(g) * a.kh + ky) * a.kw + kx) * a.cin_g * a.cout_g + col;
+        for (int ci = 0; ci < a.cin_g; ++ci) acc = fx_fma(px[ci], wt[static_cast<int64_t>(ci) * a.cout_g], acc);
+      }
+    }
+    a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + co] = conv_activation(a.act, acc);
+  }
+}
+
+int act_code(Act a) { return static_cast<int>(a); }
+
+void check_window(int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int pb, int pr, const char* what) {
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0 || kh > 64 ||
+      kw > 64)
+    throw Error(std::string(what) + ": invalid window parameters");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Host side
+
+uint16_t float_to_half_sat(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
+  if (ax >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7bffu);  // >= 65520 (and inf): saturate
+  if (ax >= 0x38800000u) {                                              // normal half
+    uint32_t h = (((ax >> 23) - 112u) << 10) | ((ax >> 13) & 0x3ffu);
+    const uint32_t rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // carries into the exponent as it should
+    return static_cast<uint16_t>(sign | h);
+  }
+  if (ax <= 0x33000000u) return static_cast<uint16_t>(sign);  // <= 2^-25: rounds to zero (tie to even)
+  const uint32_t e = ax >> 23;                                  // 102 .. 112
+  const uint32_t mant = (ax & 0x7fffffu) | 0x800000u;
+  const uint32_t shift = 126u - e;                              // 14 .. 24
+  uint32_t h = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+  if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  uint32_t x;
+  if (e == 0x1f) {
+    x = sign | 0x7f800000u | (m << 13);
+  } else if (e != 0) {
+    x = sign | ((e + 112u) << 23) | (m << 13);
+  } else if (m == 0) {
+    x = sign;
+  } else {  // subnormal: m * 2^-24
+    float v = static_cast<float>(m) * 5.9604644775390625e-8f;
+    std::memcpy(&x, &v, 4);
+    x |= sign;
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+void pack_conv_weights(const ConvParams& p, const float* weight_oihw, int ldb, int k_rows, float* dst) {
+  const int cin_g = p.cin / p.group, cout_g = p.cout / p.group;
+  const int K = p.kh * p.kw * cin_g;
+  for (int g = 0; g < p.group; ++g)
+    for (int k = 0; k < k_rows; ++k)
+      for (int n = 0; n < ldb; ++n) {
+        float v = 0.0f;
+        if (k < K && n < cout_g) v = weight_oihw[conv_oihw_index(g, k, n, cin_g, cout_g, p.kh, p.kw)];
+        dst[(static_cast<int64_t>(g) * k_rows + k) * ldb + n] = v;
+      }
+}
+
+void pack_conv_transpose_weights(const ConvTransposeParams& p, const float* weight, float* dst) {
+  const int cin_g = p.cin / p.group, cout_g = p.cout / p.group;
+  for (int g = 0; g < p.group; ++g)
+    for (int ky = 0; ky < p.kh; ++ky)
+      for (int kx = 0; kx < p.kw; ++kx)
+        for (int ci = 0; ci < cin_g; ++ci)
+          for (int col = 0; col < cout_g; ++col) {
+            const int64_t cig = static_cast<int64_t>(g) * cin_g + ci;
+            dst[((((static_cast<int64_t>(g) * p.kh + ky) * p.kw + kx) * cin_g + ci) * cout_g) + col] =
+                weight[((cig * cout_g + col) * p.kh + ky) * p.kw + kx];
+          }
+}
+
+ConvCuda::ConvCuda(const ConvParams& p, const float* weight_oihw, const float* bias, bool fp16) : p_(p) {
+  check_window(p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_t, p.pad_l, p.pad_b, p.pad_r, "ConvCuda");
+  if (p.group < 1 || p.cin < 1 || p.cout < 1 || p.cin % p.group || p.cout % p.group)
+    throw Error("ConvCuda: group does not divide the channels");
+  cin_g_ = p.cin / p.group;
+  cout_g_ = p.cout / p.group;
+  const int64_t K = static_cast<int64_t>(p.kh) * p.kw * cin_g_;
+  if (K > (1 << 30)) throw Error("ConvCuda: reduction too long");
+  K_ = static_cast<int>(K);
+  if (bias) bias_.upload(bias, static_cast<size_t>(p.cout));
+  if (cin_g_ == 1 && cout_g_ == 1) {
+    path_ = Path::Depthwise;
+    const int taps = p.kh * p.kw;
+    std::vector<float> w(static_cast<size_t>(taps) * p.cout);
+    for (int c = 0; c < p.cout; ++c)
+      for (int t = 0; t < taps; ++t) w[static_cast<size_t>(t) * p.cout + c] = weight_oihw[static_cast<size_t>(c) * taps + t];
+    w32_.upload(w.data(), w.size());
+    return;
+  }
+  if (p.group > 65535) throw Error("ConvCuda: more than 65535 groups");
+  if (fp16) {
+    path_ = Path::GemmF16;
+    ldb_ = (cout_g_ + kHBN - 1) / kHBN * kHBN;
+    kpad_ = (K_ + kHBK - 1) / kHBK * kHBK;
+    std::vector<float> w(static_cast<size_t>(p.group) * kpad_ * ldb_);
+    pack_conv_weights(p, weight_oihw, ldb_, kpad_, w.data());
+    std::vector<uint16_t> h(w.size());
+    for (size_t i = 0; i < w.size(); ++i) h[i] = float_to_half_sat(w[i]);
+    w16_.upload(h.data(), h.size());
+  } else {
+    path_ = Path::GemmF32;
+    ldb_ = cout_g_;
+    std::vector<float> w(static_cast<size_t>(p.group) * K_ * ldb_);
+    pack_conv_weights(p, weight_oihw, ldb_, K_, w.data());
+    w32_.upload(w.data(), w.size());
+  }
+}
+
+void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residual, const PosList& pos,
+                   cudaStream_t stream) const {
+  if (pos.positions <= 0) return;
+  ConvArgs a{};
+  a.in = in;
+  a.out = out;
+  a.has_res = residual != nullptr;
+  if (residual) a.res = *residual;
+  a.pos = pos;
+  a.cin_g = cin_g_;
+  a.cout_g = cout_g_;
+  a.K = K_;
+  a.kh = p_.kh, a.kw = p_.kw, a.sh = p_.sh, a.sw = p_.sw, a.pad_t = p_.pad_t, a.pad_l = p_.pad_l;
+  a.dh = p_.dh, a.dw = p_.dw;
+  a.act = act_code(p_.act);
+  a.w32 = w32_.get();
+  a.w16 = reinterpret_cast<const __half*>(w16_.get());
+  a.bias = bias_.get();
+  a.ldb = ldb_;
+  a.kpad = kpad_;
+  switch (path_) {
+    case Path::Depthwise: {
+      a.cout_g = p_.cout;
+      conv_depthwise_kernel<<<grid_for(pos.positions * p_.cout, 256, 1 << 20), 256, 0, stream>>>(a);
+      break;
+    }
+    case Path::GemmF32: {
+      const int64_t mb = (pos.positions + kBM - 1) / kBM;
+      if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
+      dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((cout_g_ + kBN - 1) / kBN), static_cast<unsigned>(p_.group));
+      if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
+      conv_gemm_f32_kernel<<<grid, kF32Threads, 0, stream>>>(a);
+      break;
+    }
+    case Path::GemmF16: {
+      const int64_t mb = (pos.positions + kHBM - 1) / kHBM;
+      if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
+      dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>(ldb_ / kHBN), static_cast<unsigned>(p_.group));
+      if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
+      conv_gemm_f16_kernel<<<grid, kF16Threads, 0, stream>>>(a);
+      break;
+    }
+  }
+  CUDA_CHECK_LAUNCH();
+}
+
+ConvTransposeCuda::ConvTransposeCuda(const ConvTransposeParams& p, const float* weight, const float* bias) : p_(p) {
+  check_window(p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_t, p.pad_l, p.pad_b, p.pad_r, "ConvTransposeCuda");
+  if (p.group < 1 || p.cin < 1 || p.cout < 1 || p.cin % p.group || p.cout % p.group)
+    throw Error("ConvTransposeCuda: group does not divide the channels");
+  cin_g_ = p.cin / p.group;
+  cout_g_ = p.cout / p.group;
+  std::vector<float> w(static_cast<size_t>(p.cin) * cout_g_ * p.kh * p.kw);
+  pack_conv_transpose_weights(p, weight, w.data());
+  w_.upload(w.data(), w.size());
+  if (bias) bias_.upload(bias, static_cast<size_t>(p.cout));
+}
+
+void ConvTransposeCuda::run(const MapView& in, const MapView& out, const PosList& pos, cudaStream_t stream) const {
+  if (pos.positions <= 0) return;
+  ConvTArgs a{};
+  a.in = in;
+  a.out = out;
+  a.pos = pos;
+  a.cin_g = cin_g_;
+  a.cout_g = cout_g_;
+  a.cout = p_.cout;
+  a.kh = p_.kh, a.kw = p_.kw, a.sh = p_.sh, a.sw = p_.sw, a.pad_t = p_.pad_t, a.pad_l = p_.pad_l;
+  a.dh = p_.dh, a.dw = p_.dw;
+  a.act = act_code(p_.act);
+  a.w = w_.get();
+  a.bias = bias_.get();
+  conv_transpose_kernel<<<grid_for(pos.positions * p_.cout, 256, 1 << 20), 256, 0, stream>>>(a);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fx::cuda

@@ -1,0 +1,242 @@
+#include "ops/motion/sad_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "ops/motion/motion_search_core.h"
+
+namespace fx::cuda {
+
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
+constexpr size_t kMaxStaticSmem = 48 * 1024;  // dynamic shared memory without an opt-in
+
+// Where the reference window lives: byte (row, col) of the reference image is at
+// p[(row - row0) * stride + col - col0].
+struct RefView {
+  const uint8_t* p;
+  int64_t stride;
+  int row0, col0;
+};
+
+struct DeviceEval {
+  const uint8_t* cur;  // the block, B rows of 3B bytes (shared memory)
+  RefView ref;
+  int B, x0, y0;
+  uint32_t* s_sad;      // shared: one per list entry (>= 10)
+  MotionCand* s_best;   // shared: one per warp
+  int warp, lane;
+
+  __device__ uint32_t sad(int dx, int dy) const {
+    const int rb = 3 * B;
+    uint32_t s = 0;
+    const int64_t col = static_cast<int64_t>(x0 + dx) * 3 - ref.col0;
+    for (int r = 0; r < B; ++r) {
+      const uint8_t* a = cur + r * rb;
+      const uint8_t* b = ref.p + static_cast<int64_t>(y0 + dy + r - ref.row0) * ref.stride + col;
+      for (int c = lane; c < rb; c += 32) {
+        const int d = static_cast<int>(a[c]) - static_cast<int>(b[c]);
+        s += static_cast<uint32_t>(d < 0 ? -d : d);
+      }
+    }
+#pragma unroll
+    for (int o = 16; o >= 1; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    return s;  // every lane holds the sum
+  }
+
+  __device__ void eval(MotionCand* list, int n) {
+    __syncthreads();  // earlier readers of s_sad are done
+    for (int i = warp; i < n; i += kWarps) {
+      const uint32_t s = sad(list[i].dx, list[i].dy);
+      if (lane == 0) s_sad[i] = s;
+    }
+    __syncthreads();
+    for (int i = 0; i < n; ++i) list[i].sad = s_sad[i];
+  }
+
+  __device__ MotionCand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi) {
+    const int nx = dx_hi - dx_lo + 1, ny = dy_hi - dy_lo + 1;
+    const int total = nx * ny;
+    MotionCand best{0, 0, 0xffffffffu};
+    bool have = false;
+    for (int i = warp; i < total; i += kWarps) {
+      MotionCand c;
+      c.dy = dy_lo + i / nx;
+      c.dx = dx_lo + i % nx;
+      c.sad = sad(c.dx, c.dy);  // warp-uniform: every lane holds the sum
+      if (!have || motion_better(c, best)) {
+        best = c;
+        have = true;
+      }
+    }
+    __syncthreads();  // earlier readers of s_best are done
+    if (lane == 0) {
+      if (!have) best.sad = 0xffffffffu, best.dx = 0x7fff, best.dy = 0x7fff;  // a warp with no vector
+      s_best[warp] = best;
+    }
+    __syncthreads();
+    MotionCand b = s_best[0];
+    for (int w = 1; w < kWarps; ++w)
+      if (motion_better(s_best[w], b)) b = s_best[w];
+    return b;
+  }
+};
+
+__global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, const uint8_t* cur, const uint8_t* ref,
+                                                                 bool stage_ref, MotionResult* out) {
+  extern __shared__ __align__(16) uint8_t smem[];
+  __shared__ uint32_t s_sad[16];
+  __shared__ MotionCand s_best[kWarps];
+  const int bx = blockIdx.x, by = blockIdx.y;
+  const int B = j.B, rb = 3 * B;
+  const int x0 = bx * B, y0 = by * B;
+  const int64_t stride = static_cast<int64_t>(j.width) * 3;
+  const MotionRect R = motion_rect(j, bx, by);
+
+  uint8_t* s_cur = smem;
+  for (int i = threadIdx.x; i < B * rb; i += kThreads) {
+    const int r = i / rb, c = i - r * rb;
+    s_cur[i] = cur[static_cast<int64_t>(y0 + r) * stride + static_cast<int64_t>(x0) * 3 + c];
+  }
+  RefView rv{ref, stride, 0, 0};
+  if (stage_ref) {
+    // Rows [y0 + dy_lo, y0 + dy_hi + B), bytes [(x0 + dx_lo) * 3, (x0 + dx_hi + B) * 3).
+    uint8_t* s_ref = smem + B * rb;
+    const int rows = R.dy_hi - R.dy_lo + B, bytes = (R.dx_hi - R.dx_lo + B) * 3;
+    const int row0 = y0 + R.dy_lo, col0 = (x0 + R.dx_lo) * 3;
+    for (int i = threadIdx.x; i < rows * bytes; i += kThreads) {
+      const int r = i / bytes, c = i - r * bytes;
+      s_ref[i] = ref[static_cast<int64_t>(row0 + r) * stride + col0 + c];
+    }
+    rv = RefView{s_ref, bytes, row0, col0};
+  }
+  __syncthreads();
+  DeviceEval ev{s_cur, rv, B, x0, y0, s_sad, s_best, static_cast<int>(threadIdx.x / 32), static_cast<int>(threadIdx.x % 32)};
+  const MotionResult r = motion_search_block(j, bx, by, ev);
+  if (threadIdx.x == 0) out[static_cast<int64_t>(by) * j.cols + bx] = r;
+}
+
+uint32_t sad_threshold(float v, double norm) {
+  return static_cast<uint32_t>(std::min(std::floor(static_cast<double>(v) * norm), 4294967295.0));
+}
+
+}  // namespace
+
+MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
+    : width_(width), height_(height), opt_(opt) {
+  MotionAligner check(width, height, opt);  // the same validation and messages
+  (void)check;
+  cols_ = width / opt.block;
+  rows_ = height / opt.block;
+  if (rows_ > 65535) throw Error("motion search (CUDA): more than 65535 block rows");
+  const double norm = static_cast<double>(opt.block) * opt.block * 3 * 255;
+  tau_sad_ = sad_threshold(opt.tau, norm);
+  margin_sad_ = sad_threshold(opt.stride_margin, norm);
+  const size_t cur_bytes = static_cast<size_t>(opt.block) * opt.block * 3;
+  const size_t win_rows = std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(height));
+  const size_t win_cols = std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(width));
+  const size_t ref_bytes = win_rows * win_cols * 3;
+  const size_t static_bytes = 16 * sizeof(uint32_t) + kWarps * sizeof(MotionCand) + 64;
+  stage_ref_ = cur_bytes + ref_bytes + static_bytes <= kMaxStaticSmem;
+  smem_bytes_ = cur_bytes + (stage_ref_ ? ref_bytes : 0);
+  if (smem_bytes_ + static_bytes > kMaxStaticSmem) throw Error("motion search (CUDA): block size too large");
+  const size_t image = static_cast<size_t>(width) * height * 3;
+  cur_.reset(image);
+  ref_.reset(image);
+  results_.reset(static_cast<size_t>(cols_) * rows_ * sizeof(MotionResult));
+  host_results_.resize(results_.size());
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
+
+MotionSearchCuda::~MotionSearchCuda() {
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+void MotionSearchCuda::search_only(bool with_prev, cudaStream_t stream) {
+  MotionJob j;
+  j.width = width_;
+  j.height = height_;
+  j.B = opt_.block;
+  j.window = opt_.window;
+  j.cols = cols_;
+  j.rows = rows_;
+  j.tau_sad = tau_sad_;
+  j.margin_sad = margin_sad_;
+  j.stride_aware = opt_.stride_aware;
+  j.prev_mv = with_prev && prev_.get() ? prev_.get() : nullptr;
+  j.hint_mv = have_hints_ ? hints_.get() : nullptr;
+  j.hint_count = have_hints_ ? hint_count_.get() : nullptr;
+  dim3 grid(static_cast<unsigned>(cols_), static_cast<unsigned>(rows_));
+  motion_search_kernel<<<grid, kThreads, smem_bytes_, stream>>>(j, cur_.get(), ref_.get(), stage_ref_,
+                                                                 reinterpret_cast<MotionResult*>(results_.get()));
+  CUDA_CHECK_LAUNCH();
+}
+
+void MotionSearchCuda::estimate(const uint8_t* cur, const uint8_t* ref, const MotionField* prev,
+                                const std::vector<CodecHint>& hints, MotionField& out) {
+  const int B = opt_.block;
+  if (prev && (prev->block != B || prev->cols != cols_ || prev->rows != rows_ ||
+               prev->blocks.size() != static_cast<size_t>(cols_) * rows_))
+    throw Error("motion aligner: the previous motion field has another geometry (" + std::to_string(prev->cols) + "x" +
+                std::to_string(prev->rows) + " blocks of " + std::to_string(prev->block) + " px, want " +
+                std::to_string(cols_) + "x" + std::to_string(rows_) + " of " + std::to_string(B) + ")");
+  const size_t image = static_cast<size_t>(width_) * height_ * 3;
+  CUDA_CHECK(cudaMemcpyAsync(cur_.get(), cur, image, cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaMemcpyAsync(ref_.get(), ref, image, cudaMemcpyHostToDevice, stream_));
+  std::vector<int16_t> pv;
+  if (prev) {
+    pv.resize(prev->blocks.size() * 2);
+    for (size_t i = 0; i < prev->blocks.size(); ++i) {
+      pv[2 * i] = prev->blocks[i].mv.dx;
+      pv[2 * i + 1] = prev->blocks[i].mv.dy;
+    }
+    if (prev_.size() != pv.size()) prev_.reset(pv.size());
+    CUDA_CHECK(cudaMemcpyAsync(prev_.get(), pv.data(), pv.size() * 2, cudaMemcpyHostToDevice, stream_));
+  }
+  std::vector<int16_t> hv;
+  std::vector<uint8_t> hc;
+  have_hints_ = !hints.empty();
+  if (have_hints_) {
+    std::vector<HintRect> rects;
+    rects.reserve(hints.size());
+    for (const CodecHint& h : hints) rects.push_back({h.x, h.y, h.w, h.h, h.dx, h.dy});
+    motion_block_hints(rects.data(), rects.size(), B, cols_, rows_, hv, hc);
+    if (hints_.size() != hv.size()) hints_.reset(hv.size());
+    if (hint_count_.size() != hc.size()) hint_count_.reset(hc.size());
+    CUDA_CHECK(cudaMemcpyAsync(hints_.get(), hv.data(), hv.size() * 2, cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(cudaMemcpyAsync(hint_count_.get(), hc.data(), hc.size(), cudaMemcpyHostToDevice, stream_));
+  }
+  search_only(prev != nullptr, stream_);
+  CUDA_CHECK(cudaMemcpyAsync(host_results_.data(), results_.get(), host_results_.size(), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));  // also keeps pv / hv / hc alive until the copies are done
+
+  out.block = B;
+  out.cols = cols_;
+  out.rows = rows_;
+  out.blocks.resize(static_cast<size_t>(cols_) * rows_);
+  const double norm = static_cast<double>(B) * B * 3 * 255;
+  for (size_t i = 0; i < out.blocks.size(); ++i) {
+    MotionResult r;
+    std::memcpy(&r, host_results_.data() + i * sizeof(MotionResult), sizeof r);
+    BlockMotion& b = out.blocks[i];
+    b.mv.dx = r.dx;
+    b.mv.dy = r.dy;
+    b.cost = static_cast<float>(static_cast<double>(r.sad) / norm);
+    b.candidate = r.candidate != 0;
+    b.exposed = r.exposed != 0;
+  }
+}
+
+void estimate_motion_cuda(int width, int height, const AlignerOptions& opt, const uint8_t* cur, const uint8_t* ref,
+                          const MotionField* prev, const std::vector<CodecHint>& hints, MotionField& out) {
+  MotionSearchCuda search(width, height, opt);
+  search.estimate(cur, ref, prev, hints, out);
+}
+
+}  // namespace fx::cuda
