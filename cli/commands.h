@@ -27,5 +27,7 @@ int cmd_bench(const Args& args);
 int cmd_letterbox(const Args& args);
 int cmd_profile(const Args& args);
 int cmd_synth(const Args& args);
+int cmd_serve(const Args& args);
+int cmd_edge(const Args& args);
 
 }  // namespace fx::cli

@@ -38,9 +38,10 @@ if(FLUXSHARD_CUDA)
   set_property(TARGET fluxshard_cuda PROPERTY COMPILE_OPTIONS "")
   target_compile_options(fluxshard_cuda PRIVATE
     "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Wno-unused-parameter;-ffp-contract=off;-O2>"
-    # Exactness (ops/cuda/common.h): no contraction into FMAs, IEEE division and square root, denormals
-    # kept; host code as strict as the C++ side.
-    "$<$<COMPILE_LANGUAGE:CUDA>:--fmad=false;-ftz=false;-prec-div=true;-prec-sqrt=true;-lineinfo;-Wno-deprecated-gpu-targets>"
+    # Exactness (ops/cuda/common.h): no contraction into FMAs, IEEE division and square root, and
+    # denormals flushed to zero like the x86 CPU kernels (ThreadPool runs them with FTZ / DAZ); host
+    # code as strict as the C++ side.
+    "$<$<COMPILE_LANGUAGE:CUDA>:--fmad=false;-ftz=true;-prec-div=true;-prec-sqrt=true;-lineinfo;-Wno-deprecated-gpu-targets>"
     "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-ffp-contract=off>")
   set_target_properties(fluxshard_cuda PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Static)
   target_include_directories(fluxshard_cuda PUBLIC ${CMAKE_SOURCE_DIR} ${GEN_DIR})

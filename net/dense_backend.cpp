@@ -15,15 +15,15 @@ namespace fx::net {
 #ifdef FLUXSHARD_NET_CUDA
 namespace {
 
-// Dense CUDA inference (CudaExecutor mirrors DenseExecutor: input_data() / invoke() / output_data(i)).
+// Dense CUDA inference (fp32: the CPU backend's bits except the attention MatMuls).
 class CudaBackend final : public DenseBackend {
  public:
   explicit CudaBackend(std::shared_ptr<const Plan> plan) : plan_(plan), exec_(plan) {}
   void run(const uint8_t* rgb) override {
-    rgb_to_planar_float(rgb, plan_->input_w(), plan_->input_h(), exec_.input_data());
+    rgb_to_planar_float(rgb, plan_->input_w(), plan_->input_h(), exec_.input_host());
     exec_.invoke();
   }
-  const float* output(size_t i) override { return exec_.output_data(i); }
+  const float* output(size_t i) override { return exec_.output_host(i); }
   const char* name() const override { return "cuda"; }
 
  private:
@@ -46,6 +46,8 @@ bool dense_backend_available(const std::string& name) {
 std::unique_ptr<DenseBackend> make_dense_backend(const std::string& name, std::shared_ptr<const Plan> plan) {
   if (name != "cuda") throw Error("unknown backend '" + name + "' (cpu or cuda)");
 #ifdef FLUXSHARD_NET_CUDA
+  std::string why;
+  if (!CudaExecutor::available(&why)) throw Error("backend 'cuda' is not usable: " + why);
   return std::make_unique<CudaBackend>(std::move(plan));
 #else
   (void)plan;

@@ -16,6 +16,7 @@
 #include "net/framing.h"
 #include "net/profile.h"
 #include "net/server_session.h"
+#include "net/token.h"
 #include "net/wire.h"
 #include "runtime/error.h"
 
@@ -26,18 +27,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// Constant-time comparison (time depends on the lengths only).
-bool token_equal(const std::vector<uint8_t>& given, const std::string& expected) {
-  size_t n = std::max(given.size(), expected.size());
-  unsigned diff = given.size() != expected.size();
-  for (size_t i = 0; i < n; ++i) {
-    uint8_t a = i < given.size() ? given[i] : 0;
-    uint8_t b = i < expected.size() ? static_cast<uint8_t>(expected[i]) : 0;
-    diff |= static_cast<unsigned>(a ^ b);
-  }
-  return diff == 0;
 }
 
 std::string peer_name(uv_tcp_t* t) {

@@ -7,8 +7,12 @@
 // below are the same sequences of operations, written with fx_mul / fx_add / ... which are the
 // round-to-nearest intrinsics on the device (never contracted into an FMA whatever --fmad says) and
 // plain operators on the host (the build has -ffp-contract=off). fx_fma is one fused multiply-add on
-// both. The device code must therefore be compiled without --use_fast_math, with -ftz=false,
-// -prec-div=true (nvcc's defaults; cmake/cuda.cmake also passes --fmad=false).
+// both. The device code must be compiled without --use_fast_math, with -prec-div=true (IEEE division)
+// and -ftz=true: on x86 the CPU kernels run with denormals flushed to zero and treated as zero
+// (ThreadPool sets FTZ / DAZ), and single-precision FTZ on the GPU gives the same results
+// (cmake/cuda.cmake passes --fmad=false -ftz=true -prec-div=true). The host tests run these
+// functions inside a ThreadPool task to get the same mode. (CPUs without FTZ in the pool, e.g.
+// ARM, differ from x86 only where a result would be denormal.)
 #pragma once
 
 #include <cmath>

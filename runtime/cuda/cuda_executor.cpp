@@ -578,4 +578,21 @@ std::vector<float> CudaExecutor::download(int tensor) const {
   return out;
 }
 
+void CudaExecutor::upload(int tensor, const std::vector<float>& packed) {
+  Impl& I = *impl_;
+  const TensorInfo& ti = I.plan->tensor(tensor);
+  if (ti.constant) throw Error("CudaExecutor::upload: '" + ti.name + "' is a constant");
+  CUDA_CHECK(cudaSetDevice(I.opt.device));
+  if (static_cast<int64_t>(packed.size()) != ti.numel) throw Error("CudaExecutor::upload: wrong element count");
+  if (packed.empty()) return;
+  if (ti.layout == PlanLayout::NHWC && ti.shape.size() == 4) {
+    const MapView m = I.map(tensor);
+    CUDA_CHECK(cudaMemcpy2D(m.data, static_cast<size_t>(m.pixel_stride) * sizeof(float), packed.data(),
+                            static_cast<size_t>(m.c) * sizeof(float), static_cast<size_t>(m.c) * sizeof(float),
+                            static_cast<size_t>(m.h) * m.w, cudaMemcpyHostToDevice));
+  } else {
+    CUDA_CHECK(cudaMemcpy(I.data(tensor), packed.data(), packed.size() * sizeof(float), cudaMemcpyHostToDevice));
+  }
+}
+
 }  // namespace fx

@@ -73,6 +73,8 @@ class CudaExecutor {
   // A tensor's current device values, packed: NHWC maps as h x w x c (channel slices gathered),
   // others as numel floats. Synchronous.
   std::vector<float> download(int tensor) const;
+  // The inverse of download(): sets an activation tensor's device values (debugging, op-by-op tests).
+  void upload(int tensor, const std::vector<float>& packed);
 
   bool graph_active() const;
   const std::string& graph_error() const;  // why capture was not used (empty when it is)

@@ -3,20 +3,79 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/map_view.h"
+
 namespace fx {
+
+LabelMap::~LabelMap() { delete spans; }
+
+void LabelMap::resize(int h_, int w_, int s) {
+  h = h_, w = w_, stride = s;
+  v.assign(static_cast<size_t>(h) * w, 0);
+  if (!spans) spans = new std::vector<Span>();
+  // At most one run per two positions, plus one per row.
+  spans->reserve(static_cast<size_t>(h) * w / 2 + static_cast<size_t>(h) + 1);
+  changed(true);
+}
+
+void LabelMap::copy_from(const LabelMap& o) {
+  std::memcpy(v.data(), o.v.data(), v.size() * sizeof(Label));
+  changed(o.all_zero);
+}
 
 void LabelMap::fill(Label l) {
   std::fill(v.begin(), v.end(), l);
-  all_zero = l == 0;
+  changed(l == 0);
 }
 
 void LabelMap::summarize() {
-  all_zero = true;
+  bool zero = true;
   for (Label l : v)
     if (l != 0) {
-      all_zero = false;
-      return;
+      zero = false;
+      break;
     }
+  changed(zero);
+}
+
+const std::vector<Span>& LabelMap::invalid_spans() {
+  if (spans_ready) return *spans;
+  spans->clear();
+  if (!all_zero) {
+    for (int y = 0; y < h; ++y) {
+      const Label* r = row(y);
+      for (int x = 0; x < w;) {
+        if (r[x] != kInvalid) {
+          ++x;
+          continue;
+        }
+        int x1 = x + 1;
+        while (x1 < w && r[x1] == kInvalid) ++x1;
+        spans->push_back({y, x, x1});
+        x = x1;
+      }
+    }
+  }
+  spans_ready = true;
+  return *spans;
+}
+
+bool LabelMap::shifted(bool round) {
+  int key = round ? 2 : 0;
+  if (shifted_ready >= 0 && (shifted_ready & 2) == key) return (shifted_ready & 1) != 0;
+  bool any = false;
+  if (!all_zero) {
+    for (Label l : v) {
+      if (l == kInvalid || l == 0) continue;
+      int dx, dy;
+      if (cell_offset(shift_dx(l), stride, round, dx) && cell_offset(shift_dy(l), stride, round, dy) && (dx || dy)) {
+        any = true;
+        break;
+      }
+    }
+  }
+  shifted_ready = key | (any ? 1 : 0);
+  return any;
 }
 
 int64_t LabelMap::count_invalid() const {
@@ -94,7 +153,7 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
       all_zero = all_zero && l == 0;
     }
   }
-  out.all_zero = all_zero;
+  out.changed(all_zero);
 }
 
 void propagate_transposed(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out) {
@@ -133,7 +192,7 @@ void propagate_transposed(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool
       all_zero = all_zero && l == 0;
     }
   }
-  out.all_zero = all_zero;
+  out.changed(all_zero);
 }
 
 void propagate_upsample(const LabelMap& in, int up_y, int up_x, bool round, LabelMap& out) {
@@ -151,7 +210,7 @@ void propagate_upsample(const LabelMap& in, int up_y, int up_x, bool round, Labe
       all_zero = all_zero && l == 0;
     }
   }
-  out.all_zero = all_zero;
+  out.changed(all_zero);
 }
 
 void propagate_pointwise(const LabelMap* const* inputs, int count, LabelMap& out) {

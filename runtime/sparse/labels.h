@@ -38,23 +38,43 @@ inline bool cell_offset(int v, int s, bool round, int& out) {
   return true;
 }
 
+struct Span;
+
 struct LabelMap {
   int h = 0, w = 0;
   int stride = 0;  // of the map, in input pixels
   std::vector<Label> v;
   bool all_zero = true;  // every label is shift 0 (nothing changed)
 
-  void resize(int h_, int w_, int s) {
-    h = h_, w = w_, stride = s;
-    v.assign(static_cast<size_t>(h) * w, 0);
-    all_zero = true;
-  }
+  // Derived data, computed on first use after the labels changed (see changed()).
+  std::vector<Span>* spans = nullptr;  // runs of kInvalid, row by row (owned; capacity reserved)
+  bool spans_ready = false;
+  int shifted_ready = -1;  // -1: unknown; else (round << 1) | shifted
+
+  LabelMap() = default;
+  LabelMap(const LabelMap&) = delete;
+  LabelMap& operator=(const LabelMap&) = delete;
+  ~LabelMap();
+  // Copies the labels (and summary) of another map of the same size.
+  void copy_from(const LabelMap& o);
+
+  void resize(int h_, int w_, int s);
   Label* row(int y) { return v.data() + static_cast<size_t>(y) * w; }
   const Label* row(int y) const { return v.data() + static_cast<size_t>(y) * w; }
   void fill(Label l);
-  // Recomputes all_zero.
+  // Recomputes all_zero; every writer of v ends with this (or changed()).
   void summarize();
+  // The labels were rewritten: drop derived data; all_zero as given.
+  void changed(bool zero) {
+    all_zero = zero;
+    spans_ready = false;
+    shifted_ready = -1;
+  }
   int64_t count_invalid() const;
+  // The runs of kInvalid labels (cached until the labels change). Never allocates after resize().
+  const std::vector<Span>& invalid_spans();
+  // Whether some label moves its position by a non-zero number of cells (cached per rounding mode).
+  bool shifted(bool round);
 };
 
 // Geometry of a windowed op along one axis, in its input coordinates: output o reads inputs

@@ -52,6 +52,7 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   size_t nt = P.tensors().size();
   roots_.resize(nt);
   labels_.resize(nt);
+  cur_labels_.assign(nt, nullptr);
   changed_.assign(nt, 0);
   bases_.assign(nt, nullptr);
 
@@ -80,6 +81,7 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
       if (!spatial) continue;
       labels_[t] = std::make_unique<LabelMap>();
       labels_[t]->resize(static_cast<int>(ti.h()), static_cast<int>(ti.w()), ti.stride);
+      cur_labels_[t] = labels_[t].get();
       max_positions = std::max(max_positions, static_cast<size_t>(ti.h() * ti.w()));
       max_floats = std::max(max_floats, static_cast<size_t>(ti.h() * ti.w() * ti.c()));
     }
@@ -138,7 +140,17 @@ SparseExecutor::~SparseExecutor() {
 
 const LabelMap* SparseExecutor::labels(int tensor) const {
   if (tensor < 0 || static_cast<size_t>(tensor) >= labels_.size()) return nullptr;
-  return labels_[static_cast<size_t>(tensor)].get();
+  return cur_labels_[static_cast<size_t>(tensor)];
+}
+
+LabelMap& SparseExecutor::own_labels(int tensor) {
+  LabelMap* own = labels_[static_cast<size_t>(tensor)].get();
+  LabelMap*& cur = cur_labels_[static_cast<size_t>(tensor)];
+  if (cur != own) {
+    own->copy_from(*cur);
+    cur = own;
+  }
+  return *own;
 }
 
 SparseExecutor::Root& SparseExecutor::root_of(int tensor) {
@@ -146,17 +158,6 @@ SparseExecutor::Root& SparseExecutor::root_of(int tensor) {
   return *roots_[static_cast<size_t>(ti.alias_root >= 0 ? ti.alias_root : tensor)];
 }
 
-bool SparseExecutor::shifted(const LabelMap& l, bool round) const {
-  if (l.all_zero) return false;
-  for (Label v : l.v) {
-    if (v == kInvalid || v == 0) continue;
-    int dx, dy;
-    if (cell_offset(shift_dx(v), l.stride, round, dx) && cell_offset(shift_dy(v), l.stride, round, dy) &&
-        (dx != 0 || dy != 0))
-      return true;
-  }
-  return false;
-}
 
 void SparseExecutor::reset(const uint8_t* rgb) {
   std::vector<Label> all_fresh(static_cast<size_t>(cols_) * rows_, kInvalid);
@@ -269,7 +270,7 @@ void SparseExecutor::begin_write_tensor(int tensor, bool need_shift, const Spars
   const TensorInfo& ti = plan_->tensor(tensor);
   int root = ti.alias_root >= 0 ? ti.alias_root : tensor;
   begin_write(root, ti.alias_root >= 0 ? ti.channel_offset : 0, static_cast<int>(ti.c()),
-              *labels_[static_cast<size_t>(tensor)], need_shift, p, force_swap);
+              *cur_labels_[static_cast<size_t>(tensor)], need_shift, p, force_swap);
 }
 
 void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
@@ -284,7 +285,7 @@ void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
 // keep the cached value and get a label back: the candidate shifts are the block's motion vector and 0.
 void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps,
                               const SparseParams& p) {
-  LabelMap& L = *labels_[static_cast<size_t>(tensor)];
+  LabelMap& L = own_labels(tensor);
   const TensorInfo& ti = plan_->tensor(tensor);
   Root& R = root_of(tensor);
   int ch_off = ti.alias_root >= 0 ? ti.channel_offset : 0, ch = static_cast<int>(ti.c());
@@ -341,24 +342,6 @@ void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, b
 
 namespace {
 
-// Runs of kInvalid labels, row by row.
-void invalid_spans(const LabelMap& L, std::vector<Span>& spans) {
-  spans.clear();
-  for (int y = 0; y < L.h; ++y) {
-    const Label* r = L.row(y);
-    for (int x = 0; x < L.w;) {
-      if (r[x] != kInvalid) {
-        ++x;
-        continue;
-      }
-      int x1 = x + 1;
-      while (x1 < L.w && r[x1] == kInvalid) ++x1;
-      spans.push_back({y, x, x1});
-      x = x1;
-    }
-  }
-}
-
 float op_eps(const SparseParams& p, int op) {
   if (!p.eps || static_cast<size_t>(op) >= p.eps->size()) return 0.f;
   return (*p.eps)[static_cast<size_t>(op)];
@@ -379,6 +362,7 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
   int out = op->outputs()->Get(0);
   LabelMap& L = *labels_[static_cast<size_t>(out)];
+  cur_labels_[static_cast<size_t>(out)] = &L;
   for (int y = 0; y < H; ++y) {
     Label* r = L.row(y);
     for (int bx = 0; bx < cols_; ++bx) {
@@ -387,9 +371,9 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
     }
   }
   L.summarize();
-  bool need_shift = shifted(L, p.round_offsets);
+  bool need_shift = L.shifted(p.round_offsets);
   begin_write_tensor(out, need_shift, p);
-  invalid_spans(L, spans_);
+  spans_ = L.invalid_spans();
   bool in_place = !root_of(out).swapped;
   if (in_place && op_eps(p, input_op_) > 0.f) save_cached(out, spans_);
   // Fresh pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC.
@@ -415,74 +399,87 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
   const auto* outs = op->outputs();
   int out = outs->Get(0);
-  LabelMap& L = *labels_[static_cast<size_t>(out)];
-  auto in_labels = [&](int t) -> const LabelMap& {
-    const LabelMap* l = labels(t);
+  auto in_labels = [&](int t) -> LabelMap* {
+    LabelMap* l = cur_labels_[static_cast<size_t>(t)];
     if (!l) throw Error("local op " + std::to_string(index) + " reads a map without labels");
-    return *l;
+    return l;
   };
   bool round = p.round_offsets;
   auto t_labels = Clock::now();
-  // 1. Labels of the output.
-  switch (op->kind()) {
-    case OpKind::Conv:
-    case OpKind::MaxPool: {
-      AxisWindow wy, wx;
-      if (auto c = op->options_as_ConvOptions()) {
-        wy = {c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
-        wx = {c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-      } else if (auto q = op->options_as_PoolOptions()) {
-        wy = {q->kernel_h(), q->stride_h(), q->pad_top(), q->dilation_h()};
-        wx = {q->kernel_w(), q->stride_w(), q->pad_left(), q->dilation_w()};
-      }
-      if (p.footprint_only) {
-        wy = {wy.stride, wy.stride, 0, 1};
-        wx = {wx.stride, wx.stride, 0, 1};
-      }
-      propagate_window(in_labels(op->inputs()->Get(0)), wy, wx, round, L, label_scratch_);
-      // A fused residual is read at the same position: it must agree too.
-      auto c = op->options_as_ConvOptions();
-      if (c && c->has_residual()) {
-        const LabelMap& res = in_labels(op->inputs()->Get(3));
-        if (!res.all_zero || !L.all_zero) {
-          for (size_t k = 0; k < L.v.size(); ++k)
-            if (L.v[k] != res.v[k]) L.v[k] = kInvalid;
-          L.summarize();
-        }
-      }
-      break;
-    }
-    case OpKind::ConvTranspose: {
-      auto c = op->options_as_ConvOptions();
-      AxisWindow wy{c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
-      AxisWindow wx{c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-      if (p.footprint_only) propagate_upsample(in_labels(op->inputs()->Get(0)), wy.stride, wx.stride, round, L);
-      else propagate_transposed(in_labels(op->inputs()->Get(0)), wy, wx, round, L);
-      break;
-    }
-    case OpKind::ResizeNearest: {
-      auto r = op->options_as_ResizeOptions();
-      propagate_upsample(in_labels(op->inputs()->Get(0)), r->scale_h(), r->scale_w(), round, L);
-      break;
-    }
-    default: {
-      // Point-wise: element-wise ops, channel concat and split.
-      const LabelMap* ins[OpRunner::kMaxParts];
-      int n = 0;
-      for (int t : *op->inputs())
-        if (t >= 0 && !P.tensor(t).constant) ins[n++] = &in_labels(t);
-      propagate_pointwise(ins, n, L);
-      for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k) *labels_[static_cast<size_t>(outs->Get(k))] = L;  // split
-      break;
-    }
+  // 1. Labels of the output. Ops that pass their input's labels through unchanged (point-wise ops whose
+  //    map inputs share one label map; stride-1 windows in footprint mode; 1x1 stride-1 convolutions)
+  //    share the input's map instead of recomputing it.
+  const LabelMap* maps[OpRunner::kMaxParts + 4];
+  int nmaps = 0;
+  for (int t : *op->inputs())
+    if (t >= 0 && !P.tensor(t).constant && nmaps < static_cast<int>(OpRunner::kMaxParts) + 4) maps[nmaps++] = in_labels(t);
+  AxisWindow wy, wx;
+  if (auto c = op->options_as_ConvOptions()) {
+    wy = {c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
+    wx = {c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
+  } else if (auto q = op->options_as_PoolOptions()) {
+    wy = {q->kernel_h(), q->stride_h(), q->pad_top(), q->dilation_h()};
+    wx = {q->kernel_w(), q->stride_w(), q->pad_left(), q->dilation_w()};
   }
-
+  bool windowed = op->kind() == OpKind::Conv || op->kind() == OpKind::MaxPool;
+  bool unit_window = wy.stride == 1 && wx.stride == 1 &&
+                     (p.footprint_only || (wy.kernel == 1 && wx.kernel == 1 && wy.pad == 0 && wx.pad == 0));
+  bool passthrough = (!windowed || unit_window) && op->kind() != OpKind::ConvTranspose &&
+                     op->kind() != OpKind::ResizeNearest && nmaps > 0;
+  for (int i = 1; i < nmaps && passthrough; ++i) passthrough = maps[i] == maps[0];
+  LabelMap* shared = passthrough ? const_cast<LabelMap*>(maps[0]) : nullptr;
+  if (shared && shared->h == labels_[static_cast<size_t>(out)]->h && shared->w == labels_[static_cast<size_t>(out)]->w) {
+    for (int t : *outs) cur_labels_[static_cast<size_t>(t)] = shared;
+  } else {
+    LabelMap& L = *labels_[static_cast<size_t>(out)];
+    cur_labels_[static_cast<size_t>(out)] = &L;
+    switch (op->kind()) {
+      case OpKind::Conv:
+      case OpKind::MaxPool: {
+        if (p.footprint_only) {
+          wy = {wy.stride, wy.stride, 0, 1};
+          wx = {wx.stride, wx.stride, 0, 1};
+        }
+        propagate_window(*maps[0], wy, wx, round, L, label_scratch_);
+        // A fused residual is read at the same position: it must agree too.
+        auto c = op->options_as_ConvOptions();
+        if (c && c->has_residual()) {
+          const LabelMap& res = *in_labels(op->inputs()->Get(3));
+          if (!res.all_zero || !L.all_zero) {
+            for (size_t k = 0; k < L.v.size(); ++k)
+              if (L.v[k] != res.v[k]) L.v[k] = kInvalid;
+            L.summarize();
+          }
+        }
+        break;
+      }
+      case OpKind::ConvTranspose: {
+        auto c = op->options_as_ConvOptions();
+        AxisWindow ty{c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
+        AxisWindow tx{c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
+        if (p.footprint_only) propagate_upsample(*maps[0], ty.stride, tx.stride, round, L);
+        else propagate_transposed(*maps[0], ty, tx, round, L);
+        break;
+      }
+      case OpKind::ResizeNearest: {
+        auto r = op->options_as_ResizeOptions();
+        propagate_upsample(*maps[0], r->scale_h(), r->scale_w(), round, L);
+        break;
+      }
+      default:
+        // Point-wise: element-wise ops, channel concat and split.
+        propagate_pointwise(maps, nmaps, L);
+        break;
+    }
+    for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k) cur_labels_[static_cast<size_t>(outs->Get(k))] = &L;  // split
+  }
+  LabelMap& L = *cur_labels_[static_cast<size_t>(out)];
   stats_.labels_ms += ms_since(t_labels);
   auto t_copy = Clock::now();
   // 2. Storage. Every channel range this op writes takes its labelled positions from the cache
   //    (in place, or shifted from the other buffer); in-place concat inputs and split outputs that are
   //    views of the input are written by their producers, not here.
-  bool need_shift = shifted(L, round);
+  bool need_shift = L.shifted(round);
   bool compute = true;  // the op computes its output (truncation applies), rather than moving data
   if (op->kind() == OpKind::Concat || op->kind() == OpKind::Split) {
     compute = false;
@@ -508,9 +505,9 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   } else {
     begin_write_tensor(out, need_shift, p);
   }
-  invalid_spans(L, spans_);
+  const std::vector<Span>& spans = L.invalid_spans();
   int64_t positions = static_cast<int64_t>(L.h) * L.w, recompute = 0;
-  for (const Span& sp : spans_) recompute += sp.x1 - sp.x0;
+  for (const Span& sp : spans) recompute += sp.x1 - sp.x0;
   stats_.local_positions += positions;
   stats_.recomputed_positions += recompute;
   stats_.local_flops += static_cast<double>(op->flops());
@@ -526,14 +523,14 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   bool in_place = !root_of(out).swapped;
   float eps = op_eps(p, index);
   bool compare = compute && eps > 0.f;
-  if (compare && in_place) save_cached(out, spans_);
+  if (compare && in_place) save_cached(out, spans);
   stats_.copy_ms += ms_since(t_copy);
   auto t_kernel = Clock::now();
-  SpanList list = make_span_list(spans_);
+  SpanList list{spans.data(), static_cast<int>(spans.size()), recompute};
   runner_->run(index, bases_, &list, *pool_, workspace_->get());
   stats_.kernel_ms += ms_since(t_kernel);
   auto t_cmp = Clock::now();
-  if (compare) truncate(out, spans_, in_place, eps, p);
+  if (compare) truncate(out, spans, in_place, eps, p);
   stats_.compare_ms += ms_since(t_cmp);
 }
 
@@ -556,8 +553,8 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   for (int t : *op->outputs()) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (L) {
+      cur_labels_[static_cast<size_t>(t)] = L;
       L->fill(dirty ? kInvalid : 0);
-      L->all_zero = !dirty;
       begin_write_tensor(t, false, p, /*force_swap=*/dirty && op_eps(p, index) > 0.f);
     } else {
       changed_[static_cast<size_t>(t)] = dirty;
@@ -612,7 +609,10 @@ void SparseExecutor::refresh_op(int index) {
   // Recompute in the current buffers; the values become the exact function of the current inputs.
   runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
   for (int t : *op->outputs())
-    if (LabelMap* L = labels_[static_cast<size_t>(t)].get()) L->fill(0);
+    if (LabelMap* L = labels_[static_cast<size_t>(t)].get()) {
+      cur_labels_[static_cast<size_t>(t)] = L;
+      L->fill(0);
+    }
 }
 
 }  // namespace fx

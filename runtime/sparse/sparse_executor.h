@@ -135,7 +135,11 @@ class SparseExecutor {
   bool initialised_ = false;
 
   std::vector<std::unique_ptr<Root>> roots_;   // per tensor id (null for non-roots)
-  std::vector<std::unique_ptr<LabelMap>> labels_;  // per tensor id
+  std::vector<std::unique_ptr<LabelMap>> labels_;  // per tensor id: its own label storage
+  // Per tensor id: the labels it has this frame — its own map, or (when an op provably passes its
+  // input's labels through unchanged) the input's map, shared to skip recomputing and rescanning it.
+  std::vector<LabelMap*> cur_labels_;
+  LabelMap& own_labels(int tensor);  // cur_labels_[tensor] made private (copy-on-write)
   std::vector<char> changed_;                  // per tensor: recomputed this frame (non-labelled tensors)
   TensorBases bases_;
   std::vector<uint8_t> ref_[2];

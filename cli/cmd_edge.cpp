@@ -1,0 +1,157 @@
+// fluxshard edge PLAN.fsp --input CLIP --server ADDR:PORT: the edge side of edge-cloud inference
+// (net/edge_client.h). One JSON line per frame (as `run` writes them, plus where the frame was computed,
+// the bytes sent and the latency) and a summary line.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "net/edge_client.h"
+#include "net/token.h"
+#include "runtime/error.h"
+#include "runtime/io/video_reader.h"
+#include "runtime/util/json.h"
+
+namespace fx::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+std::string hex64(uint64_t v) {
+  char b[20];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
+  return v[std::min(v.size() - 1, i > 0 ? i - 1 : 0)];
+}
+}  // namespace
+
+int cmd_edge(const Args& args) {
+  args.max_positionals(1);
+  const std::string& plan_path = args.positional(0, "PLAN.fsp");
+  if (!args.has("--input")) throw UsageError("fluxshard edge: missing --input CLIP");
+  net::EdgeOptions o;
+  o.policy = net::parse_policy(args.get_choice("--policy", "fluxshard", {"fluxshard", "local", "offload"}));
+  if (o.policy != net::Policy::Local && !args.has("--server"))
+    throw UsageError("fluxshard edge: missing --server ADDR:PORT (needed unless --policy local)");
+  o.server = args.get("--server", "127.0.0.1:7070");
+  o.mode = parse_mode(args.get_choice("--mode", "fluxshard", {"exact", "fluxshard"}));
+  o.codec = net::parse_codec(args.get_choice("--codec", "raw", {"raw", "lossless", "lz4", "jpeg"}));
+  o.jpeg_quality = args.get_int("--jpeg-quality", 90, 1, 100);
+  if (args.has("--token-file")) o.token = net::read_token_file(args.get("--token-file"));
+  o.trace = args.get("--trace", "");
+  o.rtt_ms = args.get_double("--rtt-ms", -1, 0, 10000);
+  o.threads = thread_option(args);
+  o.aligner.block = args.get_int("--block", 16, 4, 128);
+  o.aligner.window = args.get_int("--window", 16, 0, 128);
+  o.aligner.tau = static_cast<float>(args.get_double("--tau", 0.025, 0.0, 1.0));
+  o.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  o.codec_mvs = !args.has("--no-codec-mvs");
+  o.post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
+  o.post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  o.result_timeout_ms = args.get_double("--result-timeout-ms", 1000, 1, 600000);
+  o.background = !args.has("--no-background");
+  o.refresh = !args.has("--no-refresh");
+  o.name = args.get("--name", "");
+  const int max_frames = args.get_int("--max-frames", 0, 0, 1 << 30);
+  double pace_fps = args.get_double("--fps", 0, 0, 1000);
+
+  auto plan = Plan::load_file(plan_path);
+  VideoReader reader(args.get("--input"));
+  const double clip_fps = reader.fps() > 0 ? reader.fps() : 30.0;
+  if (args.has("--realtime")) pace_fps = clip_fps;
+  const double stream_fps = pace_fps > 0 ? pace_fps : clip_fps;
+  o.frame_interval_ms = 1000.0 / stream_fps;
+  std::ofstream json;
+  if (args.has("--json")) {
+    json.open(args.get("--json"), std::ios::trunc);
+    if (!json) throw Error("cannot write '" + args.get("--json") + "'");
+  }
+  net::EdgeClient edge(plan, o);
+  const auto& names = plan->class_names();
+  const char* mode = mode_name(o.mode);
+
+  Frame frame;
+  net::EdgeFrameReport rep;
+  std::vector<double> lat;
+  int64_t frames = 0;
+  auto wall0 = Clock::now();
+  for (;;) {
+    if (max_frames > 0 && frames >= max_frames) break;
+    if (!reader.read(frame)) break;
+    if (pace_fps > 0) {
+      auto due = wall0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(frames / pace_fps));
+      std::this_thread::sleep_until(due);
+    }
+    const FrameResult& r = edge.process(frame, rep);
+    ++frames;
+    lat.push_back(rep.latency_ms);
+    if (json.is_open()) {
+      JsonWriter w;
+      w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode);
+      w.field("policy", net::policy_name(o.policy)).field("on", rep.on_cloud ? "cloud" : "edge");
+      w.key("detections").begin_array();
+      for (size_t i = 0; i < r.detections.size(); ++i) {
+        const Detection& d = r.detections[i];
+        std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : "";
+        write_detection_json(w, d, name, i < r.masks.size() ? &r.masks[i] : nullptr);
+      }
+      w.end_array();
+      w.field("latency_ms", rep.latency_ms).field("bytes_up", static_cast<int64_t>(rep.bytes_up));
+      w.field("payload_bytes", static_cast<int64_t>(rep.payload_bytes));
+      w.field("background_bytes", static_cast<int64_t>(rep.background_bytes)).field("background_blocks", rep.background_blocks);
+      w.field("ecb", rep.ecb).field("ccb", rep.ccb).field("t_edge_ms", rep.t_edge_ms).field("t_cloud_ms", rep.t_cloud_ms);
+      w.field("plan_ms", rep.plan_ms).field("exec_ms", rep.exec_ms).field("wait_ms", rep.wait_ms);
+      w.field("server_ms", rep.server_ms).field("refresh_ops", rep.refresh_ops);
+      w.field("fallback", rep.fallback).field("resync", rep.resync).field("reference_mismatch", rep.reference_mismatch);
+      w.field("bw_mbps", rep.bw_mbps).field("rtt_ms", rep.rtt_ms).field("output_hash", hex64(rep.output_hash));
+      w.end_object();
+      json << w.str() << '\n';
+      json.flush();
+    }
+  }
+  int loop_rc = edge.close();
+  if (frames == 0) throw Error("'" + args.get("--input") + "' has no decodable frames");
+  const net::EdgeTotals& t = edge.totals();
+  double n = static_cast<double>(frames), mean = 0;
+  for (double v : lat) mean += v;
+  mean /= n;
+  double wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
+  double stream_s = n / stream_fps;
+  double mbps = static_cast<double>(t.bytes_up) / 1e6 / stream_s;
+  if (json.is_open()) {
+    JsonWriter w;
+    w.begin_object().field("summary", true).field("frames", frames).field("mode", mode);
+    w.field("policy", net::policy_name(o.policy)).field("codec", net::codec_name(o.codec));
+    w.field("trace", o.trace.empty() ? "unlimited" : o.trace).field("threads", edge.threads());
+    w.field("mean_ms", mean).field("median_ms", median(lat)).field("p95_ms", percentile(lat, 0.95));
+    w.field("bytes_up", static_cast<int64_t>(t.bytes_up)).field("payload_bytes", static_cast<int64_t>(t.payload_bytes));
+    w.field("background_bytes", static_cast<int64_t>(t.background_bytes));
+    w.field("mb_per_s", mbps).field("stream_fps", stream_fps);
+    w.field("frames_on_edge", t.on_edge).field("frames_on_cloud", t.on_cloud);
+    w.field("cloud_share", static_cast<double>(t.on_cloud) / n).field("fallbacks", t.fallbacks);
+    w.field("resyncs", t.resyncs).field("handshakes", t.handshakes).field("reference_mismatches", t.mismatches);
+    w.field("refresh_ops", t.refresh_ops).field("wall_s", wall_s).field("loop_close", loop_rc);
+    w.end_object();
+    json << w.str() << '\n';
+  }
+  if (!args.has("--quiet"))
+    std::printf("%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
+                "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
+                static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
+                net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps, static_cast<unsigned long long>(t.bytes_up),
+                stream_fps, static_cast<long long>(t.on_edge), static_cast<long long>(t.on_cloud),
+                static_cast<long long>(t.fallbacks), static_cast<long long>(t.resyncs));
+  return 0;
+}
+
+}  // namespace fx::cli

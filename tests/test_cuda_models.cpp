@@ -1,0 +1,327 @@
+// Whole models on the CUDA backend against the CPU backend (and ONNX Runtime's goldens):
+//  - op by op on real data: every op of every bundled model, fed the CPU's input tensors, must give
+//    the CPU's output bits on the GPU in fp32 (MatMul: NMSE 1e-10);
+//  - end to end, fp32: outputs within 1e-5 x range of the CPU's (they differ only through the attention
+//    MatMuls), identical detections, and the goldens' tolerance vs ONNX Runtime;
+//  - end to end, fp16: the same detections (matched by class and IoU), max relative error reported;
+//  - the executor: graph replay == plain launches == debug mode, repeated invokes bit-identical;
+//  - the motion search on real frames == MotionAligner;
+//  - the CLI's --backend cuda messages (also without a device / without CUDA compiled in).
+// GPU cases WARN "no CUDA device: ..." and return when there is none.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "compiler/compile.h"
+#include "cuda_test_util.h"
+#include "golden_format.h"
+#include "runtime/dense_executor.h"
+#include "runtime/detector.h"
+#include "runtime/io/letterbox.h"
+#include "runtime/io/video_reader.h"
+#include "runtime/motion/aligner.h"
+#include "runtime/post/metrics.h"
+#include "test_util.h"
+
+#if defined(FLUXSHARD_HAVE_CUDA)
+#include "ops/motion/sad_cuda.h"
+#include "runtime/cuda/cuda_executor.h"
+#endif
+
+using namespace fx;
+
+namespace {
+
+struct Compiled {
+  std::vector<uint8_t> bytes;
+  std::shared_ptr<const Plan> plan;
+};
+
+const Compiled& compiled(const std::string& model) {
+  static std::map<std::string, Compiled> cache;
+  auto it = cache.find(model);
+  if (it != cache.end()) return it->second;
+  Compiled c;
+  c.bytes = compile_onnx_file(test::src_path("assets/" + model));
+  c.plan = Plan::from_bytes(c.bytes.data(), c.bytes.size(), model);
+  return cache.emplace(model, std::move(c)).first->second;
+}
+
+const char* const kGoldens[] = {"yolo11n-640_bedroom_f10.fxg", "yolo11n-640_cockatoo_f40.fxg",
+                                "yolo11n-320_bedroom_f30.fxg", "yolo11n-seg-640_bedroom_f10.fxg"};
+
+std::vector<std::vector<float>> run_cpu(std::shared_ptr<const Plan> plan, const test::Golden& g) {
+  DenseExecutor exec(plan, std::make_shared<ThreadPool>(2));
+  rgb_to_planar_float(g.rgb.data(), g.width, g.height, exec.input_data());
+  exec.invoke();
+  std::vector<std::vector<float>> outs;
+  for (size_t i = 0; i < plan->outputs().size(); ++i)
+    outs.emplace_back(exec.output_data(i), exec.output_data(i) + plan->tensor(plan->outputs()[i]).numel);
+  return outs;
+}
+
+FrameResult detections_of(const Plan& plan, const std::vector<std::vector<float>>& outs, const test::Golden& g) {
+  OutputLayout layout = output_layout(plan);
+  LetterboxInfo lb = letterbox_info(g.width, g.height, g.width, g.height);
+  PostOptions opt;
+  return postprocess(layout, outs[0].data(), outs.size() > 1 ? outs[1].data() : nullptr, lb, opt);
+}
+
+float box_iou(const float* a, const float* b) {
+  const float x0 = std::max(a[0], b[0]), y0 = std::max(a[1], b[1]), x1 = std::min(a[2], b[2]), y1 = std::min(a[3], b[3]);
+  const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
+  const float ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  return ua > 0 ? inter / ua : 0.f;
+}
+
+// Max |a - b| over max |b| (relative to the tensor's range), and the count of differing bits.
+struct Diff {
+  double max_abs = 0, range = 0;
+  size_t differing = 0;
+};
+Diff diff(const std::vector<float>& a, const std::vector<float>& b) {
+  Diff d;
+  float lo = b.empty() ? 0.f : b[0], hi = lo;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    d.max_abs = std::max(d.max_abs, std::fabs(static_cast<double>(a[i]) - b[i]));
+    d.differing += std::memcmp(&a[i], &b[i], 4) != 0;
+    lo = std::min(lo, b[i]), hi = std::max(hi, b[i]);
+  }
+  d.range = static_cast<double>(hi) - lo;
+  return d;
+}
+
+#if defined(FLUXSHARD_HAVE_CUDA)
+std::vector<std::vector<float>> run_gpu(CudaExecutor& exec, const test::Golden& g) {
+  rgb_to_planar_float(g.rgb.data(), g.width, g.height, exec.input_host());
+  exec.invoke();
+  std::vector<std::vector<float>> outs;
+  const Plan& plan = exec.plan();
+  for (size_t i = 0; i < plan.outputs().size(); ++i)
+    outs.emplace_back(exec.output_host(i), exec.output_host(i) + plan.tensor(plan.outputs()[i]).numel);
+  return outs;
+}
+
+// A CPU tensor in the packed form CudaExecutor::download uses.
+std::vector<float> cpu_packed(DenseExecutor& e, int t) {
+  const TensorInfo& ti = e.plan().tensor(t);
+  if (ti.layout == PlanLayout::NHWC && !ti.constant && ti.shape.size() == 4) {
+    const MapView m = e.map_of(t);
+    std::vector<float> v;
+    v.reserve(static_cast<size_t>(m.h) * m.w * m.c);
+    for (int y = 0; y < m.h; ++y)
+      for (int x = 0; x < m.w; ++x) v.insert(v.end(), m.at(y, x), m.at(y, x) + m.c);
+    return v;
+  }
+  const float* p = e.tensor_data(t);
+  return std::vector<float>(p, p + ti.numel);
+}
+#endif
+
+}  // namespace
+
+TEST_CASE("cuda: every op of every model equals the CPU bit for bit on real data (fp32)", "[cuda][gpu][model]") {
+  FX_REQUIRE_CUDA_DEVICE();
+#if defined(FLUXSHARD_HAVE_CUDA)
+  for (const char* file : {kGoldens[0], kGoldens[2], kGoldens[3]}) {
+    test::Golden g = test::read_golden(test::src_path(std::string("tests/goldens/") + file));
+    const Compiled& c = compiled(g.model);
+    const Plan& plan = *c.plan;
+    DenseExecutor cpu(c.plan, std::make_shared<ThreadPool>(2));
+    CudaOptions opt;
+    opt.use_graph = false;
+    CudaExecutor gpu(c.plan, opt);
+    rgb_to_planar_float(g.rgb.data(), g.width, g.height, cpu.input_data());
+    size_t failures = 0;
+    for (int i = 0; i < plan.op_count(); ++i) {
+      const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      for (int t : *op->inputs())
+        if (t >= 0 && !plan.tensor(t).constant) gpu.upload(t, cpu_packed(cpu, t));
+      cpu.run_ops(i, i + 1);
+      gpu.run_ops(i, i + 1);
+      for (int t : *op->outputs()) {
+        const std::vector<float> a = gpu.download(t), b = cpu_packed(cpu, t);
+        INFO(file << " op " << i << " " << op_kind_name(op->kind()) << " '" << (op->name() ? op->name()->str() : "")
+                  << "' output '" << plan.tensor(t).name << "'");
+        REQUIRE(a.size() == b.size());
+        if (op->kind() == OpKind::MatMul) {
+          CHECK(test::nmse(a.data(), b.data(), a.size()) <= 1e-10);
+        } else {
+          const Diff d = diff(a, b);
+          INFO(d.differing << " of " << a.size() << " values differ, max abs " << d.max_abs);
+          CHECK(d.differing == 0);
+          failures += d.differing != 0;
+        }
+      }
+      if (failures > 3) FAIL("stopping after 3 differing ops");
+    }
+  }
+#endif
+}
+
+TEST_CASE("cuda: fp32 end to end matches the CPU and ONNX Runtime, identical detections", "[cuda][gpu][model]") {
+  FX_REQUIRE_CUDA_DEVICE();
+#if defined(FLUXSHARD_HAVE_CUDA)
+  for (const char* file : kGoldens) {
+    test::Golden g = test::read_golden(test::src_path(std::string("tests/goldens/") + file));
+    const Compiled& c = compiled(g.model);
+    INFO(file);
+    CudaExecutor gpu(c.plan);
+    if (!gpu.graph_active()) WARN("CUDA graph not used: " << gpu.graph_error());
+    const auto cpu_outs = run_cpu(c.plan, g);
+    const auto gpu_outs = run_gpu(gpu, g);
+    REQUIRE(gpu_outs.size() == cpu_outs.size());
+    for (size_t i = 0; i < cpu_outs.size(); ++i) {
+      const Diff d = diff(gpu_outs[i], cpu_outs[i]);
+      INFO("output " << i << ": max abs " << d.max_abs << " over range " << d.range << ", " << d.differing << " differ");
+      CHECK(d.max_abs <= 1e-5 * d.range);
+      size_t non_finite = 0;
+      for (float v : gpu_outs[i]) non_finite += !std::isfinite(v);
+      CHECK(non_finite == 0);
+      // ONNX Runtime's outputs, with test_models.cpp's tolerance.
+      const test::GoldenOutput& ref = g.outputs[i];
+      double max_err = 0;
+      for (size_t k = 0; k < ref.values.size(); ++k)
+        max_err = std::max(max_err, std::fabs(static_cast<double>(gpu_outs[i][k]) - ref.values[k]));
+      CHECK(max_err <= 1e-3 * (static_cast<double>(ref.max) - ref.min));
+    }
+    const FrameResult a = detections_of(*c.plan, gpu_outs, g), b = detections_of(*c.plan, cpu_outs, g);
+    REQUIRE(!b.detections.empty());
+    REQUIRE(a.detections.size() == b.detections.size());
+    for (size_t k = 0; k < a.detections.size(); ++k) {
+      CHECK(a.detections[k].cls == b.detections[k].cls);
+      CHECK(std::fabs(a.detections[k].score - b.detections[k].score) < 1e-4);
+      for (int j = 0; j < 4; ++j) CHECK(std::fabs(a.detections[k].box[j] - b.detections[k].box[j]) < 0.01);
+      if (k < a.masks.size()) CHECK(mask_iou(a.masks[k], b.masks[k]) > 0.999);
+    }
+    // Replays are deterministic; plain launches, debug mode and the built-in GEMM agree.
+    const auto again = run_gpu(gpu, g);
+    for (size_t i = 0; i < again.size(); ++i) CHECK(diff(again[i], gpu_outs[i]).differing == 0);
+    CudaOptions plain;
+    plain.use_graph = false;
+    plain.debug_sync = true;
+    CudaExecutor dbg(c.plan, plain);
+    const auto dbg_outs = run_gpu(dbg, g);
+    for (size_t i = 0; i < dbg_outs.size(); ++i) CHECK(diff(dbg_outs[i], gpu_outs[i]).differing == 0);
+    CudaOptions builtin;
+    builtin.use_cublas = false;
+    CudaExecutor own(c.plan, builtin);
+    const auto own_outs = run_gpu(own, g);
+    for (size_t i = 0; i < own_outs.size(); ++i) {
+      const Diff d = diff(own_outs[i], cpu_outs[i]);
+      CHECK(d.max_abs <= 1e-5 * d.range);
+    }
+  }
+#endif
+}
+
+TEST_CASE("cuda: fp16 end to end gives the same detections", "[cuda][gpu][model]") {
+  FX_REQUIRE_CUDA_DEVICE();
+#if defined(FLUXSHARD_HAVE_CUDA)
+  for (const char* file : kGoldens) {
+    test::Golden g = test::read_golden(test::src_path(std::string("tests/goldens/") + file));
+    const Compiled& c = compiled(g.model);
+    INFO(file);
+    CudaOptions opt;
+    opt.precision = CudaPrecision::FP16;
+    CudaExecutor gpu(c.plan, opt);
+    const auto cpu_outs = run_cpu(c.plan, g);
+    const auto gpu_outs = run_gpu(gpu, g);
+    for (size_t i = 0; i < cpu_outs.size(); ++i) {
+      const Diff d = diff(gpu_outs[i], cpu_outs[i]);
+      WARN(file << " fp16 output " << i << ": max abs error " << d.max_abs << " = " << d.max_abs / std::max(d.range, 1e-30)
+                << " of the range " << d.range);
+      size_t non_finite = 0;
+      for (float v : gpu_outs[i]) non_finite += !std::isfinite(v);
+      CHECK(non_finite == 0);
+      CHECK(d.max_abs <= 0.02 * d.range);
+    }
+    const FrameResult a = detections_of(*c.plan, gpu_outs, g), b = detections_of(*c.plan, cpu_outs, g);
+    REQUIRE(!b.detections.empty());
+    CHECK(a.detections.size() == b.detections.size());
+    // Every CPU detection has an fp16 one of the same class over IoU 0.9 and a close score.
+    for (const Detection& d : b.detections) {
+      bool found = false;
+      for (const Detection& e : a.detections)
+        found |= e.cls == d.cls && box_iou(e.box, d.box) > 0.9f && std::fabs(e.score - d.score) < 0.03f;
+      CHECK(found);
+    }
+  }
+#endif
+}
+
+TEST_CASE("cuda: the motion search on real frames equals MotionAligner", "[cuda][gpu][motion]") {
+  FX_REQUIRE_CUDA_DEVICE();
+#if defined(FLUXSHARD_HAVE_CUDA)
+  for (const char* clip : {"assets/bedroom.mp4", "assets/cockatoo.mp4"}) {
+    VideoReader reader(test::src_path(clip));
+    const int W = 640, H = 640;
+    std::vector<std::vector<uint8_t>> frames;
+    Frame f;
+    while (frames.size() < 6 && reader.read(f)) {
+      std::vector<uint8_t> lb(static_cast<size_t>(W) * H * 3);
+      letterbox_rgb(f.rgb.data(), f.width, f.height, W, H, lb.data(), nullptr);
+      frames.push_back(std::move(lb));
+    }
+    REQUIRE(frames.size() >= 4);
+    AlignerOptions opt;
+    MotionAligner al(W, H, opt);
+    cuda::MotionSearchCuda gpu(W, H, opt);
+    MotionField prev_cpu;
+    bool have_prev = false;
+    for (size_t i = 1; i < frames.size(); ++i) {
+      MotionField a, b;
+      al.estimate(frames[i].data(), frames[i - 1].data(), have_prev ? &prev_cpu : nullptr, {}, a);
+      gpu.estimate(frames[i].data(), frames[i - 1].data(), have_prev ? &prev_cpu : nullptr, {}, b);
+      size_t bad = 0;
+      for (size_t k = 0; k < a.blocks.size(); ++k)
+        bad += a.blocks[k].mv != b.blocks[k].mv || a.blocks[k].cost != b.blocks[k].cost ||
+               a.blocks[k].candidate != b.blocks[k].candidate || a.blocks[k].exposed != b.blocks[k].exposed;
+      INFO(clip << " frame " << i);
+      CHECK(bad == 0);
+      prev_cpu = a;
+      have_prev = true;
+    }
+  }
+#endif
+}
+
+TEST_CASE("cli: --backend cuda runs dense, and says why when it cannot", "[cuda][cli]") {
+  test::TempDir tmp;
+  const Compiled& c = compiled("yolo11n-320.onnx");
+  const std::string plan = tmp.file("m.fsp");
+  test::write_file(plan, std::string(c.bytes.begin(), c.bytes.end()));
+  const std::string clip = test::src_path("assets/bedroom.mp4");
+  auto r = test::run_cli({"run", plan, "--input", clip, "--backend", "cuda", "--max-frames", "2", "--quiet"});
+  std::string why;
+  const bool device = test::cuda_device(&why);
+#if !defined(FLUXSHARD_HAVE_CUDA)
+  CHECK(r.status == 1);
+  CHECK(r.err.find("fluxshard was built without CUDA") != std::string::npos);
+#else
+  if (!device) {
+    CHECK(r.status == 1);
+    CHECK(r.err.find("no CUDA device: ") != std::string::npos);
+    CHECK_THROWS_WITH(CudaExecutor(c.plan), Catch::Contains("no CUDA device: "));
+  } else {
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("cuda backend") != std::string::npos);
+    auto r16 = test::run_cli({"run", plan, "--input", clip, "--backend", "cuda", "--precision", "fp16", "--max-frames", "2",
+                              "--quiet"});
+    CHECK(r16.status == 0);
+  }
+#endif
+  (void)device;
+  auto bad = test::run_cli({"run", plan, "--input", clip, "--backend", "cuda", "--mode", "exact"});
+  CHECK(bad.status == 1);
+#if defined(FLUXSHARD_HAVE_CUDA)
+  CHECK(bad.err.find("--mode dense only") != std::string::npos);
+#endif
+  auto p16 = test::run_cli({"run", plan, "--input", clip, "--precision", "fp16"});
+  CHECK(p16.status == 2);
+}

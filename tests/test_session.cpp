@@ -1,0 +1,190 @@
+// Stream sessions on real clips: approximate mode with zero thresholds equals exact mode; the error of
+// approximate mode grows with the thresholds but stays bounded; exact mode with tau = 0 (every changed
+// block recomputed, so R_t is the frame) reproduces dense inference; and the fluxshard-mode regression
+// on bedroom.mp4 keeps detection F1 vs dense >= 0.97.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+
+#include "compiler/compile.h"
+#include "runtime/io/letterbox.h"
+#include "runtime/io/video_reader.h"
+#include "runtime/planner.h"
+#include "runtime/post/metrics.h"
+#include "runtime/session.h"
+#include "test_util.h"
+
+using namespace fx;
+
+namespace {
+
+std::shared_ptr<const Plan> plan_of(const std::string& model) {
+  static std::map<std::string, std::shared_ptr<const Plan>> cache;
+  auto it = cache.find(model);
+  if (it != cache.end()) return it->second;
+  auto bytes = compile_onnx_file(test::source_path("assets/" + model));
+  return cache[model] = Plan::from_bytes(bytes.data(), bytes.size(), model);
+}
+
+std::vector<Frame> frames_of(const std::string& clip, int n) {
+  VideoReader r(test::source_path("assets/" + clip));
+  std::vector<Frame> out;
+  Frame f;
+  while (static_cast<int>(out.size()) < n && r.read(f)) out.push_back(f);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("approximate mode with all thresholds 0 and rounding off equals exact mode", "[session][sparse]") {
+  auto plan = plan_of("yolo11n-320.onnx");
+  auto frames = frames_of("cockatoo.mp4", 8);  // strong hand-held motion: shifts of every kind
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SparseExecutor exact(plan, pool, 16, runner), approx(plan, pool, 16, runner);
+  PlannerOptions po;
+  po.exact = true;
+  BlockPlanner planner(320, 320, po);
+  std::vector<uint8_t> cur(320 * 320 * 3);
+  std::vector<Label> labels, motion;
+  std::vector<float> zeros(static_cast<size_t>(plan->op_count()), 0.f);
+  for (size_t f = 0; f < frames.size(); ++f) {
+    letterbox_rgb(frames[f].rgb.data(), frames[f].width, frames[f].height, 320, 320, cur.data());
+    if (f == 0) {
+      exact.reset(cur.data());
+      approx.reset(cur.data());
+      continue;
+    }
+    PlanReport rep;
+    planner.plan(cur.data(), exact.reference_rgb(), {}, SaliencePrior{}, labels, motion, rep, pool.get());
+    SparseParams a;
+    a.eps = &zeros;
+    a.round_offsets = false;
+    a.footprint_only = false;
+    a.block_motion = &motion;
+    const SparseStats& se = exact.run(labels, cur.data(), SparseParams{});
+    int64_t recomputed = se.recomputed_positions;
+    const SparseStats& sa = approx.run(labels, cur.data(), a);
+    CHECK(sa.recomputed_positions == recomputed);
+    for (int t = 0; t < static_cast<int>(plan->tensors().size()); ++t) {
+      if (!exact.has_cache(t)) continue;
+      MapView x = exact.map_of(t), y = approx.map_of(t);
+      bool same = true;
+      for (int yy = 0; yy < x.h && same; ++yy)
+        for (int xx = 0; xx < x.w && same; ++xx) same = std::memcmp(x.at(yy, xx), y.at(yy, xx), 4u * x.c) == 0;
+      INFO("frame " << f << " tensor " << plan->tensor(t).name);
+      REQUIRE(same);
+    }
+    REQUIRE(std::memcmp(exact.output_data(0), approx.output_data(0), plan->tensor(plan->outputs()[0]).bytes()) == 0);
+  }
+}
+
+TEST_CASE("approximate mode: the error grows with the thresholds and stays bounded", "[session][sparse]") {
+  // The same block labels (from an exact planner) drive an exact executor and approximate ones; the
+  // class-score error of the approximate outputs against the exact ones (dense inference on R_t) is
+  // measured per threshold scale.
+  auto plan = plan_of("yolo11n-320.onnx");
+  auto frames = frames_of("cockatoo.mp4", 12);
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  const std::vector<float> alphas = {0.f, 0.02f, 0.2f, 1.f};
+  SparseExecutor exact(plan, pool, 16, runner);
+  std::vector<std::unique_ptr<SparseExecutor>> approx;
+  for (size_t a = 0; a < alphas.size(); ++a) approx.push_back(std::make_unique<SparseExecutor>(plan, pool, 16, runner));
+  PlannerOptions po;
+  po.exact = true;
+  BlockPlanner planner(320, 320, po);
+  std::vector<uint8_t> cur(320 * 320 * 3);
+  std::vector<Label> labels, motion;
+  std::vector<std::vector<float>> eps(alphas.size());
+  const TensorInfo& o0 = plan->tensor(plan->outputs()[0]);
+  const int anchors = static_cast<int>(o0.shape[2]);
+  std::vector<double> worst(alphas.size(), 0.0), mean(alphas.size(), 0.0), hit(alphas.size(), 0.0);
+  for (size_t f = 0; f < frames.size(); ++f) {
+    letterbox_rgb(frames[f].rgb.data(), frames[f].width, frames[f].height, 320, 320, cur.data());
+    if (f == 0) {
+      exact.reset(cur.data());
+      for (size_t a = 0; a < alphas.size(); ++a) {
+        approx[a]->reset(cur.data());
+        eps[a].resize(static_cast<size_t>(plan->op_count()));
+        for (size_t i = 0; i < eps[a].size(); ++i) eps[a][i] = alphas[a] * approx[a]->op_scale()[i];
+      }
+      continue;
+    }
+    PlanReport rep;
+    planner.plan(cur.data(), exact.reference_rgb(), {}, SaliencePrior{}, labels, motion, rep, pool.get());
+    exact.run(labels, cur.data(), SparseParams{});
+    for (size_t a = 0; a < alphas.size(); ++a) {
+      SparseParams p;
+      p.eps = &eps[a];
+      p.round_offsets = true;
+      p.footprint_only = true;
+      p.block_motion = &motion;
+      hit[a] += approx[a]->run(labels, cur.data(), p).flop_hit_ratio();
+      // Class scores: rows 4.. of output0, in [0, 1].
+      double sum = 0;
+      for (int64_t k = 4 * anchors; k < o0.numel; ++k) {
+        double e = std::fabs(double(approx[a]->output_data(0)[k]) - exact.output_data(0)[k]);
+        worst[a] = std::max(worst[a], e);
+        sum += e;
+      }
+      mean[a] += sum / static_cast<double>(o0.numel - 4 * anchors) / static_cast<double>(frames.size() - 1);
+    }
+  }
+  for (size_t a = 0; a < alphas.size(); ++a) {
+    INFO("alpha " << alphas[a] << ": mean class-score error " << mean[a] << ", max " << worst[a] << ", FLOP hit "
+                  << hit[a] / 11);
+    CHECK(mean[a] < 0.01);  // bounded: on average a class score moves by under 0.01
+    CHECK(worst[a] < 0.75);
+  }
+  // Looser thresholds reuse more and err more.
+  CHECK(hit[0] < hit[1]);
+  CHECK(hit[1] < hit[2]);
+  CHECK(hit[2] < hit[3]);
+  CHECK(mean[0] < mean[2]);
+  CHECK(mean[1] < mean[3]);
+}
+
+TEST_CASE("exact mode with tau 0 reproduces dense inference", "[session][sparse]") {
+  auto plan = plan_of("yolo11n-320.onnx");
+  auto frames = frames_of("bedroom.mp4", 6);
+  auto pool = std::make_shared<ThreadPool>(2);
+  SessionOptions e, d;
+  e.mode = SessionMode::Exact;
+  e.aligner.tau = 0;
+  d.mode = SessionMode::Dense;
+  StreamSession exact(plan, pool, e), dense(plan, pool, d);
+  const size_t n = static_cast<size_t>(plan->tensor(plan->outputs()[0]).numel);
+  for (const Frame& f : frames) {
+    FrameReport rep;
+    exact.process(f, &rep);
+    dense.process(f);
+    // Every block that differs is fresh, so R_t is the letterboxed frame and the caches are dense(frame).
+    REQUIRE(std::memcmp(exact.output_data(0), dense.output_data(0), n * 4) == 0);
+  }
+}
+
+TEST_CASE("regression: bedroom.mp4, 30 frames in fluxshard mode keep detection F1 vs dense >= 0.97",
+          "[session][regression]") {
+  auto plan = plan_of("yolo11n-640.onnx");
+  auto frames = frames_of("bedroom.mp4", 30);
+  REQUIRE(frames.size() == 30);
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SessionOptions o, d;
+  d.mode = SessionMode::Dense;
+  StreamSession flux(plan, pool, o, runner), dense(plan, pool, d, runner);
+  MatchAccumulator acc;
+  double flop_hit = 0;
+  for (size_t f = 0; f < frames.size(); ++f) {
+    FrameReport rep;
+    const FrameResult& r = flux.process(frames[f], &rep);
+    const FrameResult& ref = dense.process(frames[f]);
+    acc.add(match_detections(r.detections, ref.detections, 0.5f));
+    if (f > 0) flop_hit += rep.sparse.flop_hit_ratio();
+  }
+  INFO("F1 " << acc.f1() << ", FLOP hit " << flop_hit / 29);
+  CHECK(acc.f1() >= 0.97);
+  CHECK(flop_hit / 29 > 0.3);  // and it does reuse the cache
+}
