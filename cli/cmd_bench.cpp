@@ -1,5 +1,7 @@
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "cli/commands.h"
@@ -7,6 +9,9 @@
 #include "runtime/dense_executor.h"
 #include "runtime/error.h"
 #include "runtime/io/npy.h"
+#include "runtime/io/letterbox.h"
+#include "runtime/io/video_reader.h"
+#include "runtime/sparse/sparse_executor.h"
 
 namespace fx::cli {
 
@@ -68,12 +73,104 @@ int bench_dense(const Args& args) {
   return 0;
 }
 
+// The sparse cost curve: a forced share of blocks recomputed each frame (random or clustered), all others
+// moved by 0, timed against dense inference in the same run.
+int bench_sparse(const Args& args) {
+  args.max_positionals(2);
+  const std::string& plan_path = args.positional(1, "PLAN.fsp");
+  int runs = args.get_int("--runs", 7, 1, 10000);
+  int threads = thread_option(args);
+  int block = args.get_int("--block", 16, 4, 128);
+  auto plan = Plan::load_file(plan_path);
+  auto pool = std::make_shared<ThreadPool>(threads);
+  auto runner = std::make_shared<OpRunner>(plan);
+  DenseExecutor dense(plan, pool, runner);
+  SparseExecutor sparse(plan, pool, block, runner);
+  const int W = plan->input_w(), H = plan->input_h();
+  // A real frame as content.
+  std::vector<uint8_t> img(static_cast<size_t>(W) * H * 3, 114), frame = img;
+  if (args.has("--input")) {
+    VideoReader r(args.get("--input"));
+    Frame f;
+    if (r.read(f)) letterbox_rgb(f.rgb.data(), f.width, f.height, W, H, img.data());
+    if (r.read(f)) letterbox_rgb(f.rgb.data(), f.width, f.height, W, H, frame.data());
+  }
+  rgb_to_planar_float(img.data(), W, H, dense.input_data());
+  for (int i = 0; i < 2; ++i) dense.invoke();
+  std::vector<double> dt;
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    dense.invoke();
+    dt.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  double dense_ms = median(dt);
+  const int cols = sparse.block_cols(), rows = sparse.block_rows(), n = cols * rows;
+  sparse.reset(img.data());
+  std::vector<float> island_eps(static_cast<size_t>(plan->op_count()), 0.f);
+  for (int i = 0; i < plan->op_count(); ++i) {
+    const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
+      island_eps[static_cast<size_t>(i)] = 0.1f * sparse.op_scale()[static_cast<size_t>(i)];
+  }
+  const bool json = args.has("--json");
+  if (!json)
+    std::printf("dense: %.2f ms (median of %d, %d threads)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,
+                pool->size(), "policy", "pattern", "blocks%", "FLOPs%", "ms", "speed-up", "ideal");
+  std::mt19937 rng(42);
+  for (int footprint = 0; footprint < 2; ++footprint)
+    for (int clustered = 0; clustered < 2; ++clustered)
+      for (int pct : {0, 5, 10, 25, 50, 75, 100}) {
+        std::vector<Label> labels(static_cast<size_t>(n), 0);
+        int k = n * pct / 100;
+        if (clustered) {
+          // A square-ish region of k blocks at a random place.
+          int side_w = std::min(cols, std::max(1, static_cast<int>(std::ceil(std::sqrt(double(k) * cols / rows)))));
+          int bx0 = static_cast<int>(rng() % static_cast<unsigned>(cols - side_w + 1)), by = static_cast<int>(rng() % static_cast<unsigned>(rows));
+          for (int i = 0; i < k; ++i) {
+            int x = bx0 + i % side_w, y = (by + i / side_w) % rows;
+            labels[static_cast<size_t>(y) * cols + x] = kInvalid;
+          }
+        } else {
+          std::vector<int> idx(static_cast<size_t>(n));
+          for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+          std::shuffle(idx.begin(), idx.end(), rng);
+          for (int i = 0; i < k; ++i) labels[static_cast<size_t>(idx[static_cast<size_t>(i)])] = kInvalid;
+        }
+        SparseParams p;
+        p.footprint_only = footprint != 0;
+        // The dense island's outputs are compared with the cache as the sessions do by default
+        // (SessionOptions::island_eps), else any change dirties every later layer.
+        p.eps = &island_eps;
+        std::vector<double> st;
+        double flops = 0;
+        for (int i = 0; i < runs + 1; ++i) {
+          sparse.reset(img.data());
+          auto t0 = std::chrono::steady_clock::now();
+          const SparseStats& s = sparse.run(labels, (i % 2) ? img.data() : frame.data(), p);
+          double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          if (i > 0) st.push_back(ms);  // the first is a warm-up
+          flops = 1.0 - s.flop_hit_ratio();
+        }
+        double ms = median(st);
+        const char* policy = footprint ? "footprint" : "exact";
+        const char* pattern = clustered ? "clustered" : "random";
+        if (json)
+          std::printf("{\"policy\":\"%s\",\"pattern\":\"%s\",\"blocks\":%.3f,\"flops\":%.4f,\"ms\":%.3f,"
+                      "\"dense_ms\":%.3f,\"speedup\":%.3f}\n", policy, pattern, pct / 100.0, flops, ms, dense_ms, dense_ms / ms);
+        else
+          std::printf("%-10s %-10s %8d%% %9.1f%% %10.2f %8.2fx %8.2fx\n", policy, pattern, pct, 100 * flops, ms,
+                      dense_ms / ms, pct ? 100.0 / pct : 0.0);
+      }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
   std::string what = args.positional(0, "benchmark name (dense)");
   if (what == "dense") return bench_dense(args);
-  throw UsageError("fluxshard bench: unknown benchmark '" + what + "' (available: dense)");
+  if (what == "sparse") return bench_sparse(args);
+  throw UsageError("fluxshard bench: unknown benchmark '" + what + "' (available: dense, sparse)");
 }
 
 }  // namespace fx::cli

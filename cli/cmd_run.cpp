@@ -33,6 +33,31 @@ void annotate(Frame& f, const FrameResult& r, const std::vector<std::string>& na
   }
 }
 
+// IoU of a ground-truth foreground mask (a grey/RGB image, object where > 127) with the union of the
+// predicted instance masks that lie mostly on it (more than half of their area), as DAVIS single-object
+// evaluation of an instance segmenter. Both at the frame's resolution.
+double gt_mask_iou(const Frame& gt, const std::vector<Mask>& masks) {
+  const size_t n = static_cast<size_t>(gt.width) * gt.height;
+  std::vector<uint8_t> obj(n), pred(n, 0);
+  for (size_t i = 0; i < n; ++i) obj[i] = gt.rgb[3 * i] > 127 || gt.rgb[3 * i + 1] > 127 || gt.rgb[3 * i + 2] > 127;
+  for (const Mask& m : masks) {
+    if (m.width != gt.width || m.height != gt.height) continue;
+    size_t area = 0, on = 0;
+    for (size_t i = 0; i < n; ++i) {
+      area += m.data[i];
+      on += m.data[i] & obj[i];
+    }
+    if (area && on * 2 > area)
+      for (size_t i = 0; i < n; ++i) pred[i] |= m.data[i];
+  }
+  size_t inter = 0, uni = 0;
+  for (size_t i = 0; i < n; ++i) {
+    inter += pred[i] & obj[i];
+    uni += pred[i] | obj[i];
+  }
+  return uni ? static_cast<double>(inter) / uni : 1.0;
+}
+
 // Means over the frames of a run (summary line and stdout).
 struct Totals {
   int64_t frames = 0, detections = 0;
@@ -40,6 +65,8 @@ struct Totals {
   double hit = 0, flop_hit = 0, critical = 0, candidate_share = 0, median_mv = 0;
   double dense_total = 0;
   double labels = 0, copies = 0, kernels = 0, compare = 0, islands = 0, epilogue = 0;
+  double gt_iou = 0, dense_gt_iou = 0;
+  int64_t gt_frames = 0;
   std::vector<double> totals;
 };
 
@@ -94,6 +121,12 @@ int cmd_run(const Args& args) {
   Totals t;
   MatchAccumulator acc;
   std::vector<double> layer_share(static_cast<size_t>(plan->op_count()), 0.0);
+  std::unique_ptr<VideoReader> gt;
+  if (args.has("--gt-masks")) {
+    if (!seg) throw UsageError("fluxshard run: --gt-masks needs a segment model");
+    gt = std::make_unique<VideoReader>(args.get("--gt-masks"));
+  }
+  Frame gt_frame;
   auto wall0 = Clock::now();
   for (;;) {
     if (max_frames > 0 && t.frames >= max_frames) break;
@@ -111,6 +144,13 @@ int cmd_run(const Args& args) {
       match = match_detections(r.detections, dr.detections, 0.5f);
       if (seg) acc.add(match, r.masks, dr.masks);
       else acc.add(match);
+    }
+    double frame_gt_iou = -1;
+    if (gt && gt->read(gt_frame) && gt_frame.width == frame.width && gt_frame.height == frame.height) {
+      frame_gt_iou = gt_mask_iou(gt_frame, r.masks);
+      t.gt_iou += frame_gt_iou;
+      if (dense) t.dense_gt_iou += gt_mask_iou(gt_frame, dense->result().masks);
+      t.gt_frames++;
     }
     t.frames++;
     t.detections += static_cast<int64_t>(r.detections.size());
@@ -159,6 +199,7 @@ int cmd_run(const Args& args) {
       }
       if (rep.time.refresh_ms > 0) w.field("refresh_ms", rep.time.refresh_ms);
       w.end_object();
+      if (frame_gt_iou >= 0) w.field("gt_mask_iou", frame_gt_iou);
       if (dense) {
         w.field("dense_ms", dense_ms).field("f1_vs_dense", match.f1);
         if (seg) w.field("mask_iou_vs_dense", mask_iou_matched(match, r.masks, dense->result().masks));
@@ -197,6 +238,10 @@ int cmd_run(const Args& args) {
     w.field("mean_median_mv", t.median_mv / n).field("mean_epilogue_ms", t.epilogue / n);
     w.field("mean_island_ms", t.islands / n).field("mean_kernel_ms", t.kernels / n);
     w.field("detections_per_frame", static_cast<double>(t.detections) / n).field("wall_s", wall_s);
+    if (t.gt_frames) {
+      w.field("gt_mask_iou", t.gt_iou / static_cast<double>(t.gt_frames));
+      if (dense) w.field("dense_gt_mask_iou", t.dense_gt_iou / static_cast<double>(t.gt_frames));
+    }
     if (dense) {
       w.field("dense_mean_ms", t.dense_total / n).field("speedup_vs_dense", (t.dense_total / n) / mean);
       w.field("f1_vs_dense", acc.f1()).field("mean_iou_vs_dense", acc.mean_iou());
@@ -227,6 +272,10 @@ int cmd_run(const Args& args) {
                   100 * layer_share[static_cast<size_t>(i)] / (n - 1), op->flops() / 1e6);
     }
   }
+  if (t.gt_frames)
+    std::printf("ground-truth mask IoU over %lld frames: %.4f%s\n", static_cast<long long>(t.gt_frames),
+                t.gt_iou / static_cast<double>(t.gt_frames),
+                dense ? (" (dense: " + std::to_string(t.dense_gt_iou / static_cast<double>(t.gt_frames)) + ")").c_str() : "");
   if (written > 0)
     std::printf("annotated video: %s (%lld frames, %s)\n", args.get("--annotate").c_str(), static_cast<long long>(written),
                 codec.c_str());

@@ -64,6 +64,6 @@ if(FLUXSHARD_CUDA)
 
   # GPU benchmark (perf/gpu_check.sh runs it).
   add_executable(bench_gpu ${CMAKE_SOURCE_DIR}/perf/bench_gpu.cpp)
-  target_link_libraries(bench_gpu PRIVATE fluxshard_cuda fluxshard_compiler)
   target_compile_options(bench_gpu PRIVATE -O2)
+  target_link_libraries(bench_gpu PRIVATE fluxshard_cuda fluxshard_compiler)
 endif()

@@ -87,7 +87,9 @@ struct EdgeClient::Impl {
   LetterboxInfo lb, prev_lb;
   std::vector<Label> ecb_labels, ecb_motion, ccb_labels, ccb_motion;
   PlanReport ecb_rep, ccb_rep;
-  std::vector<Detection> prev_dets;
+  std::vector<Detection> prev_dets;  // salience prior, input pixels
+  bool prior_masks_ok = false;       // result.masks belong to prev_dets
+  std::vector<float> local_default_eps;
   FrameResult result;
   int refresh_cursor = 0;
   EdgeTotals totals;
@@ -235,7 +237,7 @@ struct EdgeClient::Impl {
   SaliencePrior prior() const {
     SaliencePrior p;
     p.detections = &prev_dets;
-    p.masks = &result.masks;
+    p.masks = prior_masks_ok ? &result.masks : nullptr;
     p.letterbox = prev_lb;
     return p;
   }
@@ -254,7 +256,7 @@ struct EdgeClient::Impl {
     bool approx = opt.mode == SessionMode::FluxShard;
     p.round_offsets = approx;
     p.footprint_only = approx;
-    p.eps = approx ? truncation.eps(truncation.bucket(m)) : nullptr;
+    p.eps = approx ? truncation.eps(truncation.bucket(m), &local_default_eps) : nullptr;
     p.block_motion = motion;
     return p;
   }
@@ -263,6 +265,7 @@ struct EdgeClient::Impl {
     auto t0 = Clock::now();
     if (!exec->initialised()) {
       exec->reset(cur.data());
+      if (opt.mode == SessionMode::FluxShard) local_default_eps = default_eps(*plan, *exec, opt.island_eps);
       ecb_planner->reset();
       rep.ecb = grid.count();
     } else {
@@ -271,6 +274,16 @@ struct EdgeClient::Impl {
     double ms = ms_since(t0);
     if (!fe.empty()) edge_scale = std::clamp(0.8 * edge_scale + 0.2 * ms / std::max(0.05, fe.ms(rep.ecb)), 0.2, 20.0);
     result = postprocess(layout, exec->output_data(0), layout.protos >= 0 ? exec->output_data(1) : nullptr, lb, opt.post);
+    // The next frame's salience prior, as StreamSession makes it.
+    DecodeOptions dp = opt.post.decode;
+    dp.conf = std::min(dp.conf, opt.salience_conf);
+    if (dp.conf < opt.post.decode.conf) {
+      prev_dets = decode_detections(exec->output_data(0), layout.rows, layout.anchors, layout.num_classes,
+                                    layout.num_mask_coef, dp);
+      prior_masks_ok = false;
+    } else {
+      set_prior_from_result();
+    }
     rep.output_hash = hash_outputs(*plan, *exec);
     rep.exec_ms = ms_since(t0);
     rep.on_cloud = false;
@@ -460,8 +473,6 @@ struct EdgeClient::Impl {
       run_local(rep);
     }
 
-    prev_dets = result.detections;
-    for (Detection& det : prev_dets) letterbox_box(lb, det.box);
     prev_lb = lb;
     for (int& a : proxy_age) ++a;
     rep.latency_ms = ms_since(t0);
@@ -477,6 +488,12 @@ struct EdgeClient::Impl {
     totals.background_blocks += rep.background_blocks;
     totals.refresh_ops += rep.refresh_ops;
     return result;
+  }
+
+  void set_prior_from_result() {
+    prev_dets = result.detections;
+    for (Detection& det : prev_dets) letterbox_box(lb, det.box);
+    prior_masks_ok = true;
   }
 
   // Turns a Result into the frame's result; false when it cannot be used (the frame then runs locally).
@@ -505,6 +522,19 @@ struct EdgeClient::Impl {
     }
     scale_boxes_to_source(out.detections, lb.scale, lb.pad_left, lb.pad_top, lb.src_w, lb.src_h);
     result = std::move(out);
+    if (r.has_prior) {
+      prev_dets.clear();
+      for (const auto& b : r.prior) {
+        Detection det;
+        det.cls = b.cls();
+        det.score = b.score();
+        det.box[0] = b.x1(), det.box[1] = b.y1(), det.box[2] = b.x2(), det.box[3] = b.y2();
+        prev_dets.push_back(std::move(det));
+      }
+      prior_masks_ok = false;
+    } else {
+      set_prior_from_result();
+    }
     rep.on_cloud = true;
     rep.server_ms = r.compute_ms + r.queue_ms;
     rep.output_hash = r.output_hash;
@@ -532,6 +562,7 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   po.exact = m->opt.mode == SessionMode::Exact;
   po.sigma = m->opt.sigma >= 0 ? m->opt.sigma : (m->plan->task() == "segment" ? 0.05f : 0.1f);
   po.stale_frames = m->opt.stale_frames;
+  po.tau_salient = m->opt.tau_salient;
   m->ecb_planner = std::make_unique<BlockPlanner>(W, H, po);
   m->ccb_planner = std::make_unique<BlockPlanner>(W, H, po);
   m->proxy.assign(static_cast<size_t>(W) * H * 3, 0);
@@ -559,6 +590,8 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   h.conf = m->opt.post.decode.conf;
   h.iou = m->opt.post.decode.iou;
   h.name = m->opt.name;
+  h.island_eps = m->opt.mode == SessionMode::FluxShard ? m->opt.island_eps : 0.f;
+  h.salience_conf = m->opt.salience_conf;
   m->link = std::make_unique<Link>(lo, encode_frame(std::move(h)));
   // Wait for the first handshake: a refusal is an error; an unreachable server is not (the edge computes
   // locally and keeps trying).

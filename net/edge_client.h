@@ -45,8 +45,12 @@ struct EdgeOptions {
   double rtt_ms = -1;              // emulated RTT; < 0: 20 with a trace, else 0
   int threads = 0;                 // kernel threads; 0: every hardware thread
   AlignerOptions aligner;
+  // Planning and truncation as StreamSession (runtime/session.h) does it; the defaults are its defaults.
   float sigma = -1;                // salience threshold; < 0: task default
-  int stale_frames = 4;
+  int stale_frames = SessionOptions{}.stale_frames;
+  float tau_salient = SessionOptions{}.tau_salient;
+  float island_eps = SessionOptions{}.island_eps;
+  float salience_conf = SessionOptions{}.salience_conf;
   bool codec_mvs = true;
   PostOptions post;
   double result_timeout_ms = 1000; // no result by then: compute locally

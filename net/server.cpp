@@ -307,7 +307,8 @@ struct Server::Impl {
       return false;
     }
     int codec = static_cast<int>(h.codec), mode = static_cast<int>(h.mode);
-    if (codec < 0 || codec > 3 || mode < 0 || mode > 1 || !(h.conf >= 0 && h.conf <= 1) || !(h.iou >= 0 && h.iou <= 1)) {
+    if (codec < 0 || codec > 3 || mode < 0 || mode > 1 || !(h.conf >= 0 && h.conf <= 1) || !(h.iou >= 0 && h.iou <= 1) ||
+        !(h.island_eps >= 0 && h.island_eps <= 1e3) || !(h.salience_conf >= 0 && h.salience_conf <= 1)) {
       reject(c, wire::ErrorCode::Malformed, "invalid session parameters in Hello");
       return false;
     }
@@ -317,6 +318,8 @@ struct Server::Impl {
     st->cfg.approximate = h.mode == wire::Mode::Approximate;
     st->cfg.conf = h.conf;
     st->cfg.iou = h.iou;
+    st->cfg.island_eps = h.island_eps;
+    st->cfg.salience_conf = h.salience_conf;
     st->cfg.backend = opt.backend;
     c->session = st;
     c->st = St::Ready;

@@ -56,12 +56,13 @@ void ServerSession::apply(const std::vector<Label>* motion, int bucket) {
   if (exec_) {
     if (!initialised_) {
       exec_->reset(frame_.data());
+      if (cfg_.approximate) default_eps_ = default_eps(*plan_, *exec_, cfg_.island_eps);
       recomputed_share_ = 1;
     } else {
       SparseParams p;
       p.round_offsets = cfg_.approximate;
       p.footprint_only = cfg_.approximate;
-      p.eps = cfg_.approximate && truncation_ ? truncation_->eps(bucket) : nullptr;
+      p.eps = cfg_.approximate && truncation_ ? truncation_->eps(bucket, &default_eps_) : nullptr;
       p.block_motion = motion;
       const SparseStats& st = exec_->run(labels_, frame_.data(), p);
       recomputed_share_ = static_cast<float>(1.0 - st.hit_ratio());
@@ -128,6 +129,15 @@ void ServerSession::fill_result(int src_w, int src_h, wire::ResultT& out) {
       decode_detections(out0, layout_.rows, layout_.anchors, layout_.num_classes, layout_.num_mask_coef, dec);
   out.boxes.clear();
   for (const Detection& d : dets) out.boxes.emplace_back(d.cls, d.score, d.box[0], d.box[1], d.box[2], d.box[3]);
+  out.prior.clear();
+  out.has_prior = cfg_.salience_conf < cfg_.conf;
+  if (out.has_prior) {
+    DecodeOptions pd = dec;
+    pd.conf = cfg_.salience_conf;
+    for (const Detection& d :
+         decode_detections(out0, layout_.rows, layout_.anchors, layout_.num_classes, layout_.num_mask_coef, pd))
+      out.prior.emplace_back(d.cls, d.score, d.box[0], d.box[1], d.box[2], d.box[3]);
+  }
   out.masks.clear();
   if (protos && !dets.empty()) {
     if (static_cast<int64_t>(src_w) * src_h * static_cast<int64_t>(dets.size()) > kMaxMaskBytes)

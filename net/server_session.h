@@ -31,6 +31,8 @@ struct SessionConfig {
   Codec codec = Codec::Raw;
   bool approximate = false;
   float conf = 0.25f, iou = 0.7f;
+  float island_eps = 0;        // approximate mode without a truncation table (see net/truncation.h)
+  float salience_conf = 1;     // below conf: results also carry the salience prior
   std::string backend = "cpu";
 };
 
@@ -68,6 +70,7 @@ class ServerSession {
   std::vector<uint8_t> frame_;   // decoded fresh pixels of the current update
   std::vector<uint8_t> fresh_;
   std::vector<Label> labels_, motion_;
+  std::vector<float> default_eps_;
   float recomputed_share_ = 0;
 };
 

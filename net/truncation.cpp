@@ -26,11 +26,23 @@ int TruncationTable::bucket(const MotionStats& m) const {
   return static_cast<int>(eps_.size()) - 1;
 }
 
-const std::vector<float>* TruncationTable::eps(int bucket) const {
-  if (bucket < 0) return nullptr;
+const std::vector<float>* TruncationTable::eps(int bucket, const std::vector<float>* fallback) const {
+  if (bucket < 0) return eps_.empty() && fallback && !fallback->empty() ? fallback : nullptr;
   if (bucket >= static_cast<int>(eps_.size()))
     throw Error("truncation bucket " + std::to_string(bucket) + " out of range");
   return &eps_[static_cast<size_t>(bucket)];
+}
+
+std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, float island_eps) {
+  std::vector<float> eps;
+  if (island_eps <= 0) return eps;
+  eps.assign(static_cast<size_t>(plan.op_count()), 0.f);
+  for (int i = 0; i < plan.op_count(); ++i) {
+    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
+      eps[static_cast<size_t>(i)] = island_eps * exec.op_scale()[static_cast<size_t>(i)];
+  }
+  return eps;
 }
 
 }  // namespace fx::net

@@ -1,11 +1,14 @@
 // Per-layer truncation thresholds of the approximate mode, from the plan's profiled table (DESIGN 6.4):
-// the same bucket choice as StreamSession (runtime/session.cpp), shared by the edge, which picks the
-// bucket of a frame from its motion statistics, and the server, which receives the bucket index.
+// the same choice as StreamSession (runtime/session.cpp), shared by the edge, which picks the bucket of a
+// frame from its motion statistics, and the server, which receives the bucket index. Without a table,
+// the session's default applies: dense islands (global ops) compare with eps = island_eps x the op's
+// output scale measured when the executor was reset (default_eps).
 #pragma once
 
 #include <vector>
 
 #include "runtime/motion/aligner.h"
+#include "runtime/sparse/sparse_executor.h"
 #include "runtime/plan.h"
 
 namespace fx::net {
@@ -18,12 +21,17 @@ class TruncationTable {
   int buckets() const { return static_cast<int>(eps_.size()); }
   // The first bucket whose limits hold the frame's motion, else the last; -1 when the plan has none.
   int bucket(const MotionStats& m) const;
-  // Thresholds of a bucket (per op); null for -1. Throws fx::Error for another invalid index.
-  const std::vector<float>* eps(int bucket) const;
+  // Thresholds of a bucket (per op); for -1 `fallback` (the default thresholds, may be null). Throws
+  // fx::Error for another invalid index.
+  const std::vector<float>* eps(int bucket, const std::vector<float>* fallback = nullptr) const;
 
  private:
   std::vector<std::vector<float>> eps_;
   std::vector<std::pair<double, double>> limits_;  // max_median_mv, max_candidate_share
 };
+
+// The session's default thresholds without a table (empty when island_eps <= 0): per global op
+// island_eps x exec.op_scale() (call right after exec.reset()).
+std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, float island_eps);
 
 }  // namespace fx::net

@@ -1,1 +1,252 @@
-int main() { return 0; }
+// GPU benchmark (run by perf/gpu_check.sh):
+//  1. device ceilings, measured: fp32 FMA throughput (independent fma chains) and copy bandwidth;
+//  2. the main convolution kernels on YOLO11 layer shapes, fp32 and fp16: time, achieved TFLOP/s and
+//     GB/s (compulsory traffic: input + weights + output once), and their share of the ceilings;
+//  3. dense inference of a plan (CudaExecutor, CUDA graph): median of warm runs, fp32 and fp16, device
+//     only and with the input / output copies;
+//  4. the motion search on a 1024 x 1024 frame (kernel only, and with uploads / download).
+//
+//   bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx] [--runs N] [--json FILE] [--skip-kernels]
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "compiler/compile.h"
+#include "ops/conv/conv_cuda.h"
+#include "ops/cuda/check.h"
+#include "ops/motion/sad_cuda.h"
+#include "runtime/cuda/cuda_executor.h"
+#include "runtime/cuda/cuda_probe.h"
+#include "runtime/util/json.h"
+
+using namespace fx;
+using namespace fx::cuda;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// Median over `runs` of the time of `reps` back-to-back launches on the default stream, per launch (ms).
+template <class F>
+double time_ms(F&& launch, int runs, int reps = 1) {
+  cudaEvent_t e0, e1;
+  CUDA_CHECK(cudaEventCreate(&e0));
+  CUDA_CHECK(cudaEventCreate(&e1));
+  launch();  // warm-up
+  CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<double> t;
+  for (int r = 0; r < runs; ++r) {
+    CUDA_CHECK(cudaEventRecord(e0));
+    for (int k = 0; k < reps; ++k) launch();
+    CUDA_CHECK(cudaEventRecord(e1));
+    CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    t.push_back(ms / reps);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return median(t);
+}
+
+struct Ceilings {
+  double tflops = 0, gbps = 0;
+};
+
+struct ConvShape {
+  const char* name;
+  int cin, cout, k, s, h, w, group;
+};
+
+struct Row {
+  std::string name;
+  double ms = 0, tflops = 0, gbps = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string plan_path, onnx_path, json_path;
+  int runs = 30;
+  bool skip_kernels = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_gpu: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--plan") plan_path = next();
+    else if (a == "--onnx") onnx_path = next();
+    else if (a == "--runs") runs = std::max(3, std::atoi(next().c_str()));
+    else if (a == "--json") json_path = next();
+    else if (a == "--skip-kernels") skip_kernels = true;
+    else {
+      std::fprintf(stderr, "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx] [--runs N] [--json FILE] [--skip-kernels]\n");
+      return 2;
+    }
+  }
+  const std::string why = probe_device(0);
+  if (!why.empty()) {
+    std::fprintf(stderr, "no CUDA device: %s\n", why.c_str());
+    return 1;
+  }
+  try {
+    JsonWriter js;
+    js.begin_object().field("device", describe_device(0));
+    std::printf("device: %s\n", describe_device(0).c_str());
+    Ceilings ceil;
+    ceil.tflops = measure_fma_tflops(0);
+    ceil.gbps = measure_copy_gbps(0);
+    std::printf("measured ceilings: fp32 FMA %.2f TFLOP/s, copy bandwidth %.0f GB/s\n", ceil.tflops, ceil.gbps);
+    js.field("fp32_fma_tflops", ceil.tflops).field("copy_gbps", ceil.gbps);
+
+    if (!skip_kernels) {
+      const ConvShape shapes[] = {{"3x3 s2 3->16 @640", 3, 16, 3, 2, 640, 640, 1},
+                                  {"3x3 64->64 @160", 64, 64, 3, 1, 160, 160, 1},
+                                  {"3x3 s2 64->128 @160", 64, 128, 3, 2, 160, 160, 1},
+                                  {"3x3 128->128 @80", 128, 128, 3, 1, 80, 80, 1},
+                                  {"1x1 256->256 @40", 256, 256, 1, 1, 40, 40, 1},
+                                  {"1x1 512->256 @20", 512, 256, 1, 1, 20, 20, 1},
+                                  {"dw 3x3 80 @80", 80, 80, 3, 1, 80, 80, 80}};
+      std::printf("\n%-22s %6s %9s %9s %8s %9s %8s\n", "conv kernel", "prec", "ms", "TFLOP/s", "%FMA", "GB/s", "%BW");
+      js.key("conv_kernels").begin_array();
+      for (const ConvShape& s : shapes) {
+        ConvParams p;
+        p.cin = s.cin, p.cout = s.cout, p.kh = p.kw = s.k, p.sh = p.sw = s.s, p.group = s.group, p.act = Act::SiLU;
+        p.pad_t = p.pad_l = p.pad_b = p.pad_r = s.k / 2;
+        const int oh = conv_out_size(s.h, s.k, s.s, p.pad_t, p.pad_b, 1), ow = conv_out_size(s.w, s.k, s.s, p.pad_l, p.pad_r, 1);
+        std::mt19937 rng(1);
+        std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+        std::vector<float> w(static_cast<size_t>(s.cout) * (s.cin / s.group) * s.k * s.k), b(static_cast<size_t>(s.cout));
+        for (float& v : w) v = u(rng);
+        for (float& v : b) v = u(rng);
+        DeviceArray<float> in(static_cast<size_t>(s.h) * s.w * s.cin), out(static_cast<size_t>(oh) * ow * s.cout);
+        CUDA_CHECK(cudaMemset(in.get(), 0, in.bytes()));
+        const MapView iv{in.get(), s.h, s.w, s.cin, s.cin}, ov{out.get(), oh, ow, s.cout, s.cout};
+        const PosList pos = dense_positions(oh, ow);
+        const double flops = 2.0 * oh * ow * s.cout * (s.cin / s.group) * s.k * s.k;
+        const double bytes = 4.0 * (in.size() + out.size() + w.size());
+        for (bool fp16 : {false, true}) {
+          ConvCuda conv(p, w.data(), b.data(), fp16);
+          if (fp16 && conv.path() == ConvCuda::Path::Depthwise) continue;
+          const double ms = time_ms([&] { conv.run(iv, ov, nullptr, pos, nullptr); }, runs, 5);
+          const double tf = flops / (ms * 1e-3) / 1e12, gb = bytes / (ms * 1e-3) / 1e9;
+          std::printf("%-22s %6s %9.4f %9.2f %7.1f%% %9.0f %7.1f%%\n", s.name, fp16 ? "fp16" : "fp32", ms, tf,
+                      100 * tf / ceil.tflops, gb, 100 * gb / ceil.gbps);
+          js.begin_object().field("name", s.name).field("precision", fp16 ? "fp16" : "fp32").field("ms", ms);
+          js.field("tflops", tf).field("gbps", gb).end_object();
+        }
+      }
+      js.end_array();
+      std::printf("(fp16 runs on tensor cores: its %%FMA is relative to the fp32 FMA ceiling)\n");
+    }
+
+    if (!plan_path.empty() || !onnx_path.empty()) {
+      std::shared_ptr<const Plan> plan;
+      std::vector<uint8_t> bytes;
+      if (!plan_path.empty()) {
+        plan = Plan::load_file(plan_path);
+      } else {
+        bytes = compile_onnx_file(onnx_path);
+        plan = Plan::from_bytes(bytes.data(), bytes.size(), onnx_path);
+      }
+      std::printf("\ndense inference: %s (%d ops, %.2f GFLOPs)\n", plan->source().c_str(), plan->op_count(),
+                  plan->total_flops() / 1e9);
+      std::printf("%-6s %12s %12s %10s %s\n", "prec", "device ms", "invoke ms", "TFLOP/s", "notes");
+      js.key("dense").begin_array();
+      for (CudaPrecision prec : {CudaPrecision::FP32, CudaPrecision::FP16}) {
+        CudaOptions opt;
+        opt.precision = prec;
+        CudaExecutor exec(plan, opt);
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> u(0.f, 1.f);
+        const int64_t n = plan->tensor(plan->input()).numel;
+        for (int64_t i = 0; i < n; ++i) exec.input_host()[i] = u(rng);
+        exec.invoke();
+        for (int i = 0; i < 5; ++i) exec.run_device();
+        std::vector<double> dev, inv;
+        for (int r = 0; r < runs; ++r) {
+          auto t0 = std::chrono::steady_clock::now();
+          exec.run_device();
+          dev.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        for (int r = 0; r < runs; ++r) {
+          auto t0 = std::chrono::steady_clock::now();
+          exec.invoke();
+          inv.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        const double md = median(dev), mi = median(inv);
+        const std::string notes = std::string(exec.graph_active() ? "CUDA graph" : "plain launches (" + exec.graph_error() + ")") +
+                                  (exec.uses_cublas() ? ", cuBLAS" : ", built-in GEMM");
+        std::printf("%-6s %12.3f %12.3f %10.2f %s\n", precision_name(prec), md, mi, plan->total_flops() / (md * 1e-3) / 1e12,
+                    notes.c_str());
+        js.begin_object().field("precision", precision_name(prec)).field("device_ms", md).field("invoke_ms", mi);
+        js.field("graph", exec.graph_active()).field("cublas", exec.uses_cublas()).end_object();
+      }
+      js.end_array();
+    }
+
+    {
+      const int W = 1024, H = 1024;
+      std::vector<uint8_t> ref(static_cast<size_t>(W) * H * 3), cur(ref.size());
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          for (int c = 0; c < 3; ++c) {
+            const float v = 128 + 40 * std::sin(0.07f * x + 0.05f * y + c) + 30 * std::sin(0.011f * x * (1 + c) - 0.13f * y);
+            ref[(static_cast<size_t>(y) * W + x) * 3 + c] = static_cast<uint8_t>(std::min(255.f, std::max(0.f, v)));
+          }
+      // Global shift (5, -3) plus a block of noise where the search goes exhaustive.
+      std::mt19937 rng(5);
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x) {
+          const int X = std::min(W - 1, std::max(0, x - 5)), Y = std::min(H - 1, std::max(0, y + 3));
+          for (int c = 0; c < 3; ++c) {
+            uint8_t v = ref[(static_cast<size_t>(Y) * W + X) * 3 + c];
+            if (x > 600 && x < 800 && y > 100 && y < 400) v = static_cast<uint8_t>(rng());
+            cur[(static_cast<size_t>(y) * W + x) * 3 + c] = v;
+          }
+        }
+      MotionSearchCuda search(W, H);
+      MotionField field;
+      search.estimate(cur.data(), ref.data(), nullptr, {}, field);
+      const double kms = time_ms([&] { search.search_only(false, nullptr); }, runs);
+      std::vector<double> full;
+      for (int r = 0; r < std::min(runs, 20); ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        search.estimate(cur.data(), ref.data(), nullptr, {}, field);
+        full.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      const MotionStats st = MotionAligner::stats(field);
+      std::printf("\nmotion search 1024x1024 (16 px blocks, +-16 px): kernel %.3f ms, with transfers %.3f ms "
+                  "(candidates %.1f%%, median |mv| %.2f)\n",
+                  kms, median(full), 100 * st.candidate_share, st.median_mv);
+      js.key("motion").begin_object().field("kernel_ms", kms).field("estimate_ms", median(full));
+      js.field("candidate_share", st.candidate_share).end_object();
+    }
+    js.end_object();
+    if (!json_path.empty()) {
+      std::ofstream f(json_path, std::ios::trunc);
+      f << js.str() << '\n';
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_gpu: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -81,6 +81,7 @@ struct DeviceMap {
 };
 
 // A span list in device memory as a PosList.
+static_assert(sizeof(Span) == 3 * sizeof(int), "Span is uploaded as int triples");
 class DevicePositions {
  public:
   explicit DevicePositions(const std::vector<Span>& spans) {

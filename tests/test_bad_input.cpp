@@ -185,7 +185,7 @@ TEST_CASE("wrong command lines exit with status 2 and say what is wrong", "[bad-
   expect_error(run_cli({"compile", "m.onnx"}), 2, "fluxshard compile: missing -o PLAN.fsp");
   expect_error(run_cli({"inspect"}), 2, "fluxshard inspect: missing PLAN.fsp (see fluxshard inspect --help)");
   expect_error(run_cli({"bench", "sideways", "p.fsp"}), 2,
-               "fluxshard bench: unknown benchmark 'sideways' (available: dense)");
+               "fluxshard bench: unknown benchmark 'sideways' (available: dense, sparse)");
   auto r = run_cli({"frobnicate"});
   CHECK(r.status == 2);
   CHECK(r.err == "fluxshard: unknown command 'frobnicate' (run 'fluxshard --help')\n");

@@ -71,13 +71,6 @@ FrameResult detections_of(const Plan& plan, const std::vector<std::vector<float>
   return postprocess(layout, outs[0].data(), outs.size() > 1 ? outs[1].data() : nullptr, lb, opt);
 }
 
-float box_iou(const float* a, const float* b) {
-  const float x0 = std::max(a[0], b[0]), y0 = std::max(a[1], b[1]), x1 = std::min(a[2], b[2]), y1 = std::min(a[3], b[3]);
-  const float inter = std::max(0.f, x1 - x0) * std::max(0.f, y1 - y0);
-  const float ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return ua > 0 ? inter / ua : 0.f;
-}
-
 // Max |a - b| over max |b| (relative to the tensor's range), and the count of differing bits.
 struct Diff {
   double max_abs = 0, range = 0;
