@@ -60,4 +60,9 @@ bool FrameReader::feed(const uint8_t* data, size_t n, const Handler& on_message)
   return true;
 }
 
+std::string FrameReader::pending() const {
+  if (prefix_have_ < 4) return "got " + std::to_string(prefix_have_) + " of 4 length bytes";
+  return "got " + std::to_string(body_.size()) + " of " + std::to_string(want_) + " bytes";
+}
+
 }  // namespace fx::net

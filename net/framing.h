@@ -37,6 +37,10 @@ class FrameReader {
   size_t buffered() const { return body_.size(); }
   size_t capacity() const { return body_.capacity(); }
   size_t peak_capacity() const { return peak_; }
+  // Inside a message (part of a prefix or body received): the stream ending now truncates it.
+  bool mid_message() const { return prefix_have_ > 0; }
+  // "got N of M bytes" for a truncated message.
+  std::string pending() const;
 
  private:
   uint32_t max_;

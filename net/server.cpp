@@ -215,8 +215,15 @@ struct Server::Impl {
     Impl* s = c->s;
     if (nread == 0) return;
     if (nread < 0) {
-      if (c->st != St::Closing)
-        s->log("edge " + c->peer + ": disconnected" + (nread == UV_EOF ? std::string() : std::string(" (") + uv_strerror(static_cast<int>(nread)) + ")"));
+      if (c->st != St::Closing) {
+        if (c->reader.mid_message()) {
+          s->log("edge " + c->peer + ": closed: truncated message (" + c->reader.pending() + ")");
+          s->n_rejected++;
+        } else {
+          s->log("edge " + c->peer + ": disconnected" +
+                 (nread == UV_EOF ? std::string() : std::string(" (") + uv_strerror(static_cast<int>(nread)) + ")"));
+        }
+      }
       s->close_conn(c);
       return;
     }

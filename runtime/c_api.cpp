@@ -1,4 +1,5 @@
 // The C boundary: status codes and a per-thread error message; no exception crosses it.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <new>
@@ -7,8 +8,7 @@
 
 #include "fluxshard/fluxshard.h"
 #include "ops/thread_pool.h"
-#include "runtime/dense_executor.h"
-#include "runtime/detector.h"
+#include "runtime/session.h"
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/version.h"
@@ -20,13 +20,9 @@ struct fx_plan {
 struct fx_session {
   std::shared_ptr<const fx::Plan> plan;
   std::shared_ptr<fx::ThreadPool> pool;
-  std::unique_ptr<fx::DenseExecutor> exec;
-  fx::OutputLayout layout;
-  fx::PostOptions post;
+  std::unique_ptr<fx::StreamSession> session;
   fx::Frame frame;
-  std::vector<uint8_t> rgb_scratch;
-  fx::FrameResult result;
-  double last_ms = 0;
+  double last_ms = 0, last_flop_hit = 0;
 };
 
 namespace {
@@ -112,6 +108,7 @@ void fx_session_options_default(fx_session_options* o) {
   o->conf = 0.25f;
   o->iou = 0.7f;
   o->masks = 1;
+  o->mode = FX_MODE_DENSE;
 }
 
 fx_status fx_session_create(const fx_plan* plan, const fx_session_options* options, fx_session** out) {
@@ -120,10 +117,14 @@ fx_status fx_session_create(const fx_plan* plan, const fx_session_options* optio
   fx_session_options o;
   fx_session_options_default(&o);
   if (options) {
-    if (options->struct_size < offsetof(fx_session_options, masks) + sizeof(int))
+    // Callers built against an older header pass a smaller struct: take the fields it has.
+    size_t n = options->struct_size;
+    if (n < offsetof(fx_session_options, masks) + sizeof(int))
       return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_create: options.struct_size is too small");
-    o = *options;
+    std::memcpy(&o, options, std::min(n, sizeof o));
+    o.struct_size = sizeof o;
   }
+  if (o.mode < FX_MODE_DENSE || o.mode > FX_MODE_FLUXSHARD) return fail(FX_ERROR_INVALID_ARGUMENT, "unknown mode");
   if (o.threads < 0 || o.threads > 256) return fail(FX_ERROR_INVALID_ARGUMENT, "threads must be 0..256");
   if (!(o.conf >= 0 && o.conf <= 1) || !(o.iou >= 0 && o.iou <= 1))
     return fail(FX_ERROR_INVALID_ARGUMENT, "conf and iou must be in [0, 1]");
@@ -133,11 +134,13 @@ fx_status fx_session_create(const fx_plan* plan, const fx_session_options* optio
     int threads = o.threads;
     if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     s->pool = std::make_shared<fx::ThreadPool>(threads);
-    s->exec = std::make_unique<fx::DenseExecutor>(s->plan, s->pool);
-    s->layout = fx::output_layout(*s->plan);
-    s->post.decode.conf = o.conf;
-    s->post.decode.iou = o.iou;
-    s->post.masks = o.masks != 0;
+    fx::SessionOptions so;
+    so.mode = o.mode == FX_MODE_EXACT ? fx::SessionMode::Exact
+              : o.mode == FX_MODE_FLUXSHARD ? fx::SessionMode::FluxShard : fx::SessionMode::Dense;
+    so.post.decode.conf = o.conf;
+    so.post.decode.iou = o.iou;
+    so.post.masks = o.masks != 0;
+    s->session = std::make_unique<fx::StreamSession>(s->plan, s->pool, so);
     *out = s.release();
     return FX_OK;
   });
@@ -159,23 +162,24 @@ fx_status fx_session_push_rgb(fx_session* s, const uint8_t* rgb, int width, int 
     for (int y = 0; y < height; ++y)
       std::memcpy(s->frame.rgb.data() + static_cast<size_t>(y) * width * 3, rgb + static_cast<size_t>(y) * stride,
                   static_cast<size_t>(width) * 3);
-    fx::LetterboxInfo lb =
-        fx::preprocess_frame(s->frame, s->plan->input_w(), s->plan->input_h(), s->rgb_scratch, s->exec->input_data());
-    s->exec->invoke();
-    s->result = fx::postprocess(s->layout, s->exec->tensor_data(s->layout.output0),
-                                s->layout.protos >= 0 ? s->exec->tensor_data(s->layout.protos) : nullptr, lb, s->post);
+    fx::FrameReport rep;
+    s->session->process(s->frame, &rep);
+    s->last_flop_hit = s->plan && rep.mode != fx::SessionMode::Dense ? rep.sparse.flop_hit_ratio() : 0.0;
     s->last_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return FX_OK;
   });
 }
 
-int fx_session_detection_count(const fx_session* s) { return s ? static_cast<int>(s->result.detections.size()) : 0; }
+int fx_session_detection_count(const fx_session* s) {
+  return s ? static_cast<int>(s->session->result().detections.size()) : 0;
+}
 
 fx_status fx_session_detection(const fx_session* s, int index, fx_detection* out) {
   if (!s || !out) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_detection: NULL argument");
-  if (index < 0 || index >= static_cast<int>(s->result.detections.size()))
+  const auto& dets = s->session->result().detections;
+  if (index < 0 || index >= static_cast<int>(dets.size()))
     return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_detection: index out of range");
-  const fx::Detection& d = s->result.detections[static_cast<size_t>(index)];
+  const fx::Detection& d = dets[static_cast<size_t>(index)];
   out->cls = d.cls;
   out->score = d.score;
   out->x1 = d.box[0], out->y1 = d.box[1], out->x2 = d.box[2], out->y2 = d.box[3];
@@ -184,9 +188,10 @@ fx_status fx_session_detection(const fx_session* s, int index, fx_detection* out
 
 fx_status fx_session_mask(const fx_session* s, int index, const uint8_t** data, int* width, int* height) {
   if (!s || !data || !width || !height) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_mask: NULL argument");
-  if (index < 0 || index >= static_cast<int>(s->result.masks.size()))
+  const auto& masks = s->session->result().masks;
+  if (index < 0 || index >= static_cast<int>(masks.size()))
     return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_mask: no mask with that index (detect model or masks off?)");
-  const fx::Mask& m = s->result.masks[static_cast<size_t>(index)];
+  const fx::Mask& m = masks[static_cast<size_t>(index)];
   *data = m.data.data();
   *width = m.width;
   *height = m.height;
@@ -194,5 +199,6 @@ fx_status fx_session_mask(const fx_session* s, int index, const uint8_t** data, 
 }
 
 double fx_session_last_ms(const fx_session* s) { return s ? s->last_ms : 0.0; }
+double fx_session_last_flop_hit(const fx_session* s) { return s ? s->last_flop_hit : 0.0; }
 
 }  // extern "C"

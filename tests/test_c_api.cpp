@@ -106,3 +106,38 @@ TEST_CASE("C API from a C program", "[c-api]") {
   CHECK(rc == 0);
   CHECK(test::read_file(out).rfind("fluxshard ", 0) == 0);
 }
+
+TEST_CASE("C API: a fluxshard-mode session reuses its cache across consecutive frames", "[c-api]") {
+  test::TempDir tmp;
+  std::string path = plan_file(tmp);
+  fx_plan* plan = nullptr;
+  REQUIRE(fx_plan_load(path.c_str(), &plan) == FX_OK);
+  fx_session_options opt;
+  fx_session_options_default(&opt);
+  CHECK(opt.mode == FX_MODE_DENSE);
+  opt.mode = FX_MODE_FLUXSHARD;
+  opt.threads = 2;
+  fx_session* s = nullptr;
+  REQUIRE(fx_session_create(plan, &opt, &s) == FX_OK);
+  VideoReader reader(test::source_path("assets/bedroom.mp4"));
+  Frame f;
+  double hit = 0;
+  for (int i = 0; i < 5 && reader.read(f); ++i) {
+    REQUIRE(fx_session_push_rgb(s, f.rgb.data(), f.width, f.height, 0) == FX_OK);
+    if (i > 0) hit += fx_session_last_flop_hit(s);
+  }
+  CHECK(hit / 4 > 0.2);
+  fx_session_free(s);
+  // A caller built against the first version of the struct (no mode field) gets a dense session.
+  fx_session_options old;
+  fx_session_options_default(&old);
+  old.mode = 77;  // beyond the old struct: must not be read
+  old.struct_size = offsetof(fx_session_options, mode);
+  REQUIRE(fx_session_create(plan, &old, &s) == FX_OK);
+  REQUIRE(fx_session_push_rgb(s, f.rgb.data(), f.width, f.height, 0) == FX_OK);
+  CHECK(fx_session_last_flop_hit(s) == 0.0);
+  fx_session_free(s);
+  opt.mode = 9;
+  CHECK(fx_session_create(plan, &opt, &s) == FX_ERROR_INVALID_ARGUMENT);
+  fx_plan_free(plan);
+}

@@ -58,12 +58,19 @@ const char* fx_plan_task(const fx_plan* plan); /* "detect" or "segment" */
 int fx_plan_class_count(const fx_plan* plan);
 const char* fx_plan_class_name(const fx_plan* plan, int cls); /* NULL when out of range */
 
+typedef enum fx_mode {
+  FX_MODE_DENSE = 0,     /* every frame through dense inference */
+  FX_MODE_EXACT = 1,     /* feature-cache reuse; caches equal dense inference on the reference image */
+  FX_MODE_FLUXSHARD = 2  /* the production mode: salience filtering, nearest-offset reuse, truncation */
+} fx_mode;
+
 typedef struct fx_session_options {
   size_t struct_size; /* sizeof(fx_session_options): lets the struct grow compatibly */
   int threads;        /* worker threads; 0 = all cores */
   float conf;         /* score threshold, default 0.25 */
   float iou;          /* NMS IoU threshold, default 0.7 */
   int masks;          /* segment models: compute masks (1, default) or not (0) */
+  int mode;           /* an fx_mode; default FX_MODE_DENSE (added after masks: older callers get it) */
 } fx_session_options;
 
 /* Fills `options` with the defaults (and sets struct_size). */
@@ -75,6 +82,7 @@ fx_status fx_session_create(const fx_plan* plan, const fx_session_options* optio
 void fx_session_free(fx_session* session);
 
 /* Runs the model on one packed RGB24 frame of width x height pixels, `stride` bytes per row (0: width*3).
+ * Frames of a session are consecutive frames of one stream (the cache modes reuse work across them).
  * The results replace the previous frame's and stay valid until the next push on this session. */
 fx_status fx_session_push_rgb(fx_session* session, const uint8_t* rgb, int width, int height, int stride);
 
@@ -85,6 +93,8 @@ fx_status fx_session_detection(const fx_session* session, int index, fx_detectio
 fx_status fx_session_mask(const fx_session* session, int index, const uint8_t** data, int* width, int* height);
 /* Milliseconds the last push spent in letterboxing, inference and post-processing. */
 double fx_session_last_ms(const fx_session* session);
+/* Share of the local layers' FLOPs the last push reused from the cache (0 in dense mode). */
+double fx_session_last_flop_hit(const fx_session* session);
 
 #ifdef __cplusplus
 }
