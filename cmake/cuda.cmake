@@ -34,10 +34,14 @@ if(FLUXSHARD_CUDA)
        ${CMAKE_SOURCE_DIR}/runtime/cuda/*.cpp ${CMAKE_SOURCE_DIR}/runtime/cuda/*.cu)
   add_library(fluxshard_cuda STATIC ${FLUXSHARD_CUDA_SOURCES})
   add_dependencies(fluxshard_cuda fluxshard_schema)
-  # The directory's options are for the C++ compiler only (nvcc rejects -Wall, -ffp-contract=off).
+  # The directory's options (add_compile_options) are for the C++ compiler only: nvcc rejects -Wall,
+  # -ffp-contract=off, -fsanitize=...; re-add them for the C++ sources alone.
+  get_property(_fx_dir_options DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY COMPILE_OPTIONS)
   set_property(TARGET fluxshard_cuda PROPERTY COMPILE_OPTIONS "")
+  foreach(_fx_opt IN LISTS _fx_dir_options)
+    target_compile_options(fluxshard_cuda PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${_fx_opt}>")
+  endforeach()
   target_compile_options(fluxshard_cuda PRIVATE
-    "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Wno-unused-parameter;-ffp-contract=off;-O2>"
     # Exactness (ops/cuda/common.h): no contraction into FMAs, IEEE division and square root, and
     # denormals flushed to zero like the x86 CPU kernels (ThreadPool runs them with FTZ / DAZ); host
     # code as strict as the C++ side.

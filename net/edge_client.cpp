@@ -147,7 +147,7 @@ struct EdgeClient::Impl {
       case LinkEvent::Kind::Message: {
         if (!connected || ev.epoch != epoch) return;
         if (auto* r = ev.message.body.AsResult()) {
-          on_answer(r->update_id, ev.time_s, r->queue_ms + r->compute_ms, r->ref_hash);
+          on_answer(r->update_id, ev.time_s, r->queue_ms + r->compute_ms, r->recv_ms, r->ref_hash);
           if (late && r->frame_id == late_frame) late = false;
           if (w && r->frame_id == w->frame_id && !w->done) {
             w->done = true;
@@ -155,7 +155,7 @@ struct EdgeClient::Impl {
             w->result = std::move(*r);
           }
         } else if (auto* a = ev.message.body.AsAck()) {
-          on_answer(a->update_id, ev.time_s, a->queue_ms + a->compute_ms, a->ref_hash);
+          on_answer(a->update_id, ev.time_s, a->queue_ms + a->compute_ms, a->recv_ms, a->ref_hash);
         }
         break;
       }
@@ -163,12 +163,12 @@ struct EdgeClient::Impl {
   }
 
   // Link estimation and the reference check for the answer to an update.
-  void on_answer(uint64_t update_id, double t, double server_ms, uint64_t ref_hash) {
+  void on_answer(uint64_t update_id, double t, double server_ms, double recv_ms, uint64_t ref_hash) {
     while (!sent.empty() && sent.front().update_id < update_id) sent.pop_front();
     if (sent.empty() || sent.front().update_id != update_id) return;
     Sent s = sent.front();
     sent.pop_front();
-    est.on_transfer(s.bytes, s.ahead, (t - s.t) - server_ms / 1e3);
+    est.on_transfer(s.bytes, s.ahead, (t - s.t) - server_ms / 1e3, recv_ms / 1e3);
     if (s.frame && !fc.empty()) {
       double ratio = server_ms / std::max(0.05, fc.ms(s.blocks));
       cloud_scale = std::clamp(0.7 * cloud_scale + 0.3 * ratio, 0.2, 20.0);

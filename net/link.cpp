@@ -81,7 +81,7 @@ struct Link::Impl {
   std::thread thread;
   uv_loop_t loop{};
   uv_async_t cmd_async{};
-  uv_timer_t reconnect_timer{}, shape_timer{}, down_timer{}, hs_timer{};
+  uv_timer_t reconnect_timer{}, shape_timer{}, down_timer{}, hs_timer{}, stop_timer{};
   TokenBucket bucket;
 
   std::mutex cmd_mu;
@@ -102,6 +102,8 @@ struct Link::Impl {
   uint64_t epoch = 0;
   double backoff = 0;
   bool stopping = false, gave_up = false;
+  Conn* closing = nullptr;  // the connection being shut down at stop
+  bool stop_timer_closed = false;
   double hello_at = 0;
   std::deque<Chunk> out;
   std::deque<Delayed> down;
@@ -145,7 +147,11 @@ struct Link::Impl {
   static void on_down_timer(uv_timer_t* t) { static_cast<Impl*>(t->data)->pump_down(); }
 
   // ---- connection --------------------------------------------------------------------------------
-  static void on_conn_close(uv_handle_t* h) { delete static_cast<Conn*>(h->data); }
+  static void on_conn_close(uv_handle_t* h) {
+    Conn* c = static_cast<Conn*>(h->data);
+    if (c->l->closing == c) c->l->closing = nullptr;
+    delete c;
+  }
 
   void clear_out() {
     size_t n = 0;
@@ -387,7 +393,21 @@ struct Link::Impl {
   static void on_shutdown(uv_shutdown_t* req, int) {
     Conn* c = static_cast<Conn*>(req->handle->data);
     delete req;
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
+    c->l->finish_stop(c);
+  }
+  // The connection being stopped is closed: after its Bye went out, or when the peer does not take it
+  // within a second (stop_timer).
+  void finish_stop(Conn* c) {
+    if (c && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
+    closing = nullptr;
+    if (!stop_timer_closed) {
+      stop_timer_closed = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer), nullptr);
+    }
+  }
+  static void on_stop_timer(uv_timer_t* t) {
+    Impl* l = static_cast<Impl*>(t->data);
+    l->finish_stop(l->closing);
   }
 
   void do_stop() {
@@ -407,10 +427,17 @@ struct Link::Impl {
         write_raw(c, std::move(buf), 0, n);
       }
       auto* req = new uv_shutdown_t;
+      closing = c;
       if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&c->tcp), on_shutdown) != 0) {
         delete req;
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
+        finish_stop(c);
+      } else {
+        uv_timer_start(&stop_timer, on_stop_timer, 1000, 0);
       }
+    }
+    if (!closing && !stop_timer_closed) {
+      stop_timer_closed = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer), nullptr);
     }
     for (uv_timer_t* t : {&reconnect_timer, &shape_timer, &down_timer, &hs_timer})
       uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
@@ -442,7 +469,7 @@ Link::Link(LinkOptions opt, std::vector<uint8_t> hello) : impl_(std::make_unique
   uv_loop_init(&l->loop);
   uv_async_init(&l->loop, &l->cmd_async, Impl::on_cmd);
   l->cmd_async.data = l;
-  for (uv_timer_t* t : {&l->reconnect_timer, &l->shape_timer, &l->down_timer, &l->hs_timer}) {
+  for (uv_timer_t* t : {&l->reconnect_timer, &l->shape_timer, &l->down_timer, &l->hs_timer, &l->stop_timer}) {
     uv_timer_init(&l->loop, t);
     t->data = l;
   }

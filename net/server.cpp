@@ -76,6 +76,7 @@ struct Server::Impl {
     bool paused = false;
     uint64_t updates = 0;
     Clock::time_point opened, closing_at;
+    Clock::time_point msg_start;  // first byte of the message being received
   };
   struct WriteReq {
     uv_write_t req;
@@ -89,6 +90,7 @@ struct Server::Impl {
     std::shared_ptr<SessionState> state;
     wire::MessageT msg;
     Clock::time_point arrived;
+    float recv_ms = 0;
   };
   struct Done {
     uint64_t conn = 0;
@@ -227,8 +229,13 @@ struct Server::Impl {
       s->close_conn(c);
       return;
     }
+    if (!c->reader.mid_message()) c->msg_start = Clock::now();
     bool ok = c->reader.feed(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread),
-                             [s, c](const uint8_t* d, size_t n) { return s->on_message(c, d, n); });
+                             [s, c](const uint8_t* d, size_t n) {
+                               bool go_on = s->on_message(c, d, n);
+                               c->msg_start = Clock::now();  // a next message starts in this chunk
+                               return go_on;
+                             });
     size_t peak = c->reader.peak_capacity();
     size_t cur = s->peak_buf.load();
     while (peak > cur && !s->peak_buf.compare_exchange_weak(cur, peak)) {}
@@ -267,6 +274,7 @@ struct Server::Impl {
         j.state = c->session;
         j.msg = std::move(d.message);
         j.arrived = Clock::now();
+        j.recv_ms = static_cast<float>(ms_between(c->msg_start, j.arrived));
         {
           std::lock_guard<std::mutex> lk(mu);
           jobs.push_back(std::move(j));
@@ -422,6 +430,7 @@ struct Server::Impl {
             wire::ResultT r;
             j.state->session->apply_frame(*u, r);
             r.queue_ms = static_cast<float>(ms_between(j.arrived, t0));
+            r.recv_ms = j.recv_ms;
             r.compute_ms = static_cast<float>(ms_between(t0, Clock::now()));
             d.frame = encode_frame(std::move(r));
             n_frames++;
@@ -429,6 +438,7 @@ struct Server::Impl {
             wire::AckT a;
             j.state->session->apply_background(*b, a);
             a.queue_ms = static_cast<float>(ms_between(j.arrived, t0));
+            a.recv_ms = j.recv_ms;
             a.compute_ms = static_cast<float>(ms_between(t0, Clock::now()));
             d.frame = encode_frame(std::move(a));
             n_backgrounds++;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "op_harness.h"
+#include "op_test_common.h"
 #include "ops/conv/conv.h"
 #include "ops/conv/conv_internal.h"
 
@@ -22,33 +23,6 @@ using namespace fx::test;
 
 namespace {
 
-std::vector<CpuIsa> available_isas() {
-  std::vector<CpuIsa> v{CpuIsa::Generic};
-  if (cpu_features().avx2_fma) v.push_back(CpuIsa::Avx2);
-  if (cpu_features().avx512) v.push_back(CpuIsa::Avx512);
-  return v;
-}
-
-// Per-thread workspace filled with garbage (NaN) so reads of unwritten scratch show up.
-struct TestWorkspace {
-  std::vector<float*> blocks;
-  Workspace ws;
-  TestWorkspace(size_t bytes, int threads) {
-    size_t n = bytes / sizeof(float) + 16;
-    for (int t = 0; t < threads; ++t) {
-      float* p = static_cast<float*>(std::aligned_alloc(64, ((n * 4 + 63) / 64) * 64));
-      for (size_t i = 0; i < n; ++i) p[i] = std::nanf("");
-      blocks.push_back(p);
-    }
-    ws.per_thread = blocks.data();
-    ws.bytes_per_thread = bytes;
-  }
-  ~TestWorkspace() {
-    for (float* p : blocks) std::free(p);
-  }
-};
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 
 constexpr float kFill = 12345.5f;  // what untouched outputs hold
 
@@ -280,7 +254,7 @@ TEST_CASE("conv2d: YOLO-like shapes match the reference bit for bit", "[conv]") 
   cases[3].in_first = 8;
   uint32_t seed = 1;
   for (const ConvCase& cc : cases)
-    for (CpuIsa isa : available_isas())
+    for (CpuIsa isa : isas())
       for (int threads : {1, 3}) check_case(cc, isa, threads, seed++);
 }
 
@@ -297,7 +271,7 @@ TEST_CASE("conv2d: random shapes match the reference bit for bit", "[conv]") {
     ConvCase cc = random_case(rng);
     std::unique_ptr<SmallBlocking> blocking;
     if (i % 3 == 2) blocking = std::make_unique<SmallBlocking>();
-    for (CpuIsa isa : available_isas()) check_case(cc, isa, (i % 2) ? 3 : 1, 1000 + i);
+    for (CpuIsa isa : isas()) check_case(cc, isa, (i % 2) ? 3 : 1, 1000 + i);
   }
 }
 
@@ -312,7 +286,7 @@ TEST_CASE("conv2d: K blocking carries the chain (bit for bit)", "[conv]") {
   cases[2].in_extra = 16;
   uint32_t seed = 500;
   for (const ConvCase& cc : cases)
-    for (CpuIsa isa : available_isas())
+    for (CpuIsa isa : isas())
       for (int threads : {1, 3}) check_case(cc, isa, threads, seed++);
 }
 
@@ -323,7 +297,7 @@ TEST_CASE("conv2d: results do not depend on the thread count", "[conv]") {
   std::vector<float> bias = random_vector(70, 6);
   TestMap in(13, 15, 33);
   in.randomize(7);
-  for (CpuIsa isa : available_isas()) {
+  for (CpuIsa isa : isas()) {
     Conv2d conv(cc.p, weight.data(), bias.data(), isa);
     std::vector<std::vector<float>> results;
     for (int threads : {1, 2, 3}) {
@@ -360,7 +334,7 @@ TEST_CASE("conv2d: many short spans on many threads equal the dense result", "[c
         if (rng() % 3) sparse.push_back({y, x, std::min(67, x + len)});
         x += len + static_cast<int>(rng() % 3);
       }
-    for (CpuIsa isa : available_isas()) {
+    for (CpuIsa isa : isas()) {
       INFO("isa=" << isa_name(isa) << " k=" << k << " spans=" << sparse.size());
       Conv2d conv(p, weight.data(), bias.data(), isa);
       ThreadPool pool(4);
@@ -396,7 +370,7 @@ TEST_CASE("conv2d: every ISA gives the same bits, activations included", "[conv]
   TestMap in(11, 12, 19);
   in.randomize(13, -3.f, 3.f);
   std::vector<std::vector<float>> results;
-  for (CpuIsa isa : available_isas()) {
+  for (CpuIsa isa : isas()) {
     Conv2d conv(p, weight.data(), bias.data(), isa);
     ThreadPool pool(2);
     TestWorkspace tws(conv.workspace_bytes(), 2);
@@ -428,7 +402,7 @@ TEST_CASE("conv2d: NaN and Inf propagate like the reference", "[conv]") {
     std::vector<Span> sp = full_spans(9, 10);
     conv2d_reference(p, weight.data(), bias.data(), in.view(), ref.view(), nullptr, make_span_list(sp));
     const std::vector<float> want = ref.packed();
-    for (CpuIsa isa : available_isas()) {
+    for (CpuIsa isa : isas()) {
       INFO("isa=" << isa_name(isa) << " group=" << group);
       Conv2d conv(p, weight.data(), bias.data(), isa);
       ThreadPool pool(1);
@@ -465,7 +439,7 @@ TEST_CASE("apply_activation: accurate, position independent, same bits on every 
   for (Act act : {Act::SiLU, Act::Sigmoid}) {
     INFO("act=" << static_cast<int>(act));
     std::vector<std::vector<float>> per_isa;
-    for (CpuIsa isa : available_isas()) {
+    for (CpuIsa isa : isas()) {
       std::vector<float> y = x;
       conv_detail::apply_activation_isa(isa, act, y.data(), static_cast<int>(y.size()));
       per_isa.push_back(y);

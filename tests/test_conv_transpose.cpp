@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "op_harness.h"
+#include "op_test_common.h"
 #include "ops/conv/conv.h"
 #include "ops/conv/conv_internal.h"
 
@@ -18,32 +19,6 @@ using namespace fx::test;
 
 namespace {
 
-std::vector<CpuIsa> available_isas() {
-  std::vector<CpuIsa> v{CpuIsa::Generic};
-  if (cpu_features().avx2_fma) v.push_back(CpuIsa::Avx2);
-  if (cpu_features().avx512) v.push_back(CpuIsa::Avx512);
-  return v;
-}
-
-struct TestWorkspace {
-  std::vector<float*> blocks;
-  Workspace ws;
-  TestWorkspace(size_t bytes, int threads) {
-    size_t n = bytes / sizeof(float) + 16;
-    for (int t = 0; t < threads; ++t) {
-      float* p = static_cast<float*>(std::aligned_alloc(64, ((n * 4 + 63) / 64) * 64));
-      for (size_t i = 0; i < n; ++i) p[i] = std::nanf("");
-      blocks.push_back(p);
-    }
-    ws.per_thread = blocks.data();
-    ws.bytes_per_thread = bytes;
-  }
-  ~TestWorkspace() {
-    for (float* p : blocks) std::free(p);
-  }
-};
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 
 constexpr float kFill = -777.25f;
 
@@ -204,12 +179,12 @@ TEST_CASE("conv_transpose2d: YOLO11-seg upsampler (k2 s2 p0, 64 -> 64)", "[conv_
   tc.ih = 9;
   tc.iw = 13;
   uint32_t seed = 1;
-  for (CpuIsa isa : available_isas())
+  for (CpuIsa isa : isas())
     for (int threads : {1, 3}) check_case(tc, isa, threads, seed++);
   tc.out_extra = 32;  // written into a concat buffer
   tc.out_first = 16;
   tc.in_extra = 8;
-  for (CpuIsa isa : available_isas()) check_case(tc, isa, 2, seed++);
+  for (CpuIsa isa : isas()) check_case(tc, isa, 2, seed++);
 }
 
 TEST_CASE("conv_transpose2d: common upsampling shapes", "[conv_transpose]") {
@@ -231,7 +206,7 @@ TEST_CASE("conv_transpose2d: common upsampling shapes", "[conv_transpose]") {
   }
   uint32_t seed = 100;
   for (const TCase& t : cases)
-    for (CpuIsa isa : available_isas())
+    for (CpuIsa isa : isas())
       for (int threads : {1, 3}) check_case(t, isa, threads, seed++);
 }
 
@@ -239,6 +214,6 @@ TEST_CASE("conv_transpose2d: random shapes", "[conv_transpose]") {
   std::mt19937 rng(777);
   for (int i = 0; i < 150; ++i) {
     TCase tc = random_case(rng);
-    for (CpuIsa isa : available_isas()) check_case(tc, isa, (i % 2) ? 3 : 1, 1000 + i);
+    for (CpuIsa isa : isas()) check_case(tc, isa, (i % 2) ? 3 : 1, 1000 + i);
   }
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "op_harness.h"
+#include "op_test_common.h"
 #include "ops/cpu_features.h"
 #include "ops/elementwise/parallel.h"
 #include "ops/elementwise/elementwise.h"
@@ -26,45 +27,11 @@ using fx::test::TestMap;
 
 namespace {
 
-std::vector<CpuIsa> isas() {
-  std::vector<CpuIsa> v{CpuIsa::Generic};
-  if (cpu_features().avx2_fma) v.push_back(CpuIsa::Avx2);
-  if (cpu_features().avx512) v.push_back(CpuIsa::Avx512);
-  return v;
-}
+using fx::test::IsaScope;
+using fx::test::isas;
+using fx::test::pool;
+using fx::test::same_bits;
 
-struct IsaScope {
-  std::string old;
-  bool had = false;
-  explicit IsaScope(CpuIsa isa) {
-    if (const char* e = std::getenv("FLUXSHARD_ISA")) {
-      had = true;
-      old = e;
-    }
-    setenv("FLUXSHARD_ISA", isa_name(isa), 1);
-  }
-  ~IsaScope() {
-    if (had) setenv("FLUXSHARD_ISA", old.c_str(), 1);
-    else unsetenv("FLUXSHARD_ISA");
-  }
-};
-
-// The 3-thread pool splits every op into many tasks, however small, so the parallel paths run (and
-// must give the same bits as one thread).
-ThreadPool& pool(int threads) {
-  static ThreadPool p1(1), p3(3);
-  static const bool fine = [] {
-    detail::parallel_tuning().min_parallel_work = 1;
-    detail::parallel_tuning().min_task_work = 1;
-    return true;
-  }();
-  (void)fine;
-  return threads == 1 ? p1 : p3;
-}
-
-bool same_bits(const float* a, const float* b, size_t n) {
-  return n == 0 || std::memcmp(a, b, n * sizeof(float)) == 0;
-}
 
 const float kFill = 42.5f;
 const BinaryOp kOps[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div};

@@ -276,6 +276,12 @@ TEST_CASE("estimator: bandwidth and RTT from transfers", "[net][estimator]") {
   CHECK(e.rtt_s() == Approx(rtt).epsilon(0.01));
   CHECK(e.bytes_per_s() == Approx(B).epsilon(0.02));
   CHECK(e.transfer_time(50000) == Approx(50000 / B + rtt).epsilon(0.02));
+  // The server's receive time measures B without the RTT (or any scheduling delay) in it.
+  LinkEstimator f;
+  f.on_transfer(200000, 0, 0.9, 200000 / B);
+  CHECK(f.bytes_per_s() == Approx(B));
+  f.on_transfer(2000, 0, 0.05, 0);  // small: an RTT sample
+  CHECK(f.rtt_s() == Approx(0.05 - 2000 / B));
 }
 
 TEST_CASE("scheduler: profiles and policies", "[net][scheduler]") {
