@@ -11,6 +11,7 @@
 #include "runtime/io/npy.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
+#include "runtime/session.h"
 #include "runtime/sparse/sparse_executor.h"
 
 namespace fx::cli {
@@ -110,7 +111,7 @@ int bench_sparse(const Args& args) {
   for (int i = 0; i < plan->op_count(); ++i) {
     const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
-      island_eps[static_cast<size_t>(i)] = 0.1f * sparse.op_scale()[static_cast<size_t>(i)];
+      island_eps[static_cast<size_t>(i)] = SessionOptions{}.island_eps * sparse.op_scale()[static_cast<size_t>(i)];
   }
   const bool json = args.has("--json");
   if (!json)

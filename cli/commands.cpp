@@ -21,7 +21,7 @@ const std::vector<Command>& commands() {
         {"--block", true, "motion block size in input pixels (default 16)"},
         {"--window", true, "motion search window, +-pixels (default 16)"},
         {"--tau", true, "normalised SAD above which a block is a recompute candidate (default 0.025)"},
-        {"--island-eps", true, "without a profiled table: attention-island truncation, relative to its outputs' mean |value| (default 0.1)"},
+        {"--island-eps", true, "without a profiled table: attention-island truncation, relative to its outputs' mean |value| (default 0.2)"},
         {"--tau-salient", true, "salient blocks are recomputed above this SAD too (fluxshard mode; default 0.01, 0: off)"},
         {"--sigma", true, "salience threshold for recomputing a candidate (default: detect 0.1, segment 0.05)"},
         {"--eps-scale", true, "multiply the profiled truncation thresholds (default 1; 0: none)"},

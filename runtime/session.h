@@ -37,7 +37,7 @@ struct SessionOptions {
   // Without a profiled truncation table: the dense island's outputs are compared with the cache with
   // eps = island_eps x the output's mean |value| (measured on the first frame), so a small change does
   // not dirty every later layer. 0: off.
-  float island_eps = 0.1f;
+  float island_eps = 0.2f;
   // Detections down to this score feed the salience prior (below the reporting threshold: objects near
   // it are where a stale reference changes the result).
   float salience_conf = 0.1f;

@@ -221,3 +221,35 @@ TEST_CASE("a static frame recomputes nothing; a fully fresh frame recomputes eve
   CHECK(s2.flop_hit_ratio() < 0.05);
   CHECK(s2.islands_run > 0);
 }
+
+TEST_CASE("freshness: a full pass of refresh slices brings approximate caches back to dense on R_t",
+          "[sparse][freshness]") {
+  auto plan = compile_bytes(small_network(), "small.onnx");
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SparseExecutor sp(plan, pool, 16, runner);
+  DenseExecutor dense(plan, pool, runner);
+  int W = plan->input_w(), H = plan->input_h();
+  sp.reset(texture(W, H, 21).data());
+  // Loose thresholds everywhere, nearest-offset reuse, footprint recompute: the caches drift.
+  std::vector<float> eps(static_cast<size_t>(plan->op_count()));
+  for (size_t i = 0; i < eps.size(); ++i) eps[i] = 0.5f * sp.op_scale()[i];
+  std::mt19937 rng(5);
+  for (int f = 1; f <= 6; ++f) {
+    auto labels = random_update(sp.block_cols(), sp.block_rows(), 16, W, H, rng, 0.2, 2);
+    auto frame = texture(W, H, 100 + static_cast<unsigned>(f));
+    SparseParams p;
+    p.eps = &eps;
+    p.round_offsets = true;
+    p.footprint_only = true;
+    sp.run(labels, frame.data(), p);
+  }
+  rgb_to_planar_float(sp.reference_rgb(), W, H, dense.input_data());
+  dense.invoke();
+  const size_t n = static_cast<size_t>(plan->tensor(plan->outputs()[0]).numel);
+  bool drifted = std::memcmp(sp.output_data(0), dense.output_data(0), n * 4) != 0;
+  CHECK(drifted);  // the approximations did change something
+  // Slices, one op at a time, in plan order (what the updater does between frames).
+  for (int i = 0; i < plan->op_count(); ++i) sp.refresh_op(i);
+  compare_with_dense(sp, dense, *plan, 99);
+}

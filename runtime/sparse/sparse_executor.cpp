@@ -604,8 +604,19 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
 }
 
 void SparseExecutor::refresh_op(int index) {
-  if (index == input_op_) return;  // the input map is R_t itself
   const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  if (index == input_op_) {
+    // The network's input map, rewritten from R_t (it only differs where a threshold kept old pixels).
+    int out = op->outputs()->Get(0);
+    MapView m = map_of(out);
+    const uint8_t* rgb = reference_rgb();
+    for (int y = 0; y < m.h; ++y)
+      for (int x = 0; x < m.w; ++x)
+        for (int c = 0; c < 3; ++c) m.at(y, x)[c] = static_cast<float>(rgb[(static_cast<size_t>(y) * m.w + x) * 3 + c]) / 255.0f;
+    cur_labels_[static_cast<size_t>(out)] = labels_[static_cast<size_t>(out)].get();
+    labels_[static_cast<size_t>(out)]->fill(0);
+    return;
+  }
   // Recompute in the current buffers; the values become the exact function of the current inputs.
   runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
   for (int t : *op->outputs())

@@ -1,0 +1,109 @@
+// The `run` and `profile` commands end to end: the per-frame JSON lines and the summary line carry the
+// documented keys, and a profiled truncation table is written into the plan and used by `run`.
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include "compiler/compile.h"
+#include "runtime/plan.h"
+#include "runtime/util/json.h"
+#include "test_util.h"
+
+using namespace fx;
+
+namespace {
+
+std::vector<JsonValue> json_lines(const std::string& path) {
+  std::vector<JsonValue> out;
+  std::istringstream in(test::read_file(path));
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(JsonValue::parse(line));
+  return out;
+}
+
+std::string compile_to(test::TempDir& tmp, const std::string& model) {
+  std::string plan = tmp.file(model + ".fsp");
+  auto r = test::run_cli({"compile", test::source_path("assets/" + model + ".onnx"), "-o", plan, "--quiet"});
+  REQUIRE(r.status == 0);
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("run --mode fluxshard --compare-dense writes per-frame statistics and a summary", "[cli][run]") {
+  test::TempDir tmp;
+  std::string plan = compile_to(tmp, "yolo11n-320");
+  std::string json = tmp.file("out.jsonl");
+  auto r = test::run_cli({"run", plan, "--input", test::source_path("assets/bedroom.mp4"), "--mode", "fluxshard",
+                          "--compare-dense", "--max-frames", "6", "--threads", "2", "--json", json, "--quiet"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("speed-up") != std::string::npos);
+  auto lines = json_lines(json);
+  REQUIRE(lines.size() == 7);
+  for (size_t i = 0; i < 6; ++i) {
+    const JsonValue& l = lines[i];
+    CHECK(l.at("frame").as_int() == static_cast<int64_t>(i));
+    CHECK(l.at("mode").as_string() == "fluxshard");
+    for (const char* k : {"hit_ratio", "flop_hit_ratio", "recomputed_positions", "critical_blocks", "f1_vs_dense"})
+      CHECK(l.find(k) != nullptr);
+    for (const char* k : {"motion_ms", "classify_ms", "execute_ms", "epilogue_ms", "post_ms", "total_ms"})
+      CHECK(l.at("timing").find(k) != nullptr);
+    CHECK(l.at("motion").find("median_mv") != nullptr);
+    for (const JsonValue& d : l.at("detections").items()) {
+      CHECK(d.at("box").size() == 4);
+      CHECK(d.at("score").as_double() >= 0.25);
+    }
+  }
+  const JsonValue& s = lines.back();
+  CHECK(s.at("summary").as_bool());
+  CHECK(s.at("frames").as_int() == 6);
+  CHECK(s.at("mode").as_string() == "fluxshard");
+  for (const char* k : {"hit_ratio", "flop_hit_ratio", "mean_ms", "dense_mean_ms", "speedup_vs_dense", "f1_vs_dense"})
+    CHECK(s.find(k) != nullptr);
+  CHECK(s.at("flop_hit_ratio").as_double() > 0.0);
+  CHECK(s.at("flop_hit_ratio").as_double() < 1.0);
+}
+
+TEST_CASE("run on a segment model reports mask IoU against dense", "[cli][run]") {
+  test::TempDir tmp;
+  std::string plan = compile_to(tmp, "yolo11n-seg-640");
+  std::string json = tmp.file("seg.jsonl");
+  auto r = test::run_cli({"run", plan, "--input", test::source_path("assets/bedroom.mp4"), "--mode", "exact",
+                          "--compare-dense", "--max-frames", "3", "--threads", "2", "--json", json, "--quiet"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto lines = json_lines(json);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines.back().at("mask_iou_vs_dense").as_double() > 0.8);
+  bool any_mask = false;
+  for (size_t i = 0; i < 3; ++i)
+    for (const JsonValue& d : lines[i].at("detections").items()) any_mask = any_mask || d.find("mask") != nullptr;
+  CHECK(any_mask);
+}
+
+TEST_CASE("profile writes a truncation table that run then uses", "[cli][profile]") {
+  test::TempDir tmp;
+  std::string plan = compile_to(tmp, "yolo11n-320");
+  std::string profiled = tmp.file("profiled.fsp");
+  auto r = test::run_cli({"profile", plan, "--input", test::source_path("assets/bedroom.mp4"), "--frames", "6",
+                          "--threads", "2", "--target", "0.9", "-o", profiled});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto p = Plan::load_file(profiled);
+  REQUIRE(p->fb().truncation());
+  CHECK(p->fb().truncation()->size() == 4);
+  for (const auto* b : *p->fb().truncation()) CHECK(b->eps()->size() == static_cast<size_t>(p->op_count()));
+  // Everything else is the original plan: same ops and outputs.
+  auto orig = Plan::load_file(plan);
+  CHECK(p->op_count() == orig->op_count());
+  CHECK(p->total_flops() == orig->total_flops());
+  std::string json = tmp.file("out.jsonl");
+  auto rr = test::run_cli({"run", profiled, "--input", test::source_path("assets/bedroom.mp4"), "--mode", "fluxshard",
+                           "--max-frames", "4", "--threads", "2", "--json", json, "--quiet"});
+  REQUIRE(rr.status == 0);
+  auto lines = json_lines(json);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[2].at("bucket").as_int() >= 0);
+}
