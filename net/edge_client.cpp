@@ -92,6 +92,7 @@ struct EdgeClient::Impl {
   std::vector<float> local_default_eps;
   FrameResult result;
   int refresh_cursor = 0;
+  int refresh_left = 0;  // refresh slices still useful: one dense pass after each local frame
   EdgeTotals totals;
 
   struct Wait {
@@ -287,11 +288,20 @@ struct EdgeClient::Impl {
     rep.output_hash = hash_outputs(*plan, *exec);
     rep.exec_ms = ms_since(t0);
     rep.on_cloud = false;
+    refresh_left = plan->op_count();
   }
 
   // ---- freshness: background blocks --------------------------------------------------------------
-  void send_background(double t_edge_ms, EdgeFrameReport& rep) {
+  void send_background(double t_edge_ms, bool cloud_hopeless, EdgeFrameReport& rep) {
     if (!link || !connected || late || opt.policy != Policy::FluxShard || !opt.background) return;
+    // While even an empty cloud update could not beat the edge, the server's reference is kept loosely
+    // converged only (it costs the server a sparse update per background update).
+    if (cloud_hopeless && proxy_valid && opt.background_idle_every > 1 && frame_seq % opt.background_idle_every != 0)
+      return;
+    // One background update in flight at a time: the server's answers clock them, so they never queue
+    // up behind its compute (spare server time) nor on the link (spare bandwidth).
+    for (const Sent& s : sent)
+      if (!s.frame) return;
     const int n = grid.count();
     std::vector<uint8_t> fresh(static_cast<size_t>(n), 0);
     bool full = false;
@@ -303,7 +313,7 @@ struct EdgeClient::Impl {
       double budget = opt.background_share * est.bytes_per_s() * std::max(t_edge_ms, opt.frame_interval_ms) / 1e3 -
                       static_cast<double>(link->queued_bytes());
       double per_block = bg_bytes_per_block > 0 ? bg_bytes_per_block : static_cast<double>(grid.block_bytes());
-      int take = static_cast<int>(budget / per_block);
+      int take = static_cast<int>(std::min(budget / per_block, opt.background_max_blocks * n));
       if (take <= 0) return;
       std::vector<std::pair<double, int>> cand;
       const double norm = static_cast<double>(grid.block_bytes()) * 255;
@@ -375,7 +385,18 @@ struct EdgeClient::Impl {
     std::vector<uint8_t> update_frame;
     bool full = false;
     int bucket = -1;
-    if (cloud_usable) {
+    // When not even an empty update could come back before the edge is done, the cloud side is not
+    // planned at all (no second motion search, no encoding).
+    const int forced = opt.force_side ? opt.force_side(frame_seq) : -1;
+    bool cloud_hopeless = forced == 0;
+    double cloud_lower_ms = 0;
+    if (forced < 0 && opt.policy == Policy::FluxShard && cloud_usable && proxy_valid && !fc.empty() && !fe.empty()) {
+      cloud_lower_ms = cloud_scale * fc.ms(0) +
+                       1e3 * (est.rtt_s() + static_cast<double>(link->queued_bytes()) / std::max(1.0, est.bytes_per_s()));
+      cloud_hopeless = cloud_lower_ms >= edge_scale * fe.ms(std::max(rep.ecb, 0));
+      if (cloud_hopeless) ccb_labels.clear();
+    }
+    if (cloud_usable && !cloud_hopeless) {
       full = !proxy_valid;
       fresh.assign(static_cast<size_t>(n), 1);
       if (!full) {
@@ -413,10 +434,11 @@ struct EdgeClient::Impl {
     si.rtt_s = est.rtt_s();
     si.edge_scale = edge_scale;
     si.cloud_scale = cloud_scale;
-    si.cloud_ready = cloud_usable;
+    si.cloud_ready = cloud_usable && !cloud_hopeless;
     Decision d = decide(opt.policy, fe, fc, si);
+    if (forced >= 0) d.cloud = forced == 1 && si.cloud_ready;
     rep.t_edge_ms = d.t_edge_ms;
-    rep.t_cloud_ms = d.t_cloud_ms;
+    rep.t_cloud_ms = cloud_hopeless ? cloud_lower_ms : d.t_cloud_ms;
 
     bool done = false;
     if (d.cloud) {
@@ -429,9 +451,7 @@ struct EdgeClient::Impl {
       rep.payload_bytes += enc.payload.size();
       rep.resync = full;
       if (full) ++totals.resyncs;
-      size_t update_bytes = update_frame.size();
       queue_update(std::move(update_frame), rep.ccb, true);
-      (void)update_bytes;
       Wait w;
       w.frame_id = static_cast<uint64_t>(frame_seq);
       auto tw = Clock::now();
@@ -442,7 +462,8 @@ struct EdgeClient::Impl {
         double rem = deadline - link->now();
         if (rem <= 0) break;
         LinkEvent ev;
-        if (refresh && rep.refresh_ops < ops) {
+        if (refresh && refresh_left > 0) {
+          --refresh_left;
           // A preemptible slice of a dense refresh, then look at the link again.
           exec->refresh_op(refresh_cursor);
           refresh_cursor = (refresh_cursor + 1) % ops;
@@ -469,7 +490,7 @@ struct EdgeClient::Impl {
         run_local(rep);
       }
     } else {
-      send_background(d.t_edge_ms, rep);
+      send_background(d.t_edge_ms, cloud_hopeless && forced < 0, rep);
       run_local(rep);
     }
 

@@ -59,10 +59,16 @@ struct EdgeOptions {
   double frame_interval_ms = 33.3; // the stream's frame period (background bandwidth budget)
   bool background = true;          // send non-critical blocks with spare bandwidth (fluxshard policy)
   double background_share = 0.5;   // of the estimated spare bandwidth
-  bool refresh = true;             // dense refresh slices while waiting for the cloud (fluxshard mode)
+  double background_max_blocks = 0.1;  // at most this share of the blocks per background update
+  int background_idle_every = 15;  // while the cloud cannot win anyway: one background update per N frames
+  bool refresh = true;             // dense refresh slices while waiting for the cloud (fluxshard mode):
+                                   // at most one pass over the ops after each local frame
   double backoff_min_s = 0.05, backoff_max_s = 2.0;
   std::string name;                // sent in the Hello
   std::vector<std::pair<int, double>> edge_profile;  // f_e; empty: measured at start
+  // Experiments and tests: overrides the scheduler per frame (-1: decide, 0: edge, 1: cloud when
+  // reachable).
+  std::function<int(int64_t frame)> force_side;
   std::function<void(const std::string&)> log;       // default: stderr with an "edge: " prefix
 };
 

@@ -20,7 +20,7 @@ class LinkEstimator {
     double initial_bytes_per_s = 2.5e6;    // 20 Mbit/s until measured
     double initial_rtt_s = 0.02;
     size_t small_bytes = 1500;
-    size_t min_bw_bytes = 32 * 1024;       // smaller updates say little about B
+    size_t min_bw_bytes = 16 * 1024;       // smaller updates say little about B
   };
   LinkEstimator() : LinkEstimator(Options{}) {}
   explicit LinkEstimator(Options o) : o_(o), bw_(o.initial_bytes_per_s), rtt_(o.initial_rtt_s) {}

@@ -32,7 +32,7 @@ struct LinkOptions {
   double backoff_min_s = 0.05;   // reconnect delays: min, doubling up to max
   double backoff_max_s = 2.0;
   double handshake_timeout_s = 3.0;
-  size_t chunk_bytes = 16 * 1024;  // shaping granularity
+  size_t chunk_bytes = 4 * 1024;   // shaping granularity
   std::function<void(const std::string&)> log;  // called on the loop thread
 };
 

@@ -7,8 +7,9 @@
 #
 # usage: perf/bench_edge_cloud.sh [options]
 #   --build DIR        build directory with bin/fluxshard (default: $FLUXSHARD_BUILD or build)
-#   --tasks LIST       detect,segment (default detect): detect = yolo11n-320 on bedroom.mp4,
-#                      segment = yolo11n-seg-640 on cockatoo.mp4
+#   --tasks LIST       of detect, detect640, segment (default detect,segment): detect = yolo11n-320 on
+#                      bedroom.mp4, detect640 = yolo11n-640 on bedroom.mp4, segment = yolo11n-seg-640 on
+#                      cockatoo.mp4
 #   --frames N         frames per run (default 120)
 #   --server-threads N kernel threads of the server (default: half the cores, at least 1)
 #   --edge-threads N   kernel threads of the edge (default: the other half, at least 1)
@@ -16,6 +17,7 @@
 #   --codec C          raw, lossless, lz4, jpeg (default jpeg)
 #   --presets LIST     default high,medium,low
 #   --policies LIST    default fluxshard,local,offload
+#   --rtt-ms N         emulated round-trip time (default 20)
 #   --realtime         feed frames at the clip's frame rate (default: as fast as they are processed)
 #   --out DIR          keep the JSON lines here (default: a temporary directory)
 # Server and edge share this machine's cores: give the server the larger share to model a cloud GPU box
@@ -23,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${FLUXSHARD_BUILD:-build}
-tasks=detect
+tasks=detect,segment
 frames=120
 cores=$(nproc 2>/dev/null || echo 2)
 server_threads=$(( cores / 2 > 0 ? cores / 2 : 1 ))
@@ -33,6 +35,7 @@ codec=jpeg
 presets=high,medium,low
 policies=fluxshard,local,offload
 realtime=()
+rtt=20
 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,9 +48,10 @@ while [ $# -gt 0 ]; do
     --codec) codec=$2; shift 2 ;;
     --presets) presets=$2; shift 2 ;;
     --policies) policies=$2; shift 2 ;;
+    --rtt-ms) rtt=$2; shift 2 ;;
     --realtime) realtime=(--realtime); shift ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench_edge_cloud: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -78,15 +82,16 @@ md=$out/edge_cloud.md
   echo "| task | model | clip | preset | policy | mean ms | p95 ms | MB/s up | edge % | cloud % | fallbacks |"
   echo "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"
 } > "$md"
-printf '%-8s %-8s %-10s %9s %9s %9s %7s %8s %9s\n' task preset policy mean_ms p95_ms MB/s edge% cloud% fallbacks
+printf '%-10s %-8s %-10s %9s %9s %9s %7s %8s %9s\n' task preset policy mean_ms p95_ms MB/s edge% cloud% fallbacks
 IFS=, read -r -a task_list <<< "$tasks"
 IFS=, read -r -a preset_list <<< "$presets"
 IFS=, read -r -a policy_list <<< "$policies"
 for task in "${task_list[@]}"; do
   case "$task" in
     detect) model=yolo11n-320; clip=assets/bedroom.mp4 ;;
+    detect640) model=yolo11n-640; clip=assets/bedroom.mp4 ;;
     segment) model=yolo11n-seg-640; clip=assets/cockatoo.mp4 ;;
-    *) echo "bench_edge_cloud: unknown task $task (detect, segment)" >&2; exit 2 ;;
+    *) echo "bench_edge_cloud: unknown task $task (detect, detect640, segment)" >&2; exit 2 ;;
   esac
   plan=$work/$model.fsp
   "$fx" compile "assets/$model.onnx" -o "$plan" --quiet
@@ -99,17 +104,17 @@ for task in "${task_list[@]}"; do
   for preset in "${preset_list[@]}"; do
     for policy in "${policy_list[@]}"; do
       json=$out/$task-$preset-$policy.jsonl
-      "$fx" edge "$plan" --input "$clip" --server "127.0.0.1:$port" --trace "$preset" --policy "$policy" \
+      "$fx" edge "$plan" --input "$clip" --server "127.0.0.1:$port" --trace "$preset" --rtt-ms "$rtt" --policy "$policy" \
         --mode "$mode" --codec "$codec" --max-frames "$frames" --threads "$edge_threads" --json "$json" \
         --quiet "${realtime[@]}"
       read -r mean p95 mbs edge cloud fb <<< "$(summary "$json")"
-      printf '%-8s %-8s %-10s %9s %9s %9s %7s %8s %9s\n' "$task" "$preset" "$policy" "$mean" "$p95" "$mbs" "$edge" "$cloud" "$fb"
+      printf '%-10s %-8s %-10s %9s %9s %9s %7s %8s %9s\n' "$task" "$preset" "$policy" "$mean" "$p95" "$mbs" "$edge" "$cloud" "$fb"
       echo "| $task | $model | $(basename "$clip") | $preset | $policy | $mean | $p95 | $mbs | $edge | $cloud | $fb |" >> "$md"
     done
   done
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 done
 echo
-echo "server threads $server_threads, edge threads $edge_threads, $frames frames, mode $mode, codec $codec on $(nproc) cores"
+echo "server threads $server_threads, edge threads $edge_threads, $frames frames, mode $mode, codec $codec, RTT $rtt ms, $(nproc) cores"
 [ "$out" != "$work" ] && echo "JSON lines and edge_cloud.md in $out"
 cat "$md"

@@ -81,10 +81,16 @@ ip -n "$srv" link set "${ns}s0" up
 ip -n "$sw" link set "${ns}s1" master br0 up
 # Uplink bottleneck shared by every edge: switch -> server.
 ip netns exec "$sw" tc qdisc add dev "${ns}s1" root handle 1: htb default 10
-ip netns exec "$sw" tc class add dev "${ns}s1" parent 1: classid 1:10 htb rate "$rate" ceil "$rate"
-ip netns exec "$sw" tc qdisc add dev "${ns}s1" parent 1:10 handle 10: netem delay "${half}ms" limit 100000
-# Way back: delayed, not rate-limited (results are small).
-ip netns exec "$srv" tc qdisc add dev "${ns}s0" root netem delay "${half}ms" limit 100000
+ip netns exec "$sw" tc class add dev "${ns}s1" parent 1: classid 1:10 htb rate "$rate" ceil "$rate" quantum 1514
+# Delay with netem, half each way (the way back is not rate-limited: results are small). Kernels without
+# sch_netem: the edges emulate the RTT on their side instead (--rtt-ms), the rate stays kernel-shaped.
+edge_rtt=()
+if ip netns exec "$sw" tc qdisc add dev "${ns}s1" parent 1:10 handle 10: netem delay "${half}ms" limit 100000 2>/dev/null; then
+  ip netns exec "$srv" tc qdisc add dev "${ns}s0" root netem delay "${half}ms" limit 100000
+else
+  echo "netns_multi_edge: no netem qdisc in this kernel; the edges add the ${rtt} ms RTT themselves (--rtt-ms)" >&2
+  edge_rtt=(--rtt-ms "$rtt")
+fi
 for i in $(seq 1 "$edges"); do
   e=${ns}e$i
   ip netns add "$e"
@@ -113,7 +119,7 @@ echo "$edges edges, $rate shared uplink, ${rtt} ms RTT, policy $policy, mode $mo
 edge_pids=()
 for i in $(seq 1 "$edges"); do
   ip netns exec "${ns}e$i" "$fx" edge "$plan" --input "$clip" --server 10.77.0.1:7070 --policy "$policy" \
-    --mode "$mode" --codec "$codec" --max-frames "$frames" --threads "$ethreads" --realtime --name "edge$i" \
+    --mode "$mode" --codec "$codec" --max-frames "$frames" --threads "$ethreads" --realtime --name "edge$i" "${edge_rtt[@]}" \
     --json "$out/edge$i.jsonl" > "$out/edge$i.log" 2>&1 &
   edge_pids+=($!)
 done

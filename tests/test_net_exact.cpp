@@ -101,7 +101,7 @@ std::vector<test::LocalFrame> local_run_decoded(Codec codec) {
       exec.run(labels, img.data(), p);
     }
     FrameResult r = postprocess(layout, exec.output_data(0), nullptr, lb, PostOptions{});
-    out.push_back({hash_outputs(*plan, exec), r.detections});
+    out.push_back({hash_outputs(*plan, exec), r.detections, {}});
   }
   return out;
 }
@@ -152,6 +152,80 @@ TEST_CASE("exact proxy: the production (approximate) mode offloaded equals a loc
   auto local = test::local_run(yolo320(), bedroom(), SessionMode::FluxShard);
   auto edge = edge_run(server.address(), Codec::Zstd, SessionMode::FluxShard);
   compare(edge, local);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("exact proxy: mixed edge / cloud frames with background updates keep the proxy identical", "[net][exact]") {
+  test::TempDir tmp;
+  auto plan = test::tiny_plan();
+  test::write_clip(tmp.file("clip.mp4"), 120, 9);
+  auto frames = test::read_clip(tmp.file("clip.mp4"));
+  net::ServerOptions so;
+  so.threads = 1;
+  test::ServerThread server(plan, so);
+  for (Codec c : {Codec::Jpeg, Codec::Raw}) {
+    INFO("codec " << codec_name(c));
+    EdgeOptions o;
+    o.server = server.address();
+    o.policy = Policy::FluxShard;
+    o.mode = SessionMode::FluxShard;
+    o.codec = c;
+    o.trace = "low";
+    o.rtt_ms = 4;
+    o.threads = 1;
+    o.edge_profile = {{0, 0.1}, {64, 1.0}};
+    o.result_timeout_ms = 60000;
+    o.force_side = [](int64_t f) { return static_cast<int>((f / 10) % 2); };  // 10 on the edge, 10 on the cloud, ...
+    o.log = [](const std::string&) {};
+    EdgeClient edge(plan, o);
+    int cloud = 0, mismatched = 0;
+    for (const Frame& f : frames) {
+      EdgeFrameReport rep;
+      edge.process(f, rep);
+      cloud += rep.on_cloud;
+      mismatched += rep.reference_mismatch;
+      CHECK(rep.on_cloud == (((rep.frame / 10) % 2) == 1));
+    }
+    EdgeTotals t = edge.totals();
+    CHECK(cloud == 60);
+    CHECK(mismatched == 0);
+    CHECK(t.mismatches == 0);
+    CHECK(t.background_blocks > 0);  // edge frames sent non-critical blocks with spare bandwidth
+    CHECK(t.refresh_ops > 0);        // cloud frames refreshed the edge's cache while waiting
+    CHECK(t.resyncs == 1);
+    CHECK(edge.close() == 0);
+  }
+  CHECK(server.server().stats().backgrounds > 0);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("exact proxy: segmentation masks come back exact", "[net][exact][segment]") {
+  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-seg-640.onnx"));
+  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-seg-640");
+  auto clip = test::read_clip(test::source_path("assets/cockatoo.mp4"), 4);
+  auto local = test::local_run(plan, clip, SessionMode::Exact, 2);
+  net::ServerOptions so;
+  so.threads = 2;
+  test::ServerThread server(plan, so);
+  EdgeOptions o = edge_options(server.address(), Codec::Lz4, SessionMode::Exact);
+  EdgeClient edge(plan, o);
+  int masks = 0;
+  for (size_t i = 0; i < clip.size(); ++i) {
+    INFO("frame " << i);
+    EdgeFrameReport rep;
+    const FrameResult& r = edge.process(clip[i], rep);
+    CHECK(rep.on_cloud);
+    CHECK(rep.output_hash == local[i].hash);
+    CHECK(test::same_detections(r.detections, local[i].dets));
+    REQUIRE(r.masks.size() == local[i].masks.size());
+    for (size_t k = 0; k < r.masks.size(); ++k) {
+      CHECK(r.masks[k].width == local[i].masks[k].width);
+      CHECK(r.masks[k].data == local[i].masks[k].data);
+      ++masks;
+    }
+  }
+  CHECK(masks > 0);
+  CHECK(edge.close() == 0);
   CHECK(server.stop() == 0);
 }
 

@@ -20,7 +20,7 @@ TEST_CASE("server killed mid-stream: local results without a gap, reconnect, res
   test::TempDir tmp;
   const std::string plan_path = tmp.file("tiny.fsp"), clip = tmp.file("clip.mp4");
   test::save_tiny_plan(plan_path);
-  constexpr int kFrames = 90, kKill = 25, kRestart = 45;
+  constexpr int kFrames = 100, kKill = 25, kRestart = 45;
   constexpr double kBudgetMs = 100;  // 10 frames per second
   test::write_clip(clip, kFrames, 7);
   auto frames = test::read_clip(clip);
@@ -92,7 +92,7 @@ TEST_CASE("server killed mid-stream: local results without a gap, reconnect, res
     if (recs[static_cast<size_t>(i)].rep.on_cloud) first_back = i;
   REQUIRE(first_back > 0);
   CHECK(recs[static_cast<size_t>(first_back)].rep.resync);
-  CHECK(first_back < kRestart + 20);
+  CHECK(first_back < kRestart + 35);  // the restarted server profiles itself first; the backoff is at most 0.4 s
   for (int i = kFrames - 15; i < kFrames; ++i) CHECK(recs[static_cast<size_t>(i)].rep.on_cloud);
   CHECK(t.handshakes == 2);
   CHECK(t.resyncs == 2);

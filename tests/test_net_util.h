@@ -130,6 +130,7 @@ inline std::vector<Frame> read_clip(const std::string& path, int max_frames = 1 
 struct LocalFrame {
   uint64_t hash = 0;
   std::vector<Detection> dets;
+  std::vector<Mask> masks;
 };
 
 inline std::vector<LocalFrame> local_run(std::shared_ptr<const Plan> plan, const std::vector<Frame>& frames,
@@ -143,7 +144,7 @@ inline std::vector<LocalFrame> local_run(std::shared_ptr<const Plan> plan, const
     const FrameResult& r = s.process(f);
     std::vector<const float*> outs;
     for (size_t i = 0; i < plan->outputs().size(); ++i) outs.push_back(s.output_data(i));
-    out.push_back({net::hash_outputs(*plan, outs.data()), r.detections});
+    out.push_back({net::hash_outputs(*plan, outs.data()), r.detections, r.masks});
   }
   return out;
 }

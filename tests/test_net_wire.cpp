@@ -7,6 +7,7 @@
 #include <random>
 
 #include "net/codec.h"
+#include "net/dense_backend.h"
 #include "net/estimator.h"
 #include "net/framing.h"
 #include "net/hash.h"
@@ -15,7 +16,7 @@
 #include "net/token.h"
 #include "net/wire.h"
 #include "runtime/error.h"
-#include "test_util.h"
+#include "test_net_util.h"
 
 using namespace fx;
 using namespace fx::net;
@@ -322,4 +323,26 @@ TEST_CASE("tokens and hashes", "[net]") {
   CHECK(hash_image(a.data(), 32, 16) == hash_image(b.data(), 32, 16));
   b[100] ^= 1;
   CHECK(hash_image(a.data(), 32, 16) != hash_image(b.data(), 32, 16));
+}
+
+TEST_CASE("serve / edge command lines: usage errors and an unavailable backend", "[net][cli]") {
+  test::TempDir tmp;
+  std::string plan = tmp.file("tiny.fsp");
+  test::save_tiny_plan(plan);
+  auto r = test::run_cli({"edge", plan, "--input", "clip.mp4"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("missing --server ADDR:PORT") != std::string::npos);
+  r = test::run_cli({"edge", plan, "--input", "clip.mp4", "--server", "127.0.0.1:1", "--codec", "png"});
+  CHECK(r.status == 2);
+  r = test::run_cli({"serve", plan, "--listen", "127.0.0.1:99999"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("invalid port") != std::string::npos);
+  r = test::run_cli({"serve", plan, "--token-file", tmp.file("missing")});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot read token file") != std::string::npos);
+  if (!dense_backend_available("cuda")) {
+    r = test::run_cli({"serve", plan, "--backend", "cuda", "--listen", "127.0.0.1:0"}, 60);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("backend 'cuda' is not available") != std::string::npos);
+  }
 }

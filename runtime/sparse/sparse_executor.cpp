@@ -34,6 +34,19 @@ namespace {
 
 bool is_graph_input(const Plan& plan, int t) { return t == plan.input(); }
 
+// Cache copies are memory-bound: below this many floats the pool's wake-up costs more than it saves.
+constexpr int64_t kParallelCopyFloats = 1 << 16;
+
+// Runs fn(i, 0) for i in [0, n) on the pool when `floats` of data move, else on the calling thread.
+template <typename F>
+void copy_loop(ThreadPool& pool, int64_t n, int64_t floats, F&& fn) {
+  if (floats >= kParallelCopyFloats) {
+    pool.run(n, fn);
+  } else {
+    for (int64_t i = 0; i < n; ++i) fn(i, 0);
+  }
+}
+
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
@@ -218,7 +231,7 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
     const int from = R.cur, to = R.cur ^ 1;
     for (const Root::Unit& u : R.written) {
       MapView a = R.view(from, u.ch_off, u.ch), b = R.view(to, u.ch_off, u.ch);
-      pool_->run(R.h, [&](int64_t y, int) {
+      copy_loop(*pool_, R.h, static_cast<int64_t>(R.h) * R.w * u.ch, [&](int64_t y, int) {
         for (int x = 0; x < R.w; ++x)
           std::memcpy(b.at(static_cast<int>(y), x), a.at(static_cast<int>(y), x), static_cast<size_t>(u.ch) * 4);
       });
@@ -236,15 +249,16 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
         else std::memcpy(m.at(r.y, x), tmp, static_cast<size_t>(ch) * 4);
       }
     };
-    pool_->run(static_cast<int64_t>(runs_.size()), [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], true); });
-    pool_->run(static_cast<int64_t>(runs_.size()), [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], false); });
+    int64_t n = static_cast<int64_t>(runs_.size()), floats = moved * ch;
+    copy_loop(*pool_, n, floats, [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], true); });
+    copy_loop(*pool_, n, floats, [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], false); });
   }
   bases_[static_cast<size_t>(root_id)] = R.buf[R.cur];
   R.written.push_back({ch_off, ch});
   if (!R.swapped) return;
   // Shifted copy of every labelled position from the previous frame.
   MapView src = R.view(R.cur ^ 1, ch_off, ch), dst = R.view(R.cur, ch_off, ch);
-  pool_->run(R.h, [&](int64_t yy, int) {
+  copy_loop(*pool_, R.h, static_cast<int64_t>(R.h) * R.w * ch, [&](int64_t yy, int) {
     int y = static_cast<int>(yy);
     const Label* lr = L.row(y);
     for (int x = 0; x < R.w;) {
