@@ -115,12 +115,7 @@ int bench_sparse(const Args& args) {
   double dense_ms = median(dt);
   const int cols = sparse.block_cols(), rows = sparse.block_rows(), n = cols * rows;
   sparse.reset(img.data());
-  std::vector<float> island_eps(static_cast<size_t>(plan->op_count()), 0.f);
-  for (int i = 0; i < plan->op_count(); ++i) {
-    const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
-      island_eps[static_cast<size_t>(i)] = SessionOptions{}.island_eps * sparse.op_scale()[static_cast<size_t>(i)];
-  }
+  std::vector<float> island_eps = default_eps(*plan, sparse, SessionOptions{}.island_eps);
   const bool json = args.has("--json");
   if (!json)
     std::printf("dense: %.2f ms (median of %d, %d threads)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,

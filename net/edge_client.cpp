@@ -12,7 +12,7 @@
 #include "net/hash.h"
 #include "net/link.h"
 #include "net/profile.h"
-#include "net/truncation.h"
+#include "runtime/sparse/truncation.h"
 #include "net/wire.h"
 #include "runtime/error.h"
 #include "runtime/planner.h"

@@ -16,7 +16,7 @@
 
 #include "net/codec.h"
 #include "net/dense_backend.h"
-#include "net/truncation.h"
+#include "runtime/sparse/truncation.h"
 #include "net/wire.h"
 #include "ops/thread_pool.h"
 #include "runtime/detector.h"

@@ -48,16 +48,7 @@ StreamSession::StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<T
     po.stale_frames = opt_.stale_frames;
     po.tau_salient = opt_.tau_salient;
     planner_ = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
-    // Truncation thresholds per motion bucket, from the plan's profiled table.
-    if (opt_.mode == SessionMode::FluxShard && plan_->fb().truncation()) {
-      for (const auto* b : *plan_->fb().truncation()) {
-        std::vector<float> eps(static_cast<size_t>(plan_->op_count()), 0.f);
-        if (b->eps())
-          for (flatbuffers::uoffset_t i = 0; i < b->eps()->size() && i < eps.size(); ++i)
-            eps[i] = std::max(0.f, b->eps()->Get(i)) * opt_.eps_scale;
-        bucket_eps_.push_back(std::move(eps));
-      }
-    }
+    if (opt_.mode == SessionMode::FluxShard) truncation_ = TruncationTable(*plan_, opt_.eps_scale);
   }
 }
 
@@ -69,17 +60,8 @@ const std::vector<float>* StreamSession::thresholds(const MotionStats& m, int& b
   bucket = -1;
   if (opt_.mode != SessionMode::FluxShard) return nullptr;
   if (opt_.eps_override) return opt_.eps_override;
-  const auto* table = plan_->fb().truncation();
-  if (!table || table->size() == 0 || bucket_eps_.empty()) return default_eps_.empty() ? nullptr : &default_eps_;
-  for (flatbuffers::uoffset_t i = 0; i < table->size(); ++i) {
-    const auto* b = table->Get(i);
-    if (m.median_mv <= b->max_median_mv() && m.candidate_share <= b->max_candidate_share()) {
-      bucket = static_cast<int>(i);
-      return &bucket_eps_[i];
-    }
-  }
-  bucket = static_cast<int>(table->size()) - 1;
-  return &bucket_eps_.back();
+  bucket = truncation_.bucket(m);
+  return truncation_.eps(bucket, &default_eps_);
 }
 
 void StreamSession::refresh_slices(double budget_ms) {
@@ -116,14 +98,7 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     auto t1 = Clock::now();
     sparse_->reset(cur_.data());
     rep.sparse = sparse_->stats();
-    if (opt_.mode == SessionMode::FluxShard && opt_.island_eps > 0) {
-      default_eps_.assign(static_cast<size_t>(plan_->op_count()), 0.f);
-      for (int i = 0; i < plan_->op_count(); ++i) {
-        const auto* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-        if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
-          default_eps_[static_cast<size_t>(i)] = opt_.island_eps * sparse_->op_scale()[static_cast<size_t>(i)];
-      }
-    }
+    if (opt_.mode == SessionMode::FluxShard) default_eps_ = default_eps(*plan_, *sparse_, opt_.island_eps);
     rep.time.execute_ms = ms_since(t1);
     rep.critical_blocks = sparse_->block_cols() * sparse_->block_rows();
   } else {

@@ -17,6 +17,7 @@
 #include "runtime/motion/aligner.h"
 #include "runtime/planner.h"
 #include "runtime/sparse/sparse_executor.h"
+#include "runtime/sparse/truncation.h"
 
 namespace fx {
 
@@ -98,8 +99,8 @@ class StreamSession {
   std::vector<Label> block_labels_, block_motion_;
   std::vector<Detection> prev_dets_;  // previous frame, input (letterboxed) pixels
   bool prior_masks_ok_ = false;       // result_.masks correspond to prev_dets_
-  std::vector<std::vector<float>> bucket_eps_;  // per truncation bucket, scaled, per op
-  std::vector<float> default_eps_;              // without a table (see island_eps)
+  TruncationTable truncation_;     // the plan's profiled table (scaled by eps_scale)
+  std::vector<float> default_eps_;  // without a table (see island_eps)
   FrameResult result_;
   int64_t frames_ = 0;
   int refresh_cursor_ = 0;

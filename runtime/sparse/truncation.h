@@ -1,6 +1,6 @@
 // Per-layer truncation thresholds of the approximate mode, from the plan's profiled table (DESIGN 6.4):
-// the same choice as StreamSession (runtime/session.cpp), shared by the edge, which picks the bucket of a
-// frame from its motion statistics, and the server, which receives the bucket index. Without a table,
+// one choice shared by local sessions (runtime/session.cpp), the edge, which picks the bucket of a frame
+// from its motion statistics, and the server, which receives the bucket index. Without a table,
 // the session's default applies: dense islands (global ops) compare with eps = island_eps x the op's
 // output scale measured when the executor was reset (default_eps).
 #pragma once
@@ -11,7 +11,7 @@
 #include "runtime/sparse/sparse_executor.h"
 #include "runtime/plan.h"
 
-namespace fx::net {
+namespace fx {
 
 class TruncationTable {
  public:
@@ -34,4 +34,4 @@ class TruncationTable {
 // island_eps x exec.op_scale() (call right after exec.reset()).
 std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, float island_eps);
 
-}  // namespace fx::net
+}  // namespace fx

@@ -1,10 +1,10 @@
-#include "net/truncation.h"
+#include "runtime/sparse/truncation.h"
 
 #include <algorithm>
 
 #include "runtime/error.h"
 
-namespace fx::net {
+namespace fx {
 
 TruncationTable::TruncationTable(const Plan& plan, float eps_scale) {
   const auto* table = plan.fb().truncation();
@@ -45,4 +45,4 @@ std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, flo
   return eps;
 }
 
-}  // namespace fx::net
+}  // namespace fx
