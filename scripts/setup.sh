@@ -13,8 +13,10 @@ packages=(
   libuv1-dev libzstd-dev liblz4-dev libturbojpeg0-dev  # edge <-> cloud transport and block codecs
   catch2                                               # tests
   clang libclang-rt-14-dev                             # libFuzzer targets
-  nodejs npm                                           # ONNX Runtime reference (perf/, golden tools)
 )
+# Node.js only serves the ONNX Runtime reference in perf/ and tests/goldens/ (not the build or tests);
+# take Debian's when there is none at all.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
