@@ -51,3 +51,42 @@ TEST_CASE("invoke performs no heap allocation", "[runtime]") {
   delete p;
   CHECK(g_allocations.load() == 1);
 }
+
+#include "runtime/sparse/sparse_executor.h"
+
+TEST_CASE("the sparse executor's run performs no heap allocation", "[runtime][sparse]") {
+  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
+  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-320");
+  auto pool = std::make_shared<ThreadPool>(2);
+  SparseExecutor sp(plan, pool, 16);
+  std::vector<uint8_t> a(320 * 320 * 3), b(320 * 320 * 3);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 7 + i / 960), b[i] = static_cast<uint8_t>(i * 13);
+  sp.reset(a.data());
+  const int blocks = sp.block_cols() * sp.block_rows();
+  // Fresh blocks, zero shifts and non-zero shifts (in place and double-buffered), exact and approximate.
+  std::vector<std::vector<Label>> frames;
+  for (int f = 0; f < 4; ++f) {
+    std::vector<Label> l(static_cast<size_t>(blocks), 0);
+    for (int k = 0; k < blocks; ++k) {
+      int bx = k % sp.block_cols(), by = k / sp.block_cols();
+      if ((k + f) % 7 == 0) l[static_cast<size_t>(k)] = kInvalid;
+      else if (f >= 2 && bx > 0 && by > 0) l[static_cast<size_t>(k)] = pack_shift(f == 2 ? -3 : -16, -8);
+    }
+    frames.push_back(l);
+  }
+  std::vector<float> eps(static_cast<size_t>(plan->op_count()), 0.01f);
+  SparseParams approx;
+  approx.eps = &eps;
+  approx.round_offsets = true;
+  approx.footprint_only = true;
+  approx.block_motion = &frames[3];
+  for (const auto& l : frames) sp.run(l, b.data(), approx);  // warm
+  g_allocations = 0;
+  g_counting = true;
+  for (const auto& l : frames) {
+    sp.run(l, a.data(), SparseParams{});
+    sp.run(l, b.data(), approx);
+  }
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
+}
