@@ -111,6 +111,51 @@ AliasPlan plan_aliases(const ir::Graph& g) {
       off += static_cast<int>(g.tensor(y).shape[1]);
     }
   }
+  // Plain Concat / Split along an axis with nothing but size-1 axes before it: every part is one
+  // contiguous block of the whole, so parts live inside the whole at element offsets. (The detect head's
+  // box/class split and the final concat of output0.)
+  auto outer_is_one = [&](const ir::Node& node, int whole) {
+    int64_t axis = node.attr_int("axis", 0);
+    const auto& shape = g.tensor(whole).shape;
+    if (axis < 0) axis += static_cast<int64_t>(shape.size());
+    for (int64_t d = 0; d < axis; ++d)
+      if (shape[static_cast<size_t>(d)] != 1) return false;
+    return true;
+  };
+  auto plain_activation = [&](int t) {
+    const ir::Tensor& tt = g.tensor(t);
+    return !tt.constant && tt.layout == ir::Layout::Plain &&
+           std::find(g.inputs.begin(), g.inputs.end(), t) == g.inputs.end();
+  };
+  for (int n : order) {
+    const ir::Node& node = g.node(n);
+    if (node.op != "Concat" || g.tensor(node.outputs[0]).layout != ir::Layout::Plain) continue;
+    int out = node.outputs[0];
+    if (!outer_is_one(node, out)) continue;
+    int64_t off = 0;
+    for (int in : node.inputs) {
+      bool once = std::count(node.inputs.begin(), node.inputs.end(), in) == 1;
+      if (once && a.root[in] == in && plain_activation(in) && !g.is_graph_output(in)) {
+        a.root[in] = out;
+        a.channel_offset[in] = static_cast<int>(off);
+      }
+      off += g.tensor(in).numel();
+    }
+  }
+  for (int n : order) {
+    const ir::Node& node = g.node(n);
+    if (node.op != "Split" || g.tensor(node.inputs[0]).layout != ir::Layout::Plain) continue;
+    int x = node.inputs[0];
+    if (!outer_is_one(node, x) || !plain_activation(x)) continue;
+    int64_t off = 0;
+    for (int y : node.outputs) {
+      if (a.root[y] == y && plain_activation(y) && !g.is_graph_output(y)) {
+        a.root[y] = x;
+        a.channel_offset[y] = static_cast<int>(off);
+      }
+      off += g.tensor(y).numel();
+    }
+  }
   // A Reshape of a plain tensor moves no data: its output is the same bytes as its input.
   for (int n : order) {
     const ir::Node& node = g.node(n);

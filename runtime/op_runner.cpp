@@ -34,6 +34,10 @@ struct OpRunner::PreparedOp {
   int axis = 0;
   std::vector<Shape> part_shapes;
   std::vector<int64_t> sizes;
+  // Plain concat / split with only size-1 axes before the axis: each part is one contiguous block of
+  // the whole at this element offset (and may already be stored there, see compiler/alias_plan.h).
+  bool blocks = false;
+  std::vector<int64_t> block_offset;
   int perm[Shape::kMaxRank] = {};
   int64_t starts[Shape::kMaxRank] = {}, steps[Shape::kMaxRank] = {};
   bool to_nhwc = false;
@@ -316,6 +320,13 @@ void OpRunner::prepare_op(int index) {
       } else {
         require_dense(p->in);
         require_dense(p->out);
+        p->blocks = wt.layout == PlanLayout::Plain;
+        for (int d = 0; d < p->axis; ++d) p->blocks = p->blocks && wt.physical[d] == 1;
+        int64_t off = 0;
+        for (int t : parts) {
+          p->block_offset.push_back(off);
+          off += info(t).numel;
+        }
       }
       break;
     }
@@ -480,6 +491,14 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
             copy_channels(part, dst, sl, pool);
           off += part.c;
         }
+      } else if (p.blocks) {
+        float* whole = d(p.out[0]);
+        for (size_t i = 0; i < p.in.size(); ++i) {
+          const float* part = d(p.in[i]);
+          float* dst = whole + p.block_offset[i];
+          if (part != dst)  // not stored in place
+            std::memmove(dst, part, static_cast<size_t>(plan_->tensor(p.in[i]).bytes()));
+        }
       } else {
         const float* ptrs[kMaxParts];
         for (size_t i = 0; i < p.in.size(); ++i) ptrs[i] = d(p.in[i]);
@@ -495,6 +514,14 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
           if (part.data != src.data || part.pixel_stride != src.pixel_stride)  // not a view of the input
             copy_channels(src, part, sl, pool);
           off += part.c;
+        }
+      } else if (p.blocks) {
+        const float* whole = d(p.in[0]);
+        for (size_t i = 0; i < p.out.size(); ++i) {
+          float* part = d(p.out[i]);
+          const float* src = whole + p.block_offset[i];
+          if (part != src)  // not a view of the input
+            std::memmove(part, src, static_cast<size_t>(plan_->tensor(p.out[i]).bytes()));
         }
       } else {
         float* ptrs[kMaxParts];

@@ -153,9 +153,9 @@ void Plan::validate() {
     const TensorInfo& r = tensors_[static_cast<size_t>(ti.alias_root)];
     if (r.alias_root != -1 || r.constant || ti.constant) throw bad(what + " aliases an invalid tensor");
     if (ti.layout == PlanLayout::Plain) {
-      // A reshape: the same bytes under another shape.
-      if (r.layout != PlanLayout::Plain || ti.channel_offset != 0 || ti.numel > r.numel)
-        throw bad(what + " is not a reshape of the tensor it aliases");
+      // A contiguous block of the root (a reshape, or a part of a concat / split): an element offset.
+      if (r.layout != PlanLayout::Plain || ti.channel_offset < 0 || ti.channel_offset + ti.numel > r.numel)
+        throw bad(what + " is not a contiguous block of the tensor it aliases");
       if (fb_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i))->pixel_stride() != 0)
         throw bad(what + " has the wrong pixel stride");
       continue;

@@ -44,7 +44,7 @@ struct TensorInfo {
   // tensor is a channel slice of another: in-place concat / split).
   int64_t pixel_stride = 0;
   int alias_root = -1;       // tensor whose storage this one lives in (-1: its own)
-  int channel_offset = 0;    // first channel inside the root
+  int channel_offset = 0;    // first channel (NHWC) or element (plain) inside the root
 
   int64_t bytes() const { return numel * 4; }
   // N, C, H, W of a 4-D tensor.
