@@ -42,9 +42,16 @@ LetterboxInfo preprocess_frame(const Frame& frame, int input_w, int input_h, std
 
 FrameResult postprocess(const OutputLayout& layout, const float* output0, const float* protos,
                         const LetterboxInfo& lb, const PostOptions& opt) {
+  return finish_detections(layout,
+                           decode_detections(output0, layout.rows, layout.anchors, layout.num_classes,
+                                             layout.num_mask_coef, opt.decode),
+                           protos, lb, opt);
+}
+
+FrameResult finish_detections(const OutputLayout& layout, std::vector<Detection> detections, const float* protos,
+                              const LetterboxInfo& lb, const PostOptions& opt) {
   FrameResult r;
-  r.detections = decode_detections(output0, layout.rows, layout.anchors, layout.num_classes, layout.num_mask_coef,
-                                   opt.decode);
+  r.detections = std::move(detections);
   if (layout.protos >= 0 && opt.masks) {
     Protos p{protos, layout.proto_c, layout.proto_h, layout.proto_w};
     r.masks = process_masks_to_source(r.detections, p, lb.dst_w, lb.dst_h, lb.pad_left, lb.pad_top, lb.new_w,

@@ -41,4 +41,8 @@ LetterboxInfo preprocess_frame(const Frame& frame, int input_w, int input_h, std
 FrameResult postprocess(const OutputLayout& layout, const float* output0, const float* protos,
                         const LetterboxInfo& lb, const PostOptions& opt);
 
+// The second half of postprocess: detections already decoded (input pixels) -> masks and source pixels.
+FrameResult finish_detections(const OutputLayout& layout, std::vector<Detection> detections, const float* protos,
+                              const LetterboxInfo& lb, const PostOptions& opt);
+
 }  // namespace fx

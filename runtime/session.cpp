@@ -131,17 +131,22 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
   auto t4 = Clock::now();
   const float* out0 = output_data(0);
   const float* protos = layout_.protos >= 0 ? output_data(1) : nullptr;
-  result_ = postprocess(layout_, out0, protos, lb_, opt_.post);
-  if (planner_) {
-    // Detections (down to salience_conf, in input pixels) are the next frame's salience prior; masks
-    // are only used when they belong to the same detections.
+  if (planner_ && opt_.salience_conf < opt_.post.decode.conf) {
+    // One decode at the salience prior's lower threshold serves both: a box below the reporting
+    // threshold never suppresses one above it (NMS keeps the higher score), so the reported detections
+    // are exactly those of a decode at the reporting threshold.
     DecodeOptions d = opt_.post.decode;
-    d.conf = std::min(d.conf, opt_.salience_conf);
-    if (d.conf < opt_.post.decode.conf) {
-      prev_dets_ = decode_detections(out0, layout_.rows, layout_.anchors, layout_.num_classes, layout_.num_mask_coef, d);
-      prior_masks_ok_ = false;
-    } else {
-      prev_dets_ = result_.detections;
+    d.conf = opt_.salience_conf;
+    prev_dets_ = decode_detections(out0, layout_.rows, layout_.anchors, layout_.num_classes, layout_.num_mask_coef, d);
+    std::vector<Detection> reported;
+    for (const Detection& det : prev_dets_)
+      if (det.score > opt_.post.decode.conf) reported.push_back(det);
+    result_ = finish_detections(layout_, std::move(reported), protos, lb_, opt_.post);
+    prior_masks_ok_ = false;
+  } else {
+    result_ = postprocess(layout_, out0, protos, lb_, opt_.post);
+    if (planner_) {
+      prev_dets_ = result_.detections;  // back in input pixels for the next frame's salience
       for (Detection& det : prev_dets_) letterbox_box(lb_, det.box);
       prior_masks_ok_ = true;
     }

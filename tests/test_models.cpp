@@ -82,6 +82,26 @@ void check_golden(const std::string& file) {
   std::vector<std::vector<float>> ref_outs;
   for (const auto& o : g.outputs) ref_outs.push_back(o.values);
   FrameResult ours = detections_of(*c.plan, outs, g), theirs = detections_of(*c.plan, ref_outs, g);
+  {
+    // Decoding at a lower threshold and keeping the scores above the reporting one gives the same
+    // detections (a lower box never suppresses a higher one): what the sessions rely on for their
+    // salience prior.
+    OutputLayout layout = output_layout(*c.plan);
+    DecodeOptions lo;
+    lo.conf = 0.1f;
+    auto all = decode_detections(outs[0].data(), layout.rows, layout.anchors, layout.num_classes, layout.num_mask_coef, lo);
+    auto direct = decode_detections(outs[0].data(), layout.rows, layout.anchors, layout.num_classes,
+                                    layout.num_mask_coef, DecodeOptions{});
+    std::vector<Detection> kept;
+    for (const Detection& d : all)
+      if (d.score > DecodeOptions{}.conf) kept.push_back(d);
+    REQUIRE(kept.size() == direct.size());
+    for (size_t k = 0; k < kept.size(); ++k) {
+      CHECK(kept[k].anchor == direct[k].anchor);
+      CHECK(kept[k].cls == direct[k].cls);
+    }
+    CHECK(all.size() >= direct.size());
+  }
   REQUIRE(!theirs.detections.empty());
   REQUIRE(ours.detections.size() == theirs.detections.size());
   for (size_t k = 0; k < ours.detections.size(); ++k) {
