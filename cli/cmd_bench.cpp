@@ -147,6 +147,7 @@ int bench_sparse(const Args& args) {
         p.eps = &island_eps;
         std::vector<double> st;
         double flops = 0;
+        SparseStats last;
         for (int i = 0; i < runs + 1; ++i) {
           sparse.reset(img.data());
           auto t0 = std::chrono::steady_clock::now();
@@ -154,6 +155,7 @@ int bench_sparse(const Args& args) {
           double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
           if (i > 0) st.push_back(ms);  // the first is a warm-up
           flops = 1.0 - s.flop_hit_ratio();
+          last = s;
         }
         double ms = median(st);
         const char* policy = footprint ? "footprint" : "exact";
@@ -162,8 +164,10 @@ int bench_sparse(const Args& args) {
           std::printf("{\"policy\":\"%s\",\"pattern\":\"%s\",\"blocks\":%.3f,\"flops\":%.4f,\"ms\":%.3f,"
                       "\"dense_ms\":%.3f,\"speedup\":%.3f}\n", policy, pattern, pct / 100.0, flops, ms, dense_ms, dense_ms / ms);
         else
-          std::printf("%-10s %-10s %8d%% %9.1f%% %10.2f %8.2fx %8.2fx\n", policy, pattern, pct, 100 * flops, ms,
-                      dense_ms / ms, pct ? 100.0 / pct : 0.0);
+          std::printf("%-10s %-10s %8d%% %9.1f%% %10.2f %8.2fx %8.2fx   (kernels %.2f, labels %.2f, copies %.2f, "
+                      "island %.2f, epilogue %.2f)\n", policy, pattern, pct, 100 * flops, ms, dense_ms / ms,
+                      pct ? 100.0 / pct : 0.0, last.kernel_ms, last.labels_ms, last.copy_ms, last.island_ms,
+                      last.epilogue_ms);
       }
   return 0;
 }
