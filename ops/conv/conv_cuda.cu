@@ -27,6 +27,17 @@ struct ConvArgs {
   int ldb, kpad;
 };
 
+// Element (output position (oy, ox), reduction index k) of the implicit-GEMM A matrix: the input value
+// tap k reads, 0 for padding, past K, or an unused row (oy < 0). Shared by the fp32 and fp16 kernels.
+__device__ __forceinline__ float im2col_value(const ConvArgs& a, const float* in_g, int k, int oy, int ox) {
+  if (k >= a.K || oy < 0) return 0.0f;
+  const ConvTerm t = conv_term(k, a.cin_g, a.kw, a.dh, a.dw);
+  const int iy = oy * a.sh - a.pad_t + t.dy;
+  const int ix = ox * a.sw - a.pad_l + t.dx;
+  if (iy < 0 || iy >= a.in.h || ix < 0 || ix >= a.in.w) return 0.0f;
+  return in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
+}
+
 // ---------------------------------------------------------------------------------------------------
 // fp32 implicit GEMM, exact. Block tile 64 positions x 64 channels, k tile 16; 256 threads as 16 x 16,
 // each with 4 positions x 4 channels.
@@ -67,16 +78,7 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
     for (int e = tid; e < kBM * kBK; e += kF32Threads) {
       const int mm = e / kBK, kk = e % kBK;
       const int k = k0 + kk;
-      float v = 0.0f;
-      const int oy = s_oy[mm];
-      if (k < a.K && oy >= 0) {
-        const ConvTerm t = conv_term(k, a.cin_g, a.kw, a.dh, a.dw);
-        const int iy = oy * a.sh - a.pad_t + t.dy;
-        const int ix = s_ox[mm] * a.sw - a.pad_l + t.dx;
-        if (iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
-          v = in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
-      }
-      As[kk][mm] = v;
+      As[kk][mm] = im2col_value(a, in_g, k, s_oy[mm], s_ox[mm]);
     }
     for (int e = tid; e < kBK * kBN; e += kF32Threads) {
       const int kk = e / kBN, nn = e % kBN;
@@ -194,16 +196,7 @@ __global__ void __launch_bounds__(kF16Threads) conv_gemm_f16_kernel(ConvArgs a) 
     for (int e = tid; e < kHBM * kHBK; e += kF16Threads) {
       const int mm = e / kHBK, kk = e % kHBK;
       const int k = k0 + kk;
-      float v = 0.0f;
-      const int oy = s_oy[mm];
-      if (k < a.K && oy >= 0) {
-        const ConvTerm t = conv_term(k, a.cin_g, a.kw, a.dh, a.dw);
-        const int iy = oy * a.sh - a.pad_t + t.dy;
-        const int ix = s_ox[mm] * a.sw - a.pad_l + t.dx;
-        if (iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
-          v = in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
-      }
-      As[mm * kLdA + kk] = to_half_sat(v);
+      As[mm * kLdA + kk] = to_half_sat(im2col_value(a, in_g, k, s_oy[mm], s_ox[mm]));
     }
     // B: 32 x 64 halves as 256 16-byte vectors.
     for (int e = tid; e < kHBK * kHBN / 8; e += kF16Threads) {
