@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 mkdir -p out
 build/bin/fluxshard compile assets/yolo11n-640.onnx -o out/yolo11n-640.fsp
-build/bin/fluxshard run out/yolo11n-640.fsp --input assets/bedroom.mp4 --json out/demo.jsonl --annotate out/demo.mp4
+build/bin/fluxshard run out/yolo11n-640.fsp --input assets/bedroom.mp4 --mode fluxshard --compare-dense \
+  --json out/demo.jsonl --annotate out/demo.mp4
