@@ -13,6 +13,7 @@
 #include "runtime/io/video_reader.h"
 #include "runtime/session.h"
 #include "runtime/sparse/sparse_executor.h"
+#include "runtime/util/clock.h"
 
 namespace fx::cli {
 
@@ -45,9 +46,9 @@ int bench_dense(const Args& args) {
   std::vector<double> op_total(static_cast<size_t>(plan->op_count()), 0.0);
   exec.set_profiling(profile);
   for (int i = 0; i < runs; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = Clock::now();
     exec.invoke();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(ms_since(t0));
     if (profile)
       for (size_t k = 0; k < op_total.size(); ++k) op_total[k] += exec.op_times_ms()[k];
   }
@@ -108,9 +109,9 @@ int bench_sparse(const Args& args) {
   for (int i = 0; i < 2; ++i) dense.invoke();
   std::vector<double> dt;
   for (int i = 0; i < runs; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = Clock::now();
     dense.invoke();
-    dt.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    dt.push_back(ms_since(t0));
   }
   double dense_ms = median(dt);
   const int cols = sparse.block_cols(), rows = sparse.block_rows(), n = cols * rows;
@@ -150,9 +151,9 @@ int bench_sparse(const Args& args) {
         SparseStats last;
         for (int i = 0; i < runs + 1; ++i) {
           sparse.reset(img.data());
-          auto t0 = std::chrono::steady_clock::now();
+          auto t0 = Clock::now();
           const SparseStats& s = sparse.run(labels, (i % 2) ? img.data() : frame.data(), p);
-          double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          double ms = ms_since(t0);
           if (i > 0) st.push_back(ms);  // the first is a warm-up
           flops = 1.0 - s.flop_hit_ratio();
           last = s;

@@ -14,12 +14,12 @@
 #include "net/token.h"
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
+#include "runtime/util/clock.h"
 #include "runtime/util/json.h"
 
 namespace fx::cli {
 
 namespace {
-using Clock = std::chrono::steady_clock;
 
 std::string hex64(uint64_t v) {
   char b[20];
@@ -99,13 +99,7 @@ int cmd_edge(const Args& args) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode);
       w.field("policy", net::policy_name(o.policy)).field("on", rep.on_cloud ? "cloud" : "edge");
-      w.key("detections").begin_array();
-      for (size_t i = 0; i < r.detections.size(); ++i) {
-        const Detection& d = r.detections[i];
-        std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : "";
-        write_detection_json(w, d, name, i < r.masks.size() ? &r.masks[i] : nullptr);
-      }
-      w.end_array();
+        write_detections_json(w, r, names);
       w.field("latency_ms", rep.latency_ms).field("bytes_up", static_cast<int64_t>(rep.bytes_up));
       w.field("payload_bytes", static_cast<int64_t>(rep.payload_bytes));
       w.field("background_bytes", static_cast<int64_t>(rep.background_bytes)).field("background_blocks", rep.background_blocks);

@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 #include "runtime/io/draw.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/io/video_writer.h"
@@ -18,20 +19,6 @@ namespace fx::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-void annotate(Frame& f, const FrameResult& r, const std::vector<std::string>& names) {
-  ImageRgb img(f.rgb.data(), f.width, f.height);
-  for (size_t i = 0; i < r.masks.size(); ++i)
-    blend_mask(img, r.masks[i].data.data(), r.masks[i].width, palette_color(r.detections[i].cls), 0.4f);
-  for (const Detection& d : r.detections) {
-    std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : std::to_string(d.cls);
-    char label[96];
-    std::snprintf(label, sizeof label, "%s %.2f", name.c_str(), d.score);
-    draw_box_label(img, d.box, label, palette_color(d.cls));
-  }
-}
 
 // IoU of a ground-truth foreground mask (a grey/RGB image, object where > 127) with the union of the
 // predicted instance masks that lie mostly on it (more than half of their area), as DAVIS single-object
@@ -173,13 +160,7 @@ int cmd_run(const Args& args) {
     if (json.is_open()) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode_name(opt.mode));
-      w.key("detections").begin_array();
-      for (size_t i = 0; i < r.detections.size(); ++i) {
-        const Detection& d = r.detections[i];
-        std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : "";
-        write_detection_json(w, d, name, i < r.masks.size() ? &r.masks[i] : nullptr);
-      }
-      w.end_array();
+        write_detections_json(w, r, names);
       w.field("hit_ratio", rep.sparse.hit_ratio()).field("flop_hit_ratio", rep.sparse.flop_hit_ratio());
       w.field("recomputed_positions", rep.sparse.recomputed_positions).field("critical_blocks", rep.critical_blocks);
       w.field("candidate_blocks", rep.candidate_blocks).field("salient_skipped", rep.salient_skipped);
@@ -210,7 +191,7 @@ int cmd_run(const Args& args) {
     if (args.has("--annotate")) {
       if (!writer.is_open())
         writer.open(args.get("--annotate"), frame.width, frame.height, reader.fps() > 0 ? reader.fps() : 25.0);
-      annotate(frame, r, names);
+      draw_result(frame, r, names);
       writer.write(frame);
     }
     char note[96];

@@ -9,6 +9,7 @@
 #include "cli/progress.h"
 #include "runtime/detector.h"
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 #include "runtime/io/draw.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
@@ -41,8 +42,6 @@ std::vector<std::vector<float>> run_plan_cuda(const Args&, std::shared_ptr<const
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 std::unique_ptr<CudaExecutor> make_executor(const Args& args, std::shared_ptr<const Plan> plan) {
   std::string why;
@@ -50,18 +49,6 @@ std::unique_ptr<CudaExecutor> make_executor(const Args& args, std::shared_ptr<co
   CudaOptions opt;
   opt.precision = parse_precision(args.get_choice("--precision", "fp32", {"fp32", "fp16"}));
   return std::make_unique<CudaExecutor>(std::move(plan), opt);
-}
-
-void annotate(Frame& f, const FrameResult& r, const std::vector<std::string>& names) {
-  ImageRgb img(f.rgb.data(), f.width, f.height);
-  for (size_t i = 0; i < r.masks.size(); ++i)
-    blend_mask(img, r.masks[i].data.data(), r.masks[i].width, palette_color(r.detections[i].cls), 0.4f);
-  for (const Detection& d : r.detections) {
-    std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : std::to_string(d.cls);
-    char label[96];
-    std::snprintf(label, sizeof label, "%s %.2f", name.c_str(), d.score);
-    draw_box_label(img, d.box, label, palette_color(d.cls));
-  }
 }
 
 }  // namespace
@@ -127,13 +114,7 @@ int cmd_run_cuda(const Args& args) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", "dense");
       w.field("backend", "cuda").field("precision", precision_name(exec->options().precision));
-      w.key("detections").begin_array();
-      for (size_t i = 0; i < r.detections.size(); ++i) {
-        const Detection& d = r.detections[i];
-        std::string name = d.cls < static_cast<int>(names.size()) ? names[d.cls] : "";
-        write_detection_json(w, d, name, i < r.masks.size() ? &r.masks[i] : nullptr);
-      }
-      w.end_array();
+        write_detections_json(w, r, names);
       w.key("timing").begin_object().field("decode_ms", decode_ms).field("preprocess_ms", pre_ms);
       w.field("execute_ms", exec_ms).field("post_ms", post_ms).field("total_ms", pre_ms + exec_ms + post_ms);
       w.end_object().end_object();
@@ -142,7 +123,7 @@ int cmd_run_cuda(const Args& args) {
     if (args.has("--annotate")) {
       if (!writer.is_open())
         writer.open(args.get("--annotate"), frame.width, frame.height, reader.fps() > 0 ? reader.fps() : 25.0);
-      annotate(frame, r, names);
+      draw_result(frame, r, names);
       writer.write(frame);
     }
     char note[64];

@@ -15,6 +15,7 @@
 #include "runtime/sparse/truncation.h"
 #include "net/wire.h"
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 #include "runtime/planner.h"
 #include "runtime/post/rle.h"
 #include "runtime/sparse/reference.h"
@@ -24,8 +25,6 @@ namespace fx::net {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 // A block's zero-shift difference between two images (sum of absolute differences).
 uint64_t block_sad0(const uint8_t* a, const uint8_t* b, const BlockGrid& g, int k) {

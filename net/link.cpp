@@ -16,6 +16,7 @@
 
 #include "net/framing.h"
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 
 namespace fx::net {
 
@@ -40,7 +41,6 @@ void parse_host_port(const std::string& s, std::string& host, int& port) {
 }
 
 namespace {
-using Clock = std::chrono::steady_clock;
 
 bool permanent(wire::ErrorCode c) {
   return c == wire::ErrorCode::Unauthorized || c == wire::ErrorCode::PlanMismatch || c == wire::ErrorCode::Version;

@@ -7,6 +7,7 @@
 
 #include "runtime/detector.h"
 #include "runtime/sparse/sparse_executor.h"
+#include "runtime/util/clock.h"
 
 namespace fx::net {
 
@@ -29,7 +30,6 @@ std::vector<uint8_t> textured(int w, int h, unsigned seed) {
 
 std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool,
                                                    std::shared_ptr<const OpRunner> runner, int block, int repeats) {
-  using Clock = std::chrono::steady_clock;
   const int W = plan->input_w(), H = plan->input_h();
   SparseExecutor exec(plan, pool, block, runner);
   const int n = exec.block_cols() * exec.block_rows();
@@ -62,7 +62,7 @@ std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> p
       auto t0 = Clock::now();
       exec.run(labels, img.data(), params);
       postprocess(layout, exec.output_data(0), layout.protos >= 0 ? exec.output_data(1) : nullptr, lb, post);
-      best = std::min(best, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      best = std::min(best, ms_since(t0));
     }
     points.emplace_back(k, best);
   }

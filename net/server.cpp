@@ -19,12 +19,12 @@
 #include "net/token.h"
 #include "net/wire.h"
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 
 namespace fx::net {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }

@@ -12,6 +12,7 @@
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/version.h"
+#include "runtime/util/clock.h"
 
 struct fx_plan {
   std::shared_ptr<const fx::Plan> plan;
@@ -155,7 +156,7 @@ fx_status fx_session_push_rgb(fx_session* s, const uint8_t* rgb, int width, int 
   if (stride == 0) stride = width * 3;
   if (stride < width * 3) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_rgb: stride < width * 3");
   return guarded(FX_ERROR_INTERNAL, [&] {
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = fx::Clock::now();
     s->frame.width = width;
     s->frame.height = height;
     s->frame.rgb.resize(static_cast<size_t>(width) * height * 3);
@@ -165,7 +166,7 @@ fx_status fx_session_push_rgb(fx_session* s, const uint8_t* rgb, int width, int 
     fx::FrameReport rep;
     s->session->process(s->frame, &rep);
     s->last_flop_hit = s->plan && rep.mode != fx::SessionMode::Dense ? rep.sparse.flop_hit_ratio() : 0.0;
-    s->last_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    s->last_ms = fx::ms_since(t0);
     return FX_OK;
   });
 }

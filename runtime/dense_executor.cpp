@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 
 namespace fx {
 
@@ -50,10 +51,9 @@ void DenseExecutor::run_ops(int begin, int end) {
   Workspace ws = workspace_->get();
   for (int i = begin; i < end; ++i) {
     if (profiling_) {
-      auto t0 = std::chrono::steady_clock::now();
+      auto t0 = Clock::now();
       runner_->run(i, bases_, nullptr, *pool_, ws);
-      op_ms_[static_cast<size_t>(i)] =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      op_ms_[static_cast<size_t>(i)] = ms_since(t0);
     } else {
       runner_->run(i, bases_, nullptr, *pool_, ws);
     }

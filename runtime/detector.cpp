@@ -1,7 +1,11 @@
 #include "runtime/detector.h"
 
+#include <cstdio>
+
 #include "runtime/error.h"
+#include "runtime/io/draw.h"
 #include "runtime/io/video_reader.h"
+#include "runtime/util/json.h"
 
 namespace fx {
 
@@ -59,6 +63,28 @@ FrameResult finish_detections(const OutputLayout& layout, std::vector<Detection>
   }
   scale_boxes_to_source(r.detections, lb.scale, lb.pad_left, lb.pad_top, lb.src_w, lb.src_h);
   return r;
+}
+
+void write_detections_json(JsonWriter& w, const FrameResult& r, const std::vector<std::string>& names) {
+  w.key("detections").begin_array();
+  for (size_t i = 0; i < r.detections.size(); ++i) {
+    const Detection& d = r.detections[i];
+    std::string name = d.cls < static_cast<int>(names.size()) ? names[static_cast<size_t>(d.cls)] : "";
+    write_detection_json(w, d, name, i < r.masks.size() ? &r.masks[i] : nullptr);
+  }
+  w.end_array();
+}
+
+void draw_result(Frame& f, const FrameResult& r, const std::vector<std::string>& names) {
+  ImageRgb img(f.rgb.data(), f.width, f.height);
+  for (size_t i = 0; i < r.masks.size() && i < r.detections.size(); ++i)
+    blend_mask(img, r.masks[i].data.data(), r.masks[i].width, palette_color(r.detections[i].cls), 0.4f);
+  for (const Detection& d : r.detections) {
+    std::string name = d.cls < static_cast<int>(names.size()) ? names[static_cast<size_t>(d.cls)] : std::to_string(d.cls);
+    char label[96];
+    std::snprintf(label, sizeof label, "%s %.2f", name.c_str(), d.score);
+    draw_box_label(img, d.box, label, palette_color(d.cls));
+  }
 }
 
 }  // namespace fx

@@ -14,6 +14,7 @@
 namespace fx {
 
 struct Frame;
+class JsonWriter;
 
 struct FrameResult {
   std::vector<Detection> detections;  // boxes in source pixels
@@ -40,6 +41,12 @@ LetterboxInfo preprocess_frame(const Frame& frame, int input_w, int input_h, std
 
 FrameResult postprocess(const OutputLayout& layout, const float* output0, const float* protos,
                         const LetterboxInfo& lb, const PostOptions& opt);
+
+// `"detections": [...]` of one frame's JSON line (class names from the plan).
+void write_detections_json(JsonWriter& w, const FrameResult& r, const std::vector<std::string>& names);
+
+// Draws the result on the frame (masks, then boxes with "name score" labels), as `--annotate` writes it.
+void draw_result(Frame& f, const FrameResult& r, const std::vector<std::string>& names);
 
 // The second half of postprocess: detections already decoded (input pixels) -> masks and source pixels.
 FrameResult finish_detections(const OutputLayout& layout, std::vector<Detection> detections, const float* protos,

@@ -4,14 +4,13 @@
 #include <cmath>
 
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 #include "runtime/io/video_reader.h"
 
 namespace fx {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "runtime/error.h"
+#include "runtime/util/clock.h"
 #include "runtime/sparse/reference.h"
 
 namespace fx {
@@ -47,8 +48,6 @@ void copy_loop(ThreadPool& pool, int64_t n, int64_t floats, F&& fn) {
   }
 }
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 }  // namespace
 
