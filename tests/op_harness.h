@@ -144,4 +144,21 @@ inline std::vector<Span> full_spans(int h, int w) {
   return s;
 }
 
+// Elements of a packed [h][w][c] output that are wrong after a run over `spans`: inside a span the bits must
+// equal `ref`'s, outside it the output must still hold `fill`.
+inline size_t span_mismatches(const std::vector<float>& got, const std::vector<float>& ref,
+                              const std::vector<Span>& spans, int h, int w, int c, float fill) {
+  std::vector<char> covered(static_cast<size_t>(h) * w, 0);
+  for (const Span& s : spans)
+    for (int x = s.x0; x < s.x1; ++x) covered[static_cast<size_t>(s.y) * w + x] = 1;
+  size_t bad = 0;
+  for (size_t pos = 0; pos < covered.size(); ++pos)
+    for (int k = 0; k < c; ++k) {
+      const size_t i = pos * c + k;
+      const float want = covered[pos] ? ref[i] : fill;
+      bad += std::memcmp(&got[i], &want, 4) != 0;
+    }
+  return bad;
+}
+
 }  // namespace fx::test

@@ -98,17 +98,7 @@ void check_case(const ConvCase& cc, CpuIsa isa, int threads, uint32_t seed) {
     std::vector<Span> sp = random_spans(oh, ow, seed * 7 + 5, 0.4);
     TestMap sout(oh, ow, p0.cout, cc.out_extra, cc.out_first, kFill);
     conv.run(in.view(), sout.view(), nullptr, make_span_list(sp), pool, tws.ws);
-    std::vector<char> covered(static_cast<size_t>(oh) * ow, 0);
-    for (const Span& s : sp)
-      for (int x = s.x0; x < s.x1; ++x) covered[static_cast<size_t>(s.y) * ow + x] = 1;
-    const std::vector<float> got = sout.packed();
-    size_t bad = 0;
-    for (size_t pos = 0; pos < covered.size(); ++pos)
-      for (int c = 0; c < p0.cout; ++c) {
-        const float want = covered[pos] ? ref_none[pos * p0.cout + c] : kFill;
-        if (!same_bits(got[pos * p0.cout + c], want)) ++bad;
-      }
-    CHECK(bad == 0);
+    CHECK(span_mismatches(sout.packed(), ref_none, sp, oh, ow, p0.cout, kFill) == 0);
     CHECK(sout.others_untouched(kFill));
     CHECK(sout.buf.guards_intact());
   }
@@ -342,17 +332,7 @@ TEST_CASE("conv2d: many short spans on many threads equal the dense result", "[c
       TestMap a(61, 67, 40, 0, 0, kFill), b(61, 67, 40, 0, 0, kFill);
       conv.run(in.view(), a.view(), nullptr, make_span_list(dense), pool, tws.ws);
       conv.run(in.view(), b.view(), nullptr, make_span_list(sparse), pool, tws.ws);
-      std::vector<char> covered(61 * 67, 0);
-      for (const Span& s : sparse)
-        for (int x = s.x0; x < s.x1; ++x) covered[s.y * 67 + x] = 1;
-      const std::vector<float> da = a.packed(), db = b.packed();
-      size_t bad = 0;
-      for (size_t pos = 0; pos < covered.size(); ++pos)
-        for (int c = 0; c < 40; ++c) {
-          const float want = covered[pos] ? da[pos * 40 + c] : kFill;
-          if (!same_bits(db[pos * 40 + c], want)) ++bad;
-        }
-      CHECK(bad == 0);
+      CHECK(span_mismatches(b.packed(), a.packed(), sparse, 61, 67, 40, kFill) == 0);
       CHECK(b.buf.guards_intact());
     }
   }

@@ -79,17 +79,7 @@ void check_case(const TCase& tc, CpuIsa isa, int threads, uint32_t seed) {
     std::vector<Span> sp = random_spans(oh, ow, seed * 5 + 4, 0.4);
     TestMap out(oh, ow, p0.cout, tc.out_extra, tc.out_first, kFill);
     op.run(in.view(), out.view(), make_span_list(sp), pool, tws.ws);
-    std::vector<char> covered(static_cast<size_t>(oh) * ow, 0);
-    for (const Span& s : sp)
-      for (int x = s.x0; x < s.x1; ++x) covered[static_cast<size_t>(s.y) * ow + x] = 1;
-    const std::vector<float> got = out.packed();
-    size_t bad = 0;
-    for (size_t pos = 0; pos < covered.size(); ++pos)
-      for (int c = 0; c < p0.cout; ++c) {
-        const float want = covered[pos] ? ref_none[pos * p0.cout + c] : kFill;
-        if (!same_bits(got[pos * p0.cout + c], want)) ++bad;
-      }
-    CHECK(bad == 0);
+    CHECK(span_mismatches(out.packed(), ref_none, sp, oh, ow, p0.cout, kFill) == 0);
     CHECK(out.others_untouched(kFill));
     CHECK(out.buf.guards_intact());
   }

@@ -158,6 +158,20 @@ ConvCase random_conv_case(std::mt19937& rng, bool allow_depthwise = true) {
   }
 }
 
+// Random ConvTranspose2d parameters, up to max_ch channels per group (draws in a fixed order, so a seed
+// names the same cases).
+ConvTransposeParams random_conv_transpose_params(std::mt19937& rng, int max_ch) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  ConvTransposeParams p;
+  p.group = pick(0, 3) == 0 ? 2 : 1;
+  p.cin = p.group * pick(1, max_ch), p.cout = p.group * pick(1, max_ch);
+  p.kh = pick(1, 4), p.kw = pick(1, 4), p.sh = pick(1, 3), p.sw = pick(1, 3), p.dh = pick(1, 2), p.dw = p.dh;
+  p.pad_t = pick(0, p.kh - 1), p.pad_l = pick(0, p.kw - 1), p.pad_b = pick(0, p.kh - 1), p.pad_r = pick(0, p.kw - 1);
+  p.out_pad_h = pick(0, p.sh - 1), p.out_pad_w = pick(0, p.sw - 1);
+  p.act = static_cast<Act>(pick(0, 2));
+  return p;
+}
+
 std::vector<float> conv_weights(const ConvParams& p, uint32_t seed) {
   const size_t n = static_cast<size_t>(p.cout) * (p.cin / p.group) * p.kh * p.kw;
   const float scale = 1.5f / std::sqrt(static_cast<float>(p.cin / p.group * p.kh * p.kw));
@@ -310,13 +324,7 @@ TEST_CASE("host: the CUDA ConvTranspose arithmetic replayed on the CPU equals Co
   std::mt19937 rng(12);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int t = 0; t < 60; ++t) {
-    ConvTransposeParams p;
-    p.group = pick(0, 3) == 0 ? 2 : 1;
-    p.cin = p.group * pick(1, 12), p.cout = p.group * pick(1, 12);
-    p.kh = pick(1, 4), p.kw = pick(1, 4), p.sh = pick(1, 3), p.sw = pick(1, 3), p.dh = pick(1, 2), p.dw = p.dh;
-    p.pad_t = pick(0, p.kh - 1), p.pad_l = pick(0, p.kw - 1), p.pad_b = pick(0, p.kh - 1), p.pad_r = pick(0, p.kw - 1);
-    p.out_pad_h = pick(0, p.sh - 1), p.out_pad_w = pick(0, p.sw - 1);
-    p.act = static_cast<Act>(pick(0, 2));
+    ConvTransposeParams p = random_conv_transpose_params(rng, 12);
     const int ih = pick(1, 9), iw = pick(1, 9);
     const int oh = conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h);
     const int ow = conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w);
@@ -817,13 +825,7 @@ TEST_CASE("gpu: ConvTranspose2d equals the CPU bit for bit", "[cuda][gpu][conv]"
   std::mt19937 rng(43);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int t = 0; t < 60; ++t) {
-    ConvTransposeParams p;
-    p.group = pick(0, 3) == 0 ? 2 : 1;
-    p.cin = p.group * pick(1, 24), p.cout = p.group * pick(1, 24);
-    p.kh = pick(1, 4), p.kw = pick(1, 4), p.sh = pick(1, 3), p.sw = pick(1, 3), p.dh = pick(1, 2), p.dw = p.dh;
-    p.pad_t = pick(0, p.kh - 1), p.pad_l = pick(0, p.kw - 1), p.pad_b = pick(0, p.kh - 1), p.pad_r = pick(0, p.kw - 1);
-    p.out_pad_h = pick(0, p.sh - 1), p.out_pad_w = pick(0, p.sw - 1);
-    p.act = static_cast<Act>(pick(0, 2));
+    ConvTransposeParams p = random_conv_transpose_params(rng, 24);
     if (t == 0) p = ConvTransposeParams{64, 64, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, Act::None};  // YOLO11-seg
     const int ih = t == 0 ? 20 : pick(1, 12), iw = t == 0 ? 20 : pick(1, 12);
     const int oh = conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h);

@@ -38,6 +38,18 @@ __device__ __forceinline__ float im2col_value(const ConvArgs& a, const float* in
   return in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
 }
 
+// The output position of each of a tile's `rows` GEMM rows, from row m0 on, into shared memory (oy = -1
+// past the last position). Shared by the fp32 and fp16 kernels; the caller synchronises before reading.
+__device__ __forceinline__ void load_tile_positions(const PosList& pos, int64_t m0, int rows, int* s_oy, int* s_ox) {
+  const int tid = threadIdx.x;
+  if (tid >= rows) return;
+  const int64_t m = m0 + tid;
+  int y = -1, x = 0;
+  if (m < pos.positions) locate(pos, m, y, x);
+  s_oy[tid] = y;
+  s_ox[tid] = x;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // fp32 implicit GEMM, exact. Block tile 64 positions x 64 channels, k tile 16; 256 threads as 16 x 16,
 // each with 4 positions x 4 channels.
@@ -55,13 +67,7 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * kBM;
   const int n0 = blockIdx.y * kBN;
 
-  if (tid < kBM) {
-    const int64_t m = m0 + tid;
-    int y = -1, x = 0;
-    if (m < a.pos.positions) locate(a.pos, m, y, x);
-    s_oy[tid] = y;
-    s_ox[tid] = x;
-  }
+  load_tile_positions(a.pos, m0, kBM, s_oy, s_ox);
   float acc[kTM][kTN];
 #pragma unroll
   for (int j = 0; j < kTN; ++j) {
@@ -175,13 +181,7 @@ __global__ void __launch_bounds__(kF16Threads) conv_gemm_f16_kernel(ConvArgs a) 
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * kHBM;
   const int n0 = blockIdx.y * kHBN;
 
-  if (tid < kHBM) {
-    const int64_t m = m0 + tid;
-    int y = -1, x = 0;
-    if (m < a.pos.positions) locate(a.pos, m, y, x);
-    s_oy[tid] = y;
-    s_ox[tid] = x;
-  }
+  load_tile_positions(a.pos, m0, kHBM, s_oy, s_ox);
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
 #pragma unroll
   for (int i = 0; i < 2; ++i)
