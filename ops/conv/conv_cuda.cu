@@ -250,13 +250,7 @@ __global__ void __launch_bounds__(kF16Threads) conv_gemm_f16_kernel(ConvArgs a) 
 
 __global__ void conv_depthwise_kernel(ConvArgs a) {
   const int C = a.cout_g;  // here: the channel count (cin == cout == group)
-  const int64_t total = a.pos.positions * C;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t m = e / C;
-    const int c = static_cast<int>(e - m * C);
-    int oy, ox;
-    locate(a.pos, m, oy, ox);
+  for_each_position_channel(a.pos, C, [&](int oy, int ox, int c) {
     float acc = a.bias ? a.bias[c] : 0.0f;
     const int iy0 = oy * a.sh - a.pad_t, ix0 = ox * a.sw - a.pad_l;
     for (int ky = 0; ky < a.kh; ++ky) {
@@ -271,7 +265,7 @@ __global__ void conv_depthwise_kernel(ConvArgs a) {
     float v = conv_activation(a.act, acc);
     if (a.has_res) v = fx_add(v, a.res.data[pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) + c]);
     a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + c] = v;
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -230,6 +230,23 @@ FX_HD int64_t pixel_offset(int y, int x, int w, int64_t ps) {
   return (static_cast<int64_t>(y) * w + x) * ps;
 }
 
+#if defined(__CUDACC__)
+// The loop of a kernel with one thread per (listed position, channel), grid-stride: f(y, x, ch) for
+// every channel ch < C of every position of pos.
+template <class F>
+__device__ __forceinline__ void for_each_position_channel(const PosList& pos, int C, F f) {
+  const int64_t total = pos.positions * C;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t m = e / C;
+    const int ch = static_cast<int>(e - m * C);
+    int y, x;
+    locate(pos, m, y, x);
+    f(y, x, ch);
+  }
+}
+#endif
+
 // ---------------------------------------------------------------------------------------------------
 // Convolution: the implicit-GEMM view. Row m = an output position, column n = an output channel of
 // the group, term k = (ky, kx, ci) in the contract's order: k = (ky * kw + kx) * cin_g + ci.

@@ -30,44 +30,23 @@ __device__ __forceinline__ float operand_value(const Operand& o, int y, int x, i
 }
 
 __global__ void binary_local_kernel(int op, Operand a, Operand b, MapView out, PosList pos) {
-  const int C = out.c;
-  const int64_t total = pos.positions * C;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t m = e / C;
-    const int ch = static_cast<int>(e - m * C);
-    int y, x;
-    locate(pos, m, y, x);
+  for_each_position_channel(pos, out.c, [&](int y, int x, int ch) {
     out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] =
         ew_binary(op, operand_value(a, y, x, ch), operand_value(b, y, x, ch));
-  }
+  });
 }
 
 __global__ void unary_local_kernel(bool silu, MapView in, MapView out, PosList pos) {
-  const int C = out.c;
-  const int64_t total = pos.positions * C;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t m = e / C;
-    const int ch = static_cast<int>(e - m * C);
-    int y, x;
-    locate(pos, m, y, x);
+  for_each_position_channel(pos, out.c, [&](int y, int x, int ch) {
     const float v = in.data[pixel_offset(y, x, in.w, in.pixel_stride) + ch];
     out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] = silu ? ew_silu(v) : ew_sigmoid(v);
-  }
+  });
 }
 
 __global__ void copy_channels_kernel(MapView in, MapView out, PosList pos) {
-  const int C = out.c;
-  const int64_t total = pos.positions * C;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t m = e / C;
-    const int ch = static_cast<int>(e - m * C);
-    int y, x;
-    locate(pos, m, y, x);
+  for_each_position_channel(pos, out.c, [&](int y, int x, int ch) {
     out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] = in.data[pixel_offset(y, x, in.w, in.pixel_stride) + ch];
-  }
+  });
 }
 
 __global__ void binary_plain_kernel(int op, const float* a, StridedMap ma, const float* b, StridedMap mb, float* out,

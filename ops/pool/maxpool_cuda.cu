@@ -9,15 +9,8 @@ namespace fx::cuda {
 namespace {
 
 __global__ void maxpool_kernel(PoolParams p, MapView in, MapView out, PosList pos) {
-  const int C = out.c;
-  const int64_t total = pos.positions * C;
   const float neg_inf = __int_as_float(0xff800000);
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t m = e / C;
-    const int ch = static_cast<int>(e - m * C);
-    int y, x;
-    locate(pos, m, y, x);
+  for_each_position_channel(pos, out.c, [&](int y, int x, int ch) {
     float acc = neg_inf;
     for (int kx = 0; kx < p.kw; ++kx) {
       const int ix = x * p.sw - p.pad_l + kx * p.dw;
@@ -31,7 +24,7 @@ __global__ void maxpool_kernel(PoolParams p, MapView in, MapView out, PosList po
       acc = fx_max(acc, col);
     }
     out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] = acc;
-  }
+  });
 }
 
 }  // namespace

@@ -9,17 +9,10 @@ namespace fx::cuda {
 namespace {
 
 __global__ void resize_nearest_kernel(int sh, int sw, MapView in, MapView out, PosList pos) {
-  const int C = out.c;
-  const int64_t total = pos.positions * C;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t m = e / C;
-    const int ch = static_cast<int>(e - m * C);
-    int y, x;
-    locate(pos, m, y, x);
+  for_each_position_channel(pos, out.c, [&](int y, int x, int ch) {
     out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] =
         in.data[pixel_offset(y / sh, x / sw, in.w, in.pixel_stride) + ch];
-  }
+  });
 }
 
 }  // namespace
