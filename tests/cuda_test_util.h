@@ -32,14 +32,6 @@ inline bool cuda_device(std::string* why) {
 #endif
 }
 
-// Paths of the source tree: $FLUXSHARD_SOURCE_DIR, else the working directory when it is the source
-// root (the build may have been carried to another machine), else the configured source directory.
-inline std::string src_path(const std::string& rel) {
-  if (const char* env = std::getenv("FLUXSHARD_SOURCE_DIR")) return std::string(env) + "/" + rel;
-  if (access(("./" + rel).c_str(), R_OK) == 0) return "./" + rel;
-  return std::string(FLUXSHARD_SOURCE_DIR) + "/" + rel;
-}
-
 }  // namespace fx::test
 
 #define FX_REQUIRE_CUDA_DEVICE()                          \

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 
+#include "compiled_model.h"
 #include "compiler/compile.h"
 #include "cuda_test_util.h"
 #include "golden_format.h"
@@ -37,19 +38,8 @@ using namespace fx;
 
 namespace {
 
-struct Compiled {
-  std::vector<uint8_t> bytes;
-  std::shared_ptr<const Plan> plan;
-};
-
-const Compiled& compiled(const std::string& model) {
-  static std::map<std::string, Compiled> cache;
-  auto it = cache.find(model);
-  if (it != cache.end()) return it->second;
-  Compiled c;
-  c.bytes = compile_onnx_file(test::src_path("assets/" + model));
-  c.plan = Plan::from_bytes(c.bytes.data(), c.bytes.size(), model);
-  return cache.emplace(model, std::move(c)).first->second;
+const test::CompiledModel& compiled(const std::string& model) {
+  return test::compiled_model(test::source_path("assets/" + model));
 }
 
 const char* const kGoldens[] = {"yolo11n-640_bedroom_f10.fxg", "yolo11n-640_cockatoo_f40.fxg",
@@ -122,8 +112,8 @@ TEST_CASE("cuda: every op of every model equals the CPU bit for bit on real data
   FX_REQUIRE_CUDA_DEVICE();
 #if defined(FLUXSHARD_HAVE_CUDA)
   for (const char* file : {kGoldens[0], kGoldens[2], kGoldens[3]}) {
-    test::Golden g = test::read_golden(test::src_path(std::string("tests/goldens/") + file));
-    const Compiled& c = compiled(g.model);
+    test::Golden g = test::read_golden(test::source_path(std::string("tests/goldens/") + file));
+    const test::CompiledModel& c = compiled(g.model);
     const Plan& plan = *c.plan;
     DenseExecutor cpu(c.plan, std::make_shared<ThreadPool>(2));
     CudaOptions opt;
@@ -161,8 +151,8 @@ TEST_CASE("cuda: fp32 end to end matches the CPU and ONNX Runtime, identical det
   FX_REQUIRE_CUDA_DEVICE();
 #if defined(FLUXSHARD_HAVE_CUDA)
   for (const char* file : kGoldens) {
-    test::Golden g = test::read_golden(test::src_path(std::string("tests/goldens/") + file));
-    const Compiled& c = compiled(g.model);
+    test::Golden g = test::read_golden(test::source_path(std::string("tests/goldens/") + file));
+    const test::CompiledModel& c = compiled(g.model);
     INFO(file);
     CudaExecutor gpu(c.plan);
     if (!gpu.graph_active()) WARN("CUDA graph not used: " << gpu.graph_error());
@@ -217,8 +207,8 @@ TEST_CASE("cuda: fp16 end to end gives the same detections", "[cuda][gpu][model]
   FX_REQUIRE_CUDA_DEVICE();
 #if defined(FLUXSHARD_HAVE_CUDA)
   for (const char* file : kGoldens) {
-    test::Golden g = test::read_golden(test::src_path(std::string("tests/goldens/") + file));
-    const Compiled& c = compiled(g.model);
+    test::Golden g = test::read_golden(test::source_path(std::string("tests/goldens/") + file));
+    const test::CompiledModel& c = compiled(g.model);
     INFO(file);
     CudaOptions opt;
     opt.precision = CudaPrecision::FP16;
@@ -262,7 +252,7 @@ TEST_CASE("cuda: the motion search on real frames equals MotionAligner", "[cuda]
   FX_REQUIRE_CUDA_DEVICE();
 #if defined(FLUXSHARD_HAVE_CUDA)
   for (const char* clip : {"assets/bedroom.mp4", "assets/cockatoo.mp4"}) {
-    VideoReader reader(test::src_path(clip));
+    VideoReader reader(test::source_path(clip));
     const int W = 640, H = 640;
     std::vector<std::vector<uint8_t>> frames;
     Frame f;
@@ -296,10 +286,10 @@ TEST_CASE("cuda: the motion search on real frames equals MotionAligner", "[cuda]
 
 TEST_CASE("cli: --backend cuda runs dense, and says why when it cannot", "[cuda][cli]") {
   test::TempDir tmp;
-  const Compiled& c = compiled("yolo11n-320.onnx");
+  const test::CompiledModel& c = compiled("yolo11n-320.onnx");
   const std::string plan = tmp.file("m.fsp");
   test::write_file(plan, std::string(c.bytes.begin(), c.bytes.end()));
-  const std::string clip = test::src_path("assets/bedroom.mp4");
+  const std::string clip = test::source_path("assets/bedroom.mp4");
   auto r = test::run_cli({"run", plan, "--input", clip, "--backend", "cuda", "--max-frames", "2", "--quiet"});
   std::string why;
   const bool device = test::cuda_device(&why);

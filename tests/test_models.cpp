@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "compiled_model.h"
 #include "compiler/compile.h"
 #include "golden_format.h"
 #include "runtime/dense_executor.h"
@@ -17,19 +18,8 @@ using namespace fx;
 
 namespace {
 
-struct Compiled {
-  std::vector<uint8_t> bytes;
-  std::shared_ptr<const Plan> plan;
-};
-
-const Compiled& compiled(const std::string& model) {
-  static std::map<std::string, Compiled> cache;
-  auto it = cache.find(model);
-  if (it != cache.end()) return it->second;
-  Compiled c;
-  c.bytes = compile_onnx_file(test::source_path("assets/" + model));
-  c.plan = Plan::from_bytes(c.bytes.data(), c.bytes.size(), model);
-  return cache.emplace(model, std::move(c)).first->second;
+const test::CompiledModel& compiled(const std::string& model) {
+  return test::compiled_model(test::source_path("assets/" + model));
 }
 
 // Runs the plan on the golden's input; returns every output (copied).
@@ -58,7 +48,7 @@ FrameResult detections_of(const Plan& plan, const std::vector<std::vector<float>
 
 void check_golden(const std::string& file) {
   test::Golden g = test::read_golden(test::source_path("tests/goldens/" + file));
-  const Compiled& c = compiled(g.model);
+  const test::CompiledModel& c = compiled(g.model);
   INFO(file);
   REQUIRE(c.plan->outputs().size() == g.outputs.size());
   auto outs = run(c.plan, g, 2);
@@ -131,7 +121,7 @@ TEST_CASE("yolo11n-seg-640 segment matches ONNX Runtime on bedroom frame 10", "[
 TEST_CASE("plan round trip: compile -> save -> load gives bit-identical outputs", "[model][plan]") {
   test::TempDir tmp;
   test::Golden g = test::read_golden(test::source_path("tests/goldens/yolo11n-seg-640_bedroom_f10.fxg"));
-  const Compiled& c = compiled(g.model);
+  const test::CompiledModel& c = compiled(g.model);
   // The compiler is deterministic: the same model gives the same bytes.
   CHECK(compile_onnx_file(test::source_path("assets/" + g.model)) == c.bytes);
   std::string path = tmp.file("model.fsp");
@@ -145,7 +135,7 @@ TEST_CASE("plan round trip: compile -> save -> load gives bit-identical outputs"
 
 TEST_CASE("outputs do not depend on the thread count", "[model]") {
   test::Golden g = test::read_golden(test::source_path("tests/goldens/yolo11n-320_bedroom_f30.fxg"));
-  const Compiled& c = compiled(g.model);
+  const test::CompiledModel& c = compiled(g.model);
   auto one = run(c.plan, g, 1), three = run(c.plan, g, 3);
   for (size_t i = 0; i < one.size(); ++i) CHECK(bit_equal(one[i], three[i]));
 }

@@ -2,7 +2,6 @@
 // errors on bad, hostile or truncated files.
 #include <catch2/catch.hpp>
 
-#include <stdlib.h>
 
 #include <cstdint>
 #include <cstring>
@@ -15,26 +14,13 @@
 
 #include "runtime/error.h"
 #include "runtime/io/npy.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fluxshard_npy_XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE(mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
+using fx::test::TempDir;
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -158,7 +144,7 @@ TEST_CASE("npy errors are one clear line", "[npy][errors]") {
     write_bytes(t.file(name), bytes);
     return error_of([&] { fx::read_npy(t.file(name)); });
   };
-  const std::string q = "'" + t.path + "/";
+  const std::string q = "'" + t.path() + "/";
 
   CHECK(error_of([&] { fx::read_npy(t.file("missing.npy")); }) == "cannot open " + q + "missing.npy': No such file or directory");
   CHECK(err_file("magic.npy", "PK\x03\x04 this is a zip") == q + "magic.npy' is not a .npy file (bad magic)");

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "compiler/compile.h"
+#include "compiled_model.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/planner.h"
@@ -20,11 +20,7 @@ using namespace fx;
 namespace {
 
 std::shared_ptr<const Plan> plan_of(const std::string& model) {
-  static std::map<std::string, std::shared_ptr<const Plan>> cache;
-  auto it = cache.find(model);
-  if (it != cache.end()) return it->second;
-  auto bytes = compile_onnx_file(test::source_path("assets/" + model));
-  return cache[model] = Plan::from_bytes(bytes.data(), bytes.size(), model);
+  return test::compiled_model(test::source_path("assets/" + model)).plan;
 }
 
 std::vector<Frame> frames_of(const std::string& clip, int n) {

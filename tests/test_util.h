@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,7 +15,13 @@
 
 namespace fx::test {
 
-inline std::string source_path(const std::string& rel) { return std::string(FLUXSHARD_SOURCE_DIR) + "/" + rel; }
+// Paths of the source tree: $FLUXSHARD_SOURCE_DIR, else the working directory when it is the source
+// root (the build may have been carried to another machine), else the configured source directory.
+inline std::string source_path(const std::string& rel) {
+  if (const char* env = std::getenv("FLUXSHARD_SOURCE_DIR")) return std::string(env) + "/" + rel;
+  if (access(("./" + rel).c_str(), R_OK) == 0) return "./" + rel;
+  return std::string(FLUXSHARD_SOURCE_DIR) + "/" + rel;
+}
 inline std::string cli_path() { return std::string(FLUXSHARD_BINARY_DIR) + "/bin/fluxshard"; }
 
 inline bool file_exists(const std::string& p) { return access(p.c_str(), R_OK) == 0; }
@@ -27,10 +34,16 @@ class TempDir {
     std::string tmpl = std::string(base ? base : "/tmp") + "/fluxshard-test-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
-    char* d = mkdtemp(buf.data());
-    path_ = d ? d : "/tmp";
+    if (!mkdtemp(buf.data())) {
+      std::perror("mkdtemp");
+      std::abort();  // never fall back to a shared directory: the destructor removes it
+    }
+    path_ = buf.data();
   }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   const std::string& path() const { return path_; }
 

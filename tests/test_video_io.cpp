@@ -4,7 +4,6 @@
 // a temporary directory; the tests on the shared sample clips skip when those are absent.
 #include <catch2/catch.hpp>
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -20,6 +19,7 @@
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/io/video_writer.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using fx::Frame;
@@ -29,21 +29,7 @@ using fx::VideoWriterOptions;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fluxshard_vio_XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE(mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
+using fx::test::TempDir;
 
 // The shared sample clips, wherever this checkout has them; "" when absent. FLUXSHARD_ASSETS, when set,
 // is the only place looked at.
@@ -402,7 +388,7 @@ TEST_CASE("open errors are one clear line", "[video_io][errors]") {
   TempDir t;
   CHECK(error_of([&] { VideoReader r(t.file("missing.mp4")); }) ==
         "cannot open video '" + t.file("missing.mp4") + "': No such file or directory");
-  CHECK(error_of([&] { VideoReader r(t.path); }) == "cannot open video '" + t.path + "': Is a directory");
+  CHECK(error_of([&] { VideoReader r(t.path()); }) == "cannot open video '" + t.path() + "': Is a directory");
 
   write_file(t.file("empty.mp4"), "");
   CHECK(error_of([&] { VideoReader r(t.file("empty.mp4")); }) == "'" + t.file("empty.mp4") + "' is not a video or image (empty file)");
