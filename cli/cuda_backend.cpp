@@ -114,7 +114,7 @@ int cmd_run_cuda(const Args& args) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", "dense");
       w.field("backend", "cuda").field("precision", precision_name(exec->options().precision));
-        write_detections_json(w, r, names);
+      write_detections_json(w, r, names);
       w.key("timing").begin_object().field("decode_ms", decode_ms).field("preprocess_ms", pre_ms);
       w.field("execute_ms", exec_ms).field("post_ms", post_ms).field("total_ms", pre_ms + exec_ms + post_ms);
       w.end_object().end_object();

@@ -25,17 +25,6 @@ MatmulFn matmul_fn(CpuIsa isa) {
 
 namespace {
 
-// Batch geometry: out batch dims and, per batch axis, the element strides of a's and b's matrices
-// (0 along broadcast axes).
-struct MatmulBatch {
-  int rank = 0;  // batch axes
-  int64_t d[Shape::kMaxRank] = {};
-  int64_t sa[Shape::kMaxRank] = {};
-  int64_t sb[Shape::kMaxRank] = {};
-  int64_t count = 1;
-  int64_t m = 0, n = 0, k = 0;
-};
-
 void batch_strides(const Shape& s, int out_batch_rank, int64_t* strides) {
   const int br = s.rank - 2;
   int64_t st = s.d[s.rank - 2] * s.d[s.rank - 1];
@@ -45,21 +34,6 @@ void batch_strides(const Shape& s, int out_batch_rank, int64_t* strides) {
     strides[i] = dim == 1 ? 0 : st;
     st *= dim;
   }
-}
-
-MatmulBatch plan_batch(const Shape& a_shape, const Shape& b_shape, const Shape& out_shape) {
-  MatmulBatch g;
-  g.rank = out_shape.rank - 2;
-  for (int i = 0; i < g.rank; ++i) {
-    g.d[i] = out_shape.d[i];
-    g.count *= g.d[i];
-  }
-  batch_strides(a_shape, g.rank, g.sa);
-  batch_strides(b_shape, g.rank, g.sb);
-  g.m = a_shape.d[a_shape.rank - 2];
-  g.k = a_shape.d[a_shape.rank - 1];
-  g.n = b_shape.d[b_shape.rank - 1];
-  return g;
 }
 
 inline void batch_offsets(const MatmulBatch& g, int64_t batch, int64_t& oa, int64_t& ob) {
@@ -74,9 +48,24 @@ inline void batch_offsets(const MatmulBatch& g, int64_t batch, int64_t& oa, int6
 
 }  // namespace
 
+MatmulBatch matmul_batch(const Shape& a_shape, const Shape& b_shape, const Shape& out_shape) {
+  MatmulBatch g;
+  g.rank = out_shape.rank - 2;
+  for (int i = 0; i < g.rank; ++i) {
+    g.d[i] = out_shape.d[i];
+    g.count *= g.d[i];
+  }
+  batch_strides(a_shape, g.rank, g.sa);
+  batch_strides(b_shape, g.rank, g.sb);
+  g.m = a_shape.d[a_shape.rank - 2];
+  g.k = a_shape.d[a_shape.rank - 1];
+  g.n = b_shape.d[b_shape.rank - 1];
+  return g;
+}
+
 void matmul_reference(const float* a, const Shape& a_shape, const float* b, const Shape& b_shape, float* out,
                       const Shape& out_shape) {
-  const MatmulBatch g = plan_batch(a_shape, b_shape, out_shape);
+  const MatmulBatch g = matmul_batch(a_shape, b_shape, out_shape);
   for (int64_t bt = 0; bt < g.count; ++bt) {
     int64_t oa, ob;
     batch_offsets(g, bt, oa, ob);
@@ -94,7 +83,7 @@ void matmul_reference(const float* a, const Shape& a_shape, const float* b, cons
 
 void matmul(const float* a, const Shape& a_shape, const float* b, const Shape& b_shape, float* out,
             const Shape& out_shape, ThreadPool& pool) {
-  const MatmulBatch g = plan_batch(a_shape, b_shape, out_shape);
+  const MatmulBatch g = matmul_batch(a_shape, b_shape, out_shape);
   if (g.count <= 0 || g.m <= 0 || g.n <= 0) return;
   detail::MatmulFn fn = detail::matmul_fn(best_isa());
   // Tasks: (batch, block of rows). Rows are independent and each element's sum runs in one fixed order,

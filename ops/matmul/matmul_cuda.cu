@@ -76,13 +76,7 @@ void cublas_check(cublasStatus_t st, const char* what) {
 // ---------------------------------------------------------------------------------------------------
 // The built-in kernel: 16 x 16 output tiles, k tiles of 16, each output one fma chain in k order.
 
-struct Geo {
-  int rank;
-  int64_t d[Shape::kMaxRank], sa[Shape::kMaxRank], sb[Shape::kMaxRank];
-  int64_t count, m, n, k;
-};
-
-__global__ void matmul_kernel(const float* A, const float* B, float* C, Geo g) {
+__global__ void matmul_kernel(const float* A, const float* B, float* C, MatmulBatch g) {
   __shared__ float As[16][17], Bs[16][17];
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int64_t row = static_cast<int64_t>(blockIdx.y) * 16 + ty, col = static_cast<int64_t>(blockIdx.x) * 16 + tx;
@@ -109,31 +103,10 @@ __global__ void matmul_kernel(const float* A, const float* B, float* C, Geo g) {
   }
 }
 
-void batch_strides(const Shape& s, int out_batch_rank, int64_t* strides) {
-  const int br = s.rank - 2;
-  int64_t st = s.d[s.rank - 2] * s.d[s.rank - 1];
-  for (int i = out_batch_rank - 1; i >= 0; --i) {
-    const int ai = i - (out_batch_rank - br);
-    const int64_t dim = ai >= 0 ? s.d[ai] : 1;
-    strides[i] = dim == 1 ? 0 : st;
-    st *= dim;
-  }
-}
-
 }  // namespace
 
 MatmulGeometry matmul_geometry(const Shape& a_shape, const Shape& b_shape, const Shape& out_shape) {
-  MatmulGeometry g;
-  g.rank = out_shape.rank - 2;
-  for (int i = 0; i < g.rank; ++i) {
-    g.d[i] = out_shape.d[i];
-    g.count *= g.d[i];
-  }
-  batch_strides(a_shape, g.rank, g.sa);
-  batch_strides(b_shape, g.rank, g.sb);
-  g.m = a_shape.d[a_shape.rank - 2];
-  g.k = a_shape.d[a_shape.rank - 1];
-  g.n = b_shape.d[b_shape.rank - 1];
+  MatmulGeometry g{matmul_batch(a_shape, b_shape, out_shape)};
   // Collapse: walking the batch axes inwards-out (size-1 axes skipped), each axis must step by the
   // previous stride times the extent below it.
   g.collapsible = true;
@@ -195,14 +168,10 @@ void MatmulCuda::run(const float* a, const Shape& a_shape, const float* b, const
                  "cublasSgemmStridedBatched");
     return;
   }
-  Geo geo{};
-  geo.rank = g.rank;
-  for (int i = 0; i < g.rank; ++i) geo.d[i] = g.d[i], geo.sa[i] = g.sa[i], geo.sb[i] = g.sb[i];
-  geo.count = g.count, geo.m = g.m, geo.n = g.n, geo.k = g.k;
   const int64_t gy = (g.m + 15) / 16, gx = (g.n + 15) / 16;
   if (gy > 65535 || gx > 0x7fffffff) throw Error("matmul_cuda: matrix too large");
   dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(g.count < 65535 ? g.count : 65535));
-  matmul_kernel<<<grid, dim3(16, 16), 0, stream>>>(a, b, out, geo);
+  matmul_kernel<<<grid, dim3(16, 16), 0, stream>>>(a, b, out, static_cast<const MatmulBatch&>(g));
   CUDA_CHECK_LAUNCH();
 }
 

@@ -20,19 +20,13 @@
 #include <cstdint>
 
 #include "ops/cuda/check.h"
+#include "ops/matmul/matmul.h"
 #include "ops/shape.h"
 
 namespace fx::cuda {
 
-// Batch geometry of a MatMul: out batch dims and per batch axis the element strides of a's and b's
-// matrices (0 along broadcast axes), as ops/matmul/matmul.cpp computes it.
-struct MatmulGeometry {
-  int rank = 0;
-  int64_t d[Shape::kMaxRank] = {};
-  int64_t sa[Shape::kMaxRank] = {};
-  int64_t sb[Shape::kMaxRank] = {};
-  int64_t count = 1;
-  int64_t m = 0, n = 0, k = 0;
+// MatmulBatch (ops/matmul/matmul.h) and whether the batch collapses to one stride per operand.
+struct MatmulGeometry : MatmulBatch {
   // One stride per operand for the whole batch (batch b at b * stride): valid when `collapsible`.
   bool collapsible = false;
   int64_t stride_a = 0, stride_b = 0;
