@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "compiler/compile.h"
+#include "compiled_model.h"
 #include "fluxshard/fluxshard.h"
 #include "runtime/dense_executor.h"
 #include "runtime/detector.h"
@@ -15,7 +15,7 @@ using namespace fx;
 namespace {
 
 std::string plan_file(test::TempDir& tmp) {
-  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
+  const auto& bytes = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).bytes;
   std::string path = tmp.file("y320.fsp");
   test::write_file(path, std::string(bytes.begin(), bytes.end()));
   return path;

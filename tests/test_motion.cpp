@@ -20,6 +20,7 @@
 #include "runtime/io/video_writer.h"
 #include "runtime/motion/aligner.h"
 #include "test_util.h"
+#include "synthetic_texture.h"
 
 using namespace fx;
 
@@ -43,26 +44,7 @@ Img noise_image(int w, int h, uint32_t seed, int lo = 0, int hi = 255) {
   return im;
 }
 
-uint32_t hash3(int x, int y, int seed) {
-  uint32_t h = static_cast<uint32_t>(x) * 374761393u + static_cast<uint32_t>(y) * 668265263u +
-               static_cast<uint32_t>(seed) * 2246822519u;
-  h = (h ^ (h >> 13)) * 1274126177u;
-  return h ^ (h >> 16);
-}
-
-double value_noise(int x, int y, int cell, int seed) {
-  const int gx = x / cell, gy = y / cell;  // x, y >= 0
-  const double fx_ = (x % cell) / static_cast<double>(cell), fy_ = (y % cell) / static_cast<double>(cell);
-  auto v = [&](int i, int j) { return (hash3(gx + i, gy + j, seed) & 0xffff) / 65535.0; };
-  return (v(0, 0) * (1 - fx_) + v(1, 0) * fx_) * (1 - fy_) + (v(0, 1) * (1 - fx_) + v(1, 1) * fx_) * fy_;
-}
-
-// A smooth, non-periodic texture on the positive plane (as in test_video_io.cpp).
-uint8_t texture(int x, int y, int c) {
-  const double v = 0.55 * value_noise(x, y, 12, 11 + c) + 0.35 * value_noise(x, y, 5, 23 + c) +
-                   0.10 * ((hash3(x, y, 37 + c) & 0xff) / 255.0);
-  return static_cast<uint8_t>(std::lround(20 + 215 * v));
-}
+using fx::test::texture;
 
 Img smooth_image(int w, int h, int ox = 500, int oy = 500) {
   Img im(w, h);

@@ -4,6 +4,7 @@
 // against a local run fed the decoded pixels); on a real clip (assets/bedroom.mp4, yolo11n-320).
 #include <catch2/catch.hpp>
 
+#include "compiled_model.h"
 #include "net/codec.h"
 #include "net/edge_client.h"
 #include "net/hash.h"
@@ -20,13 +21,7 @@ namespace {
 
 constexpr int kFrames = 8;
 
-std::shared_ptr<const Plan> yolo320() {
-  static std::shared_ptr<const Plan> plan = [] {
-    auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
-    return Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-320");
-  }();
-  return plan;
-}
+std::shared_ptr<const Plan> yolo320() { return test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan; }
 
 const std::vector<Frame>& bedroom() {
   static std::vector<Frame> f = test::read_clip(test::source_path("assets/bedroom.mp4"), kFrames);
@@ -200,8 +195,7 @@ TEST_CASE("exact proxy: mixed edge / cloud frames with background updates keep t
 }
 
 TEST_CASE("exact proxy: segmentation masks come back exact", "[net][exact][segment]") {
-  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-seg-640.onnx"));
-  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-seg-640");
+  auto plan = test::compiled_model(test::source_path("assets/yolo11n-seg-640.onnx")).plan;
   auto clip = test::read_clip(test::source_path("assets/cockatoo.mp4"), 4);
   auto local = test::local_run(plan, clip, SessionMode::Exact, 2);
   net::ServerOptions so;
@@ -231,7 +225,7 @@ TEST_CASE("exact proxy: segmentation masks come back exact", "[net][exact][segme
 
 TEST_CASE("exact proxy: fluxshard edge / serve / run command lines agree", "[net][exact][cli]") {
   test::TempDir tmp;
-  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
+  const auto& bytes = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).bytes;
   test::write_file(tmp.file("y.fsp"), std::string(bytes.begin(), bytes.end()));
   test::Child serve({"serve", tmp.file("y.fsp"), "--listen", "127.0.0.1:0", "--port-file", tmp.file("port"), "--threads", "1"},
                     tmp.file("serve.out"), tmp.file("serve.err"));

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "compiler/compile.h"
+#include "compiled_model.h"
 #include "runtime/dense_executor.h"
 #include "test_util.h"
 
@@ -30,8 +30,7 @@ using namespace fx;
 
 TEST_CASE("invoke performs no heap allocation", "[runtime]") {
   for (const char* model : {"assets/yolo11n-320.onnx", "assets/yolo11n-seg-640.onnx"}) {
-    auto bytes = compile_onnx_file(test::source_path(model));
-    auto plan = Plan::from_bytes(bytes.data(), bytes.size(), model);
+    auto plan = test::compiled_model(test::source_path(model)).plan;
     for (int threads : {1, 2}) {
       DenseExecutor exec(plan, std::make_shared<ThreadPool>(threads));
       exec.invoke();  // warm
@@ -55,8 +54,7 @@ TEST_CASE("invoke performs no heap allocation", "[runtime]") {
 #include "runtime/sparse/sparse_executor.h"
 
 TEST_CASE("the sparse executor's run performs no heap allocation", "[runtime][sparse]") {
-  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
-  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-320");
+  auto plan = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan;
   auto pool = std::make_shared<ThreadPool>(2);
   SparseExecutor sp(plan, pool, 16);
   std::vector<uint8_t> a(320 * 320 * 3), b(320 * 320 * 3);

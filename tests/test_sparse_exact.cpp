@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "compiled_model.h"
 #include "compiler/compile.h"
 #include "compiler/onnx_builder.h"
 #include "runtime/dense_executor.h"
@@ -192,8 +193,7 @@ TEST_CASE("exact mode: every cached map equals dense inference on R_t (small net
 }
 
 TEST_CASE("exact mode: yolo11n-320 caches equal dense inference on R_t", "[sparse][exact][model]") {
-  auto bytes = compile_onnx_file(test::source_path("assets/yolo11n-320.onnx"));
-  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), "yolo11n-320");
+  auto plan = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan;
   VideoReader reader(test::source_path("assets/bedroom.mp4"));
   Frame f;
   REQUIRE(reader.read(f));
