@@ -532,29 +532,13 @@ TEST_CASE("codec_hints converts FFmpeg MVs into plan pixels", "[motion][codec]")
   CHECK(h[0].dy == 1);
 }
 
-namespace {
-
-bool has_encoder(const std::string& name) {
-  fx::test::TempDir t;
-  try {
-    VideoWriterOptions o;
-    o.codec = name;
-    VideoWriter w(t.file("probe.mkv"), 16, 16, 25, o);
-    return true;
-  } catch (const fx::Error&) {
-    return false;
-  }
-}
-
-}  // namespace
-
 TEST_CASE("codec motion vectors become hints that agree with the planted motion", "[motion][codec]") {
   // Content moves right by 3 and down by 2 px per frame, so the block at p in frame t is found at
   // p - (3, 2) in frame t-1: FFmpeg reports motion = -(3, 2) * motion_scale, src = dst - (3, 2), and the
   // hint (src - dst) is (-3, -2), which is also the aligner's vector.
   const int dx = 3, dy = 2, w = 320, h = 240, n = 6;
   std::vector<std::string> codecs = {"mpeg4"};
-  if (has_encoder("libx264")) codecs.push_back("libx264");
+  if (VideoWriter::has_encoder("libx264")) codecs.push_back("libx264");
   for (const auto& codec : codecs) {
     SECTION(codec) {
       fx::test::TempDir t;

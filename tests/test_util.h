@@ -9,9 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "runtime/error.h"
 
 namespace fx::test {
 
@@ -23,6 +26,16 @@ inline std::string source_path(const std::string& rel) {
   return std::string(FLUXSHARD_SOURCE_DIR) + "/" + rel;
 }
 inline std::string cli_path() { return std::string(FLUXSHARD_BINARY_DIR) + "/bin/fluxshard"; }
+
+// The message of the fx::Error that f throws, "<no error>" when it returns.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const fx::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
 
 inline bool file_exists(const std::string& p) { return access(p.c_str(), R_OK) == 0; }
 

@@ -48,26 +48,7 @@ std::string asset(const std::string& rel) {
   return "";
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fx::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool has_encoder(const std::string& name) {
-  TempDir t;
-  try {
-    VideoWriterOptions o;
-    o.codec = name;
-    VideoWriter w(t.file("probe.mkv"), 16, 16, 25, o);
-    return true;
-  } catch (const fx::Error&) {
-    return false;
-  }
-}
+using fx::test::error_of;
 
 using fx::test::texture;
 
@@ -199,7 +180,7 @@ TEST_CASE("yuv420p encoders: solid colours come back within tolerance", "[video_
   const std::vector<std::array<int, 3>> colours = {{200, 30, 60}, {20, 180, 90}, {128, 128, 128}, {250, 250, 250},
                                                     {10, 10, 10}, {40, 60, 230}};
   std::vector<std::string> codecs = {"mpeg4"};
-  if (has_encoder("libx264")) codecs.push_back("libx264");
+  if (VideoWriter::has_encoder("libx264")) codecs.push_back("libx264");
   for (const auto& codec : codecs) {
     SECTION(codec) {
       TempDir t;
@@ -257,7 +238,7 @@ TEST_CASE("JPEG (full-range yuvj420p) decodes to the right colours", "[video_io]
 TEST_CASE("codec motion vectors follow the planted translation", "[video_io][mv]") {
   const int dx = 3, dy = 2;  // content moves right 3, down 2 per frame
   std::vector<std::string> codecs = {"mpeg4"};
-  if (has_encoder("libx264")) codecs.push_back("libx264");
+  if (VideoWriter::has_encoder("libx264")) codecs.push_back("libx264");
   for (const auto& codec : codecs) {
     SECTION(codec) {
       TempDir t;
@@ -295,7 +276,7 @@ TEST_CASE("codec motion vectors follow the planted translation", "[video_io][mv]
 
 TEST_CASE("decoding is deterministic (threaded decoder)", "[video_io]") {
   TempDir t;
-  const std::string path = write_moving_clip(t, "det.mp4", has_encoder("libx264") ? "libx264" : "mpeg4", 256, 192, 12, 1, 3);
+  const std::string path = write_moving_clip(t, "det.mp4", VideoWriter::has_encoder("libx264") ? "libx264" : "mpeg4", 256, 192, 12, 1, 3);
   auto decode = [&](std::vector<uint8_t>& pixels, std::vector<int32_t>& mvs) {
     VideoReader r(path);
     Frame f;
@@ -478,6 +459,14 @@ TEST_CASE("VideoWriter: default codec, read back, sizes and errors", "[video_io]
   CHECK(error_of([&] { VideoWriter wr(t.file("x.notacontainer"), 64, 64, 25); }) ==
         "cannot write video '" + t.file("x.notacontainer") + "': unknown container format (use a name ending in .mp4, .mkv, .avi, ...)");
   CHECK(error_of([&] { VideoWriter wr(t.file("y.mp4"), 0, 64, 25); }) == "cannot write video '" + t.file("y.mp4") + "': invalid frame size 0x64");
+  CHECK(VideoWriter::has_encoder("mpeg4"));
+  CHECK_FALSE(VideoWriter::has_encoder("no_such_encoder"));
+  {
+    VideoWriterOptions o;
+    o.codec = "no_such_encoder";
+    CHECK(error_of([&] { VideoWriter wr(t.file("e.mkv"), 64, 64, 25, o); }) ==
+          "cannot write video '" + t.file("e.mkv") + "': encoder 'no_such_encoder' is not available in this FFmpeg build");
+  }
   {
     VideoWriter wr(t.file("z.mp4"), 64, 64, 25);
     Frame f;

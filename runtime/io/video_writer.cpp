@@ -280,6 +280,8 @@ void VideoWriter::close() {
 
 bool VideoWriter::is_open() const { return impl_ && impl_->open; }
 int64_t VideoWriter::frames_written() const { return impl_ ? impl_->next_pts : 0; }
+bool VideoWriter::has_encoder(const std::string& name) { return avcodec_find_encoder_by_name(name.c_str()) != nullptr; }
+
 std::string VideoWriter::codec_name() const {
   return impl_ && impl_->enc && impl_->enc->codec ? impl_->enc->codec->name : "";
 }

@@ -51,6 +51,9 @@ class VideoWriter {
   int64_t frames_written() const;
   std::string codec_name() const;  // encoder in use ("libx264", "mpeg4", ...)
 
+  // True when this FFmpeg build has the named encoder (VideoWriterOptions::codec).
+  static bool has_encoder(const std::string& name);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
