@@ -2,15 +2,14 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cli/annotated_video.h"
 #include "cli/commands.h"
 #include "cli/cuda_backend.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "runtime/error.h"
 #include "runtime/util/clock.h"
-#include "runtime/io/draw.h"
 #include "runtime/io/video_reader.h"
-#include "runtime/io/video_writer.h"
 #include "runtime/post/metrics.h"
 #include "runtime/session.h"
 #include "runtime/util/json.h"
@@ -88,7 +87,7 @@ int cmd_run(const Args& args) {
     json.open(args.get("--json"), std::ios::trunc);
     if (!json) throw Error("cannot write '" + args.get("--json") + "'");
   }
-  VideoWriter writer;
+  AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   auto pool = std::make_shared<ThreadPool>(threads);
   auto runner = std::make_shared<OpRunner>(plan);
   StreamSession session(plan, pool, opt, runner);
@@ -188,21 +187,14 @@ int cmd_run(const Args& args) {
       w.end_object();
       json << w.str() << '\n';
     }
-    if (args.has("--annotate")) {
-      if (!writer.is_open())
-        writer.open(args.get("--annotate"), frame.width, frame.height, reader.fps() > 0 ? reader.fps() : 25.0);
-      draw_result(frame, r, names);
-      writer.write(frame);
-    }
+    annotated.add(frame, r, names);
     char note[96];
     std::snprintf(note, sizeof note, "%.1f ms/frame, hit %.0f%%", t.total / static_cast<double>(t.frames),
                   100.0 * t.flop_hit / static_cast<double>(t.frames));
     progress.update(t.frames, note);
   }
   progress.finish();
-  std::string codec = writer.is_open() ? writer.codec_name() : "";
-  int64_t written = writer.frames_written();
-  if (writer.is_open()) writer.close();
+  annotated.close();
   if (t.frames == 0) throw Error("'" + args.get("--input") + "' has no decodable frames");
   double wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
   double n = static_cast<double>(t.frames);
@@ -257,9 +249,7 @@ int cmd_run(const Args& args) {
     std::printf("ground-truth mask IoU over %lld frames: %.4f%s\n", static_cast<long long>(t.gt_frames),
                 t.gt_iou / static_cast<double>(t.gt_frames),
                 dense ? (" (dense: " + std::to_string(t.dense_gt_iou / static_cast<double>(t.gt_frames)) + ")").c_str() : "");
-  if (written > 0)
-    std::printf("annotated video: %s (%lld frames, %s)\n", args.get("--annotate").c_str(), static_cast<long long>(written),
-                codec.c_str());
+  annotated.print_summary();
   return 0;
 }
 

@@ -5,15 +5,14 @@
 #include <fstream>
 #include <memory>
 
+#include "cli/annotated_video.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "runtime/detector.h"
 #include "runtime/error.h"
 #include "runtime/util/clock.h"
-#include "runtime/io/draw.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
-#include "runtime/io/video_writer.h"
 #include "runtime/plan.h"
 #include "runtime/util/json.h"
 #if defined(FLUXSHARD_HAVE_CUDA)
@@ -75,7 +74,7 @@ int cmd_run_cuda(const Args& args) {
     json.open(args.get("--json"), std::ios::trunc);
     if (!json) throw Error("cannot write '" + args.get("--json") + "'");
   }
-  VideoWriter writer;
+  AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   const OutputLayout layout = output_layout(*plan);
   const auto& names = plan->class_names();
   const int W = plan->input_w(), H = plan->input_h();
@@ -120,20 +119,13 @@ int cmd_run_cuda(const Args& args) {
       w.end_object().end_object();
       json << w.str() << '\n';
     }
-    if (args.has("--annotate")) {
-      if (!writer.is_open())
-        writer.open(args.get("--annotate"), frame.width, frame.height, reader.fps() > 0 ? reader.fps() : 25.0);
-      draw_result(frame, r, names);
-      writer.write(frame);
-    }
+    annotated.add(frame, r, names);
     char note[64];
     std::snprintf(note, sizeof note, "%.1f ms/frame", (pre + execute + postp) / static_cast<double>(frames));
     progress.update(frames, note);
   }
   progress.finish();
-  const std::string codec = writer.is_open() ? writer.codec_name() : "";
-  const int64_t written = writer.frames_written();
-  if (writer.is_open()) writer.close();
+  annotated.close();
   if (frames == 0) throw Error("'" + args.get("--input") + "' has no decodable frames");
   const double wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
   const double n = static_cast<double>(frames);
@@ -154,9 +146,7 @@ int cmd_run_cuda(const Args& args) {
               exec->device_name().c_str(), precision_name(exec->options().precision),
               exec->graph_active() ? ", CUDA graph" : "", mean, pre / n, execute / n, postp / n,
               static_cast<double>(detections) / n);
-  if (written > 0)
-    std::printf("annotated video: %s (%lld frames, %s)\n", args.get("--annotate").c_str(), static_cast<long long>(written),
-                codec.c_str());
+  annotated.print_summary();
   return 0;
 }
 

@@ -2,9 +2,12 @@
 // documented keys, and a profiled truncation table is written into the plan and used by `run`.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "compiler/compile.h"
+#include "runtime/io/video_reader.h"
 #include "runtime/plan.h"
 #include "runtime/util/json.h"
 #include "test_util.h"
@@ -106,4 +109,44 @@ TEST_CASE("profile writes a truncation table that run then uses", "[cli][profile
   auto lines = json_lines(json);
   REQUIRE(lines.size() == 5);
   CHECK(lines[2].at("bucket").as_int() >= 0);
+}
+
+TEST_CASE("run --annotate writes the clip again with the detections drawn", "[cli][run][annotate]") {
+  test::TempDir tmp;
+  std::string plan = compile_to(tmp, "yolo11n-320");
+  const std::string clip = test::source_path("assets/bedroom.mp4");
+  const std::string out = tmp.file("annotated.mkv");
+  auto r = test::run_cli({"run", plan, "--input", clip, "--max-frames", "3", "--threads", "2", "--annotate", out,
+                          "--quiet"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("annotated video: " + out + " (3 frames, ") != std::string::npos);
+
+  // Same size and frame count as the input; the boxes change a visible but small share of the pixels
+  // (the codec's own error is a few levels, a box outline tens of levels).
+  VideoReader src(clip), ann(out);
+  Frame a, b;
+  int frames = 0;
+  while (ann.read(b)) {
+    REQUIRE(src.read(a));
+    REQUIRE(b.width == a.width);
+    REQUIRE(b.height == a.height);
+    size_t strong = 0;
+    for (size_t i = 0; i < a.rgb.size(); i += 3) {
+      int d = 0;
+      for (int c = 0; c < 3; ++c) d = std::max(d, std::abs(int(a.rgb[i + c]) - int(b.rgb[i + c])));
+      strong += d > 60;
+    }
+    const double share = static_cast<double>(strong) / (a.rgb.size() / 3);
+    INFO("frame " << frames << ": " << 100 * share << "% of pixels changed by more than 60 levels");
+    CHECK(share > 0.002);
+    CHECK(share < 0.2);
+    ++frames;
+  }
+  CHECK(frames == 3);
+
+  auto bad = test::run_cli({"run", plan, "--input", clip, "--max-frames", "1", "--annotate", "/nonexistent_dir_fx/a.mp4",
+                            "--quiet"});
+  CHECK(bad.status != 0);
+  CHECK(bad.err == "error: cannot write video '/nonexistent_dir_fx/a.mp4': No such file or directory\n");
 }
