@@ -4,6 +4,8 @@
 // against a local run fed the decoded pixels); on a real clip (assets/bedroom.mp4, yolo11n-320).
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 #include "compiled_model.h"
 #include "net/codec.h"
 #include "net/edge_client.h"
@@ -266,4 +268,37 @@ TEST_CASE("exact proxy: fluxshard edge / serve / run command lines agree", "[net
   CHECK(s.at("bytes_up").as_int() > 0);
   CHECK(s.find("mean_ms"));
   serve.kill_now(SIGTERM);
+}
+
+TEST_CASE("edge with no server: every frame computed locally, as run computes it", "[net][exact][cli]") {
+  test::TempDir tmp;
+  const auto& bytes = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).bytes;
+  test::write_file(tmp.file("y.fsp"), std::string(bytes.begin(), bytes.end()));
+  const std::string clip = test::source_path("assets/bedroom.mp4");
+  // Port 1 on loopback: nothing listens there, so every connect is refused at once.
+  auto e = test::run_cli({"edge", tmp.file("y.fsp"), "--input", clip, "--server", "127.0.0.1:1", "--policy", "offload",
+                          "--mode", "exact", "--max-frames", "4", "--json", tmp.file("edge.jsonl"), "--threads", "1",
+                          "--quiet"});
+  INFO(e.err);
+  REQUIRE(e.status == 0);
+  CHECK(e.err.find("edge: server 127.0.0.1:1 not reachable yet; computing locally until it is") != std::string::npos);
+  auto r = test::run_cli({"run", tmp.file("y.fsp"), "--input", clip, "--mode", "exact", "--max-frames", "4", "--json",
+                          tmp.file("run.jsonl"), "--threads", "1", "--quiet"});
+  REQUIRE(r.status == 0);
+  std::istringstream el(test::read_file(tmp.file("edge.jsonl"))), rl(test::read_file(tmp.file("run.jsonl")));
+  std::string a, b;
+  for (int i = 0; i < 4; ++i) {
+    INFO("frame " << i);
+    REQUIRE(std::getline(el, a));
+    REQUIRE(std::getline(rl, b));
+    const JsonValue ej = JsonValue::parse(a), rj = JsonValue::parse(b);
+    CHECK(ej.at("on").as_string() == "edge");
+    CHECK(ej.at("detections") == rj.at("detections"));
+  }
+  REQUIRE(std::getline(el, a));
+  const JsonValue s = JsonValue::parse(a);
+  CHECK(s.at("frames_on_edge").as_int() == 4);
+  CHECK(s.at("frames_on_cloud").as_int() == 0);
+  CHECK(s.at("bytes_up").as_int() == 0);
+  CHECK(s.at("loop_close").as_int() == 0);
 }
