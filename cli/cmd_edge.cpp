@@ -99,7 +99,7 @@ int cmd_edge(const Args& args) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode);
       w.field("policy", net::policy_name(o.policy)).field("on", rep.on_cloud ? "cloud" : "edge");
-        write_detections_json(w, r, names);
+      write_detections_json(w, r, names);
       w.field("latency_ms", rep.latency_ms).field("bytes_up", static_cast<int64_t>(rep.bytes_up));
       w.field("payload_bytes", static_cast<int64_t>(rep.payload_bytes));
       w.field("background_bytes", static_cast<int64_t>(rep.background_bytes)).field("background_blocks", rep.background_blocks);

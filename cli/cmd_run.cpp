@@ -18,7 +18,6 @@ namespace fx::cli {
 
 namespace {
 
-
 // IoU of a ground-truth foreground mask (a grey/RGB image, object where > 127) with the union of the
 // predicted instance masks that lie mostly on it (more than half of their area), as DAVIS single-object
 // evaluation of an instance segmenter. Both at the frame's resolution.
@@ -159,7 +158,7 @@ int cmd_run(const Args& args) {
     if (json.is_open()) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode_name(opt.mode));
-        write_detections_json(w, r, names);
+      write_detections_json(w, r, names);
       w.field("hit_ratio", rep.sparse.hit_ratio()).field("flop_hit_ratio", rep.sparse.flop_hit_ratio());
       w.field("recomputed_positions", rep.sparse.recomputed_positions).field("critical_blocks", rep.critical_blocks);
       w.field("candidate_blocks", rep.candidate_blocks).field("salient_skipped", rep.salient_skipped);
