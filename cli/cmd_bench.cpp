@@ -84,7 +84,9 @@ int bench_dense(const Args& args) {
 }
 
 // The sparse cost curve: a forced share of blocks recomputed each frame (random or clustered), all others
-// moved by 0, timed against dense inference in the same run.
+// moved by 0, timed against dense inference in the same run. With --pan DX: a camera pan instead, every
+// other block moved by DX pixels (blocks whose source leaves the image are fresh too), timed with the
+// caches' origin moves on and off (fluxshard mode's rounding and footprint policy).
 int bench_sparse(const Args& args) {
   args.max_positionals(2);
   const std::string& plan_path = args.positional(1, "PLAN.fsp");
@@ -122,10 +124,19 @@ int bench_sparse(const Args& args) {
     std::printf("dense: %.2f ms (median of %d, %d threads)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,
                 pool->size(), "policy", "pattern", "blocks%", "FLOPs%", "ms", "speed-up", "ideal");
   std::mt19937 rng(42);
-  for (int footprint = 0; footprint < 2; ++footprint)
+  const bool pan = args.has("--pan");
+  const int pan_dx = args.get_int("--pan", 0, -64, 64);
+  // Pan: "policy" 0 copies shifted maps, 1 moves origins; else 0 is the exact policy, 1 footprint.
+  for (int policy = 0; policy < 2; ++policy)
     for (int clustered = 0; clustered < 2; ++clustered)
       for (int pct : {0, 5, 10, 25, 50, 75, 100}) {
+        if (pan && (!clustered || pct > 25)) continue;
+        const int footprint = pan ? 1 : policy;
         std::vector<Label> labels(static_cast<size_t>(n), 0);
+        for (int i = 0; pan && i < n; ++i) {
+          int x0 = (i % cols) * block + pan_dx;
+          labels[static_cast<size_t>(i)] = x0 < 0 || x0 + block > W ? kInvalid : pack_shift(pan_dx, 0);
+        }
         int k = n * pct / 100;
         if (clustered) {
           // A square-ish region of k blocks at a random place.
@@ -143,6 +154,10 @@ int bench_sparse(const Args& args) {
         }
         SparseParams p;
         p.footprint_only = footprint != 0;
+        p.round_offsets = pan;
+        p.move_origins = !pan || policy == 1;
+        // The island's outputs are compared with the cache at the blocks' motion, as in a session.
+        if (pan) p.block_motion = &labels;
         // The dense island's outputs are compared with the cache as the sessions do by default
         // (SessionOptions::island_eps), else any change dirties every later layer.
         p.eps = &island_eps;
@@ -159,14 +174,14 @@ int bench_sparse(const Args& args) {
           last = s;
         }
         double ms = median(st);
-        const char* policy = footprint ? "footprint" : "exact";
+        const char* policy_name = pan ? (policy ? "pan-move" : "pan-copy") : footprint ? "footprint" : "exact";
         const char* pattern = clustered ? "clustered" : "random";
         if (json)
           std::printf("{\"policy\":\"%s\",\"pattern\":\"%s\",\"blocks\":%.3f,\"flops\":%.4f,\"ms\":%.3f,"
-                      "\"dense_ms\":%.3f,\"speedup\":%.3f}\n", policy, pattern, pct / 100.0, flops, ms, dense_ms, dense_ms / ms);
+                      "\"dense_ms\":%.3f,\"speedup\":%.3f}\n", policy_name, pattern, pct / 100.0, flops, ms, dense_ms, dense_ms / ms);
         else
           std::printf("%-10s %-10s %8d%% %9.1f%% %10.2f %8.2fx %8.2fx   (kernels %.2f, labels %.2f, copies %.2f, "
-                      "island %.2f, epilogue %.2f)\n", policy, pattern, pct, 100 * flops, ms, dense_ms / ms,
+                      "island %.2f, epilogue %.2f)\n", policy_name, pattern, pct, 100 * flops, ms, dense_ms / ms,
                       pct ? 100.0 / pct : 0.0, last.kernel_ms, last.labels_ms, last.copy_ms, last.island_ms,
                       last.epilogue_ms);
       }

@@ -48,6 +48,7 @@ const std::vector<Command>& commands() {
         {"--warmup", true, "untimed runs first (default 3)"},
         {"--input", true, "dense: this .npy input instead of a seeded random one; sparse: a clip for content"},
         {"--block", true, "sparse: block size (default 16)"},
+        {"--pan", true, "sparse: every block moves by DX pixels (a camera pan); copies vs origin moves"},
         {"--profile", false, "print the slowest ops to stderr"},
         {"--json", false, "one JSON object with min_ms, median_ms, max_ms"}},
        cmd_bench},

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "runtime/error.h"
@@ -18,17 +19,35 @@ namespace fb = ::fluxshard::plan;
 // Storage of one root tensor (a tensor that owns memory; in-place concat members live inside it).
 // Maps that carry labels are double-buffered: `cur` holds this frame's values, the other buffer the
 // previous frame's while the root is being shifted.
+//
+// Origin moves: a labelled buffer is allocated with `slack` floats before and after the map, and the map
+// starts at mem + slack + origin. Moving the origin by (dy * w + dx) * c floats turns the previous
+// frame's values at q + (dy, dx) into the values at q for every q whose shifted position is inside the
+// map; the others (their old row wraps) are exactly those whose labels are invalid at that offset.
 struct SparseExecutor::Root {
-  float* buf[2] = {nullptr, nullptr};
+  float* mem[2] = {nullptr, nullptr};  // allocations
+  float* buf[2] = {nullptr, nullptr};  // map origins: mem + slack + origin
+  int64_t slack = 0, origin[2] = {0, 0};
   int h = 0, w = 0, c = 0;  // c: channels of the root (its pixel stride)
   int cur = 0;
   bool labelled = false;  // holds label-carrying maps (double-buffered)
   bool touched = false, swapped = false;
+  // This frame, buffer `moved` (or -1) had its origin moved by (mdy, mdx) cells, the offset of label
+  // `mlabel`: the previous frame's value at q sits at q - (mdy, mdx) in that buffer.
+  int moved = -1, mdy = 0, mdx = 0;
+  Label mlabel = 0;
   struct Unit {
     int ch_off, ch;
   };
   std::vector<Unit> written;  // channel ranges written this frame (capacity reserved)
   MapView view(int which, int ch_off, int ch) const { return {buf[which] + ch_off, h, w, ch, c}; }
+  // Offset of buffer `which`'s content this frame relative to the previous frame's coordinates.
+  int shift_y(int which) const { return which == moved ? mdy : 0; }
+  int shift_x(int which) const { return which == moved ? mdx : 0; }
+  void set_origin(int which, int64_t o) {
+    origin[which] = o;
+    buf[which] = mem[which] + slack + o;
+  }
 };
 
 namespace {
@@ -122,10 +141,18 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   for (size_t t = 0; t < nt; ++t) {
     Root* r = roots_[t].get();
     if (!r) continue;
-    size_t bytes = static_cast<size_t>(P.tensors()[t].numel) * 4;
+    // Labelled maps get slack on each side for origin moves: an eighth of their rows, and at least two
+    // frames of the largest vertical shift the aligner finds (+-16 px, rounded up to cells, plus the
+    // row a horizontal shift wraps into).
+    if (r->labelled) {
+      int stride = std::max(1, P.tensors()[t].stride);
+      r->slack = static_cast<int64_t>(std::max(r->h / 8, 2 * ((16 + stride - 1) / stride) + 1)) * r->w * r->c;
+    }
+    size_t bytes = static_cast<size_t>(P.tensors()[t].numel + 2 * r->slack) * 4;
     for (int b = 0; b < (r->labelled ? 2 : 1); ++b) {
-      r->buf[b] = static_cast<float*>(mi_zalloc_aligned(bytes ? bytes : 64, 64));
-      if (!r->buf[b]) throw Error("cannot allocate the feature cache (" + std::to_string(bytes) + " bytes)");
+      r->mem[b] = static_cast<float*>(mi_zalloc_aligned(bytes ? bytes : 64, 64));
+      if (!r->mem[b]) throw Error("cannot allocate the feature cache (" + std::to_string(bytes) + " bytes)");
+      r->set_origin(b, 0);
     }
     r->written.reserve(OpRunner::kMaxParts + 4);
     bases_[t] = r->buf[0];
@@ -137,6 +164,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   saved_.resize(max_floats);
   label_scratch_.reserve(max_positions * 2);
   runs_.reserve(max_positions);
+  offset_count_.assign(static_cast<size_t>(2 * kMaxOffset + 1) * (2 * kMaxOffset + 1), 0);
+  offsets_seen_.reserve(offset_count_.size());
   size_t img = static_cast<size_t>(P.input_w()) * P.input_h() * 3;
   ref_[0].assign(img, 114);
   ref_[1].assign(img, 114);
@@ -145,8 +174,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
 SparseExecutor::~SparseExecutor() {
   for (auto& r : roots_)
     if (r) {
-      mi_free(r->buf[0]);
-      mi_free(r->buf[1]);
+      mi_free(r->mem[0]);
+      mi_free(r->mem[1]);
     }
 }
 
@@ -188,46 +217,103 @@ void SparseExecutor::reset(const uint8_t* rgb) {
   }
 }
 
+void SparseExecutor::collect_runs(const LabelMap& L, bool round) {
+  runs_.clear();
+  for (int y = 0; y < L.h; ++y) {
+    const Label* lr = L.row(y);
+    for (int x = 0; x < L.w;) {
+      Label l = lr[x];
+      int x1 = x + 1;
+      while (x1 < L.w && lr[x1] == l) ++x1;
+      int dx = 0, dy = 0;
+      if (l != kInvalid && cell_offset(shift_dx(l), L.stride, round, dx) && cell_offset(shift_dy(l), L.stride, round, dy))
+        runs_.push_back({y, x, x1, dy, dx, l, 0});
+      x = x1;
+    }
+  }
+}
+
+void SparseExecutor::move_origin(Root& R, const LabelMap& L, bool round) {
+  collect_runs(L, round);
+  // The most common non-zero cell offset among labelled positions; moving the origin by it pays when it
+  // leaves fewer positions to copy than staying (the zero offset's count).
+  int64_t best_n = 0, zero_n = 0;
+  int best = -1;
+  for (const ShiftRun& r : runs_) {
+    if (std::abs(r.dy) > kMaxOffset || std::abs(r.dx) > kMaxOffset) continue;
+    int k = (r.dy + kMaxOffset) * (2 * kMaxOffset + 1) + r.dx + kMaxOffset;
+    if (offset_count_[static_cast<size_t>(k)] == 0) offsets_seen_.push_back(k);
+    offset_count_[static_cast<size_t>(k)] += r.x1 - r.x0;
+  }
+  const int zero_k = kMaxOffset * (2 * kMaxOffset + 1) + kMaxOffset;
+  for (int k : offsets_seen_) {
+    int64_t n = offset_count_[static_cast<size_t>(k)];
+    offset_count_[static_cast<size_t>(k)] = 0;
+    if (k == zero_k) zero_n = n;
+    else if (n > best_n) best_n = n, best = k;
+  }
+  offsets_seen_.clear();
+  if (best < 0 || best_n <= zero_n) return;
+  const int cy = best / (2 * kMaxOffset + 1) - kMaxOffset, cx = best % (2 * kMaxOffset + 1) - kMaxOffset;
+  Label label = 0;
+  for (const ShiftRun& r : runs_)
+    if (r.dy == cy && r.dx == cx) {
+      label = r.label;
+      break;
+    }
+  int64_t origin = R.origin[R.cur] + (static_cast<int64_t>(cy) * R.w + cx) * R.c;
+  if (origin < -R.slack || origin > R.slack) return;  // no room left: this frame copies (and re-centres)
+  R.set_origin(R.cur, origin);
+  R.moved = R.cur, R.mdy = cy, R.mdx = cx, R.mlabel = label;
+  ++stats_.origin_moves;
+}
+
 // Starts writing a channel range of a labelled root this frame. The first write decides whether the
-// root is updated in place (every label a zero shift) or into its other buffer; a later write that
-// needs shifting moves the ranges written so far into the other buffer first. Labelled positions are
-// then taken from the previous frame's buffer.
+// root is updated in place (every label a zero shift, or the shift its origin moved by) or into its
+// other buffer; a later write that needs shifting moves the ranges written so far into the other
+// buffer first. Labelled positions are then taken from the previous frame's values.
 void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap& L, bool need_shift,
                                  const SparseParams& p, bool force_swap) {
   Root& R = *roots_[static_cast<size_t>(root_id)];
-  // Shifted positions: few of them are moved in place (gathered into scratch first, since a source may
-  // be another moved position, then scattered); many make the root switch to its other buffer.
   bool round = p.round_offsets;
-  int64_t moved = 0;
-  if (need_shift) {
-    runs_.clear();
-    size_t off = 0;
-    for (int y = 0; y < L.h; ++y) {
-      const Label* lr = L.row(y);
-      for (int x = 0; x < L.w;) {
-        Label l = lr[x];
-        int x1 = x + 1;
-        while (x1 < L.w && lr[x1] == l) ++x1;
-        int dx = 0, dy = 0;
-        if (l != kInvalid && l != 0 && cell_offset(shift_dx(l), L.stride, round, dx) &&
-            cell_offset(shift_dy(l), L.stride, round, dy) && (dx || dy)) {
-          runs_.push_back({y, x, x1, dy, dx, off});
-          off += static_cast<size_t>(x1 - x) * ch;
-          moved += x1 - x;
-        }
-        x = x1;
-      }
-    }
+  bool collected = false;
+  if (!R.touched && need_shift && !force_swap && p.move_origins) {
+    move_origin(R, L, round);
+    collected = true;
   }
-  bool in_place_shift = need_shift && moved * 2 <= static_cast<int64_t>(L.h) * L.w && (!R.touched || !R.swapped);
-  bool swap = force_swap || (need_shift && !in_place_shift);
+  // Positions whose value is still to be moved within the current buffer (after an origin move, every
+  // labelled position whose offset differs from the move, zero shifts included): few of them are moved
+  // in place (gathered into scratch first, since a source may be another moved position, then
+  // scattered); many make the root switch to its other buffer.
+  int64_t moved = 0;
+  if (need_shift || R.moved == R.cur) {
+    if (!collected) collect_runs(L, round);
+    int sy = R.shift_y(R.cur), sx = R.shift_x(R.cur);
+    size_t n = 0, off = 0;
+    for (const ShiftRun& run : runs_) {
+      ShiftRun r = run;
+      r.dy -= sy, r.dx -= sx;
+      if (r.dy == 0 && r.dx == 0) continue;
+      r.scratch = off;
+      off += static_cast<size_t>(r.x1 - r.x0) * ch;
+      moved += r.x1 - r.x0;
+      runs_[n++] = r;
+    }
+    runs_.resize(n);
+  }
+  bool in_place_shift = moved > 0 && moved * 2 <= static_cast<int64_t>(L.h) * L.w && (!R.touched || !R.swapped);
+  bool swap = force_swap || (moved > 0 && !in_place_shift);
   if (force_swap) in_place_shift = false;
   if (!R.touched) {
     R.touched = true;
     R.swapped = swap;
-    if (swap) R.cur ^= 1;
+    if (swap) {
+      R.cur ^= 1;
+      R.set_origin(R.cur, 0);  // everything in it is rewritten this frame
+    }
   } else if (!R.swapped && swap) {
     const int from = R.cur, to = R.cur ^ 1;
+    R.set_origin(to, 0);
     for (const Root::Unit& u : R.written) {
       MapView a = R.view(from, u.ch_off, u.ch), b = R.view(to, u.ch_off, u.ch);
       copy_loop(*pool_, R.h, static_cast<int64_t>(R.h) * R.w * u.ch, [&](int64_t y, int) {
@@ -256,7 +342,9 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
   R.written.push_back({ch_off, ch});
   if (!R.swapped) return;
   // Shifted copy of every labelled position from the previous frame.
-  MapView src = R.view(R.cur ^ 1, ch_off, ch), dst = R.view(R.cur, ch_off, ch);
+  const int old = R.cur ^ 1;
+  MapView src = R.view(old, ch_off, ch), dst = R.view(R.cur, ch_off, ch);
+  const int sy = R.shift_y(old), sx = R.shift_x(old);
   copy_loop(*pool_, R.h, static_cast<int64_t>(R.h) * R.w * ch, [&](int64_t yy, int) {
     int y = static_cast<int>(yy);
     const Label* lr = L.row(y);
@@ -268,6 +356,7 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
         int dx = 0, dy = 0;
         cell_offset(shift_dx(l), L.stride, round, dx);
         cell_offset(shift_dy(l), L.stride, round, dy);
+        dy -= sy, dx -= sx;
         if (src.pixel_stride == ch) {
           std::memcpy(dst.at(y, x), src.at(y + dy, x + dx), static_cast<size_t>(x1 - x) * ch * 4);
         } else {
@@ -316,10 +405,13 @@ void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, b
     for (int x = s.x0; x < s.x1; ++x, ++saved_pos) {
       float* v = now.at(s.y, x);
       if (in_place) {
+        // The value before the recompute: the previous frame's at the same position, or, when the
+        // buffer's origin moved, at the position shifted by the move (which must lie inside the map).
         const float* before = saved_.data() + saved_pos * ch;
-        if (same(v, before)) {
+        bool inside = R.moved != R.cur || (s.y + R.mdy >= 0 && s.y + R.mdy < L.h && x + R.mdx >= 0 && x + R.mdx < L.w);
+        if (inside && same(v, before)) {
           std::memcpy(v, before, static_cast<size_t>(ch) * 4);
-          L.row(s.y)[x] = 0;
+          L.row(s.y)[x] = R.moved == R.cur ? R.mlabel : 0;
           ++kept;
         }
         continue;
@@ -339,7 +431,7 @@ void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, b
           continue;
         int sy = s.y + dy, sx = x + dx;
         if (sy < 0 || sy >= L.h || sx < 0 || sx >= L.w) continue;
-        const float* before = old.at(sy, sx);
+        const float* before = old.at(sy - R.shift_y(R.cur ^ 1), sx - R.shift_x(R.cur ^ 1));
         if (same(v, before)) {
           std::memcpy(v, before, static_cast<size_t>(ch) * 4);
           L.row(s.y)[x] = cands[c];
@@ -598,6 +690,8 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
   for (auto& r : roots_)
     if (r) {
       r->touched = r->swapped = false;
+      r->moved = -1;
+      r->mdy = r->mdx = 0;
       r->written.clear();
     }
   std::fill(changed_.begin(), changed_.end(), 0);

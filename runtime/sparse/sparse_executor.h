@@ -7,8 +7,8 @@
 // order:
 //  - local ops: output labels follow from input labels through the op's window (labels.h); positions
 //    with a label are taken from the cache (in place when the shift is 0, else from the other of two
-//    buffers at q + v / S); the remaining positions are recomputed by the op's kernel, batched as one
-//    span list. A recomputed value that equals the cached one (bit for bit in exact mode, within the
+//    buffers at q + v / S; when most positions share one shift, the buffer's origin moves by it instead
+//    of copying); the remaining positions are recomputed by the op's kernel, batched as one span list. A recomputed value that equals the cached one (bit for bit in exact mode, within the
 //    layer's threshold eps in approximate mode) keeps the cached value and gets a label again, so the
 //    change does not bleed into the consumers.
 //  - dense islands (global ops, the attention): recomputed whole when any input changed; outputs are
@@ -44,6 +44,9 @@ struct SparseParams {
   // Per block: the motion vector the aligner found (also for fresh blocks), packed as a Label; used as
   // the candidate shift when comparing recomputed values with the cache. May be null (shift 0 only).
   const std::vector<Label>* block_motion = nullptr;
+  // A cached map whose positions mostly share one shift moves its buffer's origin instead of copying
+  // (DESIGN 5, storage fast path). Off: every shifted map is copied; both give bit-identical caches.
+  bool move_origins = true;
 };
 
 struct SparseStats {
@@ -55,6 +58,7 @@ struct SparseStats {
   int islands_run = 0;              // global ops executed
   int epilogue_run = 0;             // epilogue ops executed
   int64_t fresh_blocks = 0;
+  int origin_moves = 0;             // cached maps shifted by moving their buffer's origin (no copy)
   // Where the time went (ms): label propagation, cache copies (shifts, saves), local kernels, the
   // comparison with the cache, dense islands, epilogue.
   double labels_ms = 0, copy_ms = 0, kernel_ms = 0, compare_ms = 0, island_ms = 0, epilogue_ms = 0;
@@ -118,6 +122,10 @@ class SparseExecutor {
   void begin_write(int root, int ch_off, int ch, const LabelMap& L, bool need_shift, const SparseParams& p,
                    bool force_swap = false);
   void begin_write_tensor(int tensor, bool need_shift, const SparseParams& p, bool force_swap = false);
+  // First write of a labelled root this frame: when more positions of L share one non-zero cell offset
+  // than the zero offset and the buffer's slack allows, moves the current buffer's origin by it (a
+  // pointer move instead of copying those positions).
+  void move_origin(Root& R, const LabelMap& L, bool round);
   // Saves the cached values at `spans` of tensor t before an in-place recompute overwrites them.
   void save_cached(int tensor, const std::vector<Span>& spans);
   // Compares recomputed positions of tensor t with the cache; keeps cached values within eps.
@@ -151,9 +159,16 @@ class SparseExecutor {
   std::vector<float> saved_;  // cached values of positions about to be recomputed in place
   std::vector<Span> full_spans_;
   struct ShiftRun {
-    int y, x0, x1, dy, dx;
+    int y, x0, x1, dy, dx;  // a run of one label and its offset in cells
+    Label label;
     size_t scratch;  // float offset in saved_
   };
+  // runs_ := every run of labelled positions of L with its cell offset.
+  void collect_runs(const LabelMap& L, bool round);
+  // Origin moves consider cell offsets up to this far (a histogram over them picks the move).
+  static constexpr int kMaxOffset = 32;
+  std::vector<int64_t> offset_count_;
+  std::vector<int> offsets_seen_;
   std::vector<ShiftRun> runs_;
   SparseStats stats_;
   std::vector<float> op_share_;
