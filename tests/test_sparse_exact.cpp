@@ -355,3 +355,40 @@ TEST_CASE("approximate mode: origin moves give bit for bit the caches of shifted
   }
   CHECK(moves > 10);
 }
+
+TEST_CASE("labels from blocks: the same positions, runs and summary as labels set one by one", "[sparse][labels]") {
+  const int cols = 7, rows = 5, block = 4;
+  std::mt19937 rng(3);
+  for (int pattern = 0; pattern < 4; ++pattern) {
+    std::vector<Label> blocks(static_cast<size_t>(cols) * rows, 0);
+    for (Label& l : blocks) {
+      int r = static_cast<int>(rng() % 4);
+      if (pattern == 0) l = 0;                                        // static
+      else if (pattern == 1) l = r == 0 ? kInvalid : 0;               // edits
+      else if (pattern == 2) l = pack_shift(3, -2);                   // a pan
+      else l = r == 0 ? kInvalid : r == 1 ? 0 : pack_shift(r, -r);  // mixed
+    }
+    LabelMap a, b;
+    a.resize(rows * block, cols * block, 1);
+    b.resize(rows * block, cols * block, 1);
+    a.fill_blocks(blocks.data(), cols, rows, block);
+    for (int y = 0; y < rows * block; ++y)
+      for (int x = 0; x < cols * block; ++x) b.row(y)[x] = blocks[static_cast<size_t>(y / block) * cols + x / block];
+    b.summarize();
+    INFO("pattern " << pattern);
+    CHECK(a.v == b.v);
+    CHECK(a.all_zero == b.all_zero);
+    const std::vector<Span>& sa = a.invalid_spans();
+    const std::vector<Span>& sb = b.invalid_spans();
+    REQUIRE(sa.size() == sb.size());
+    // Both list each row's runs left to right, rows in order.
+    for (size_t k = 0; k < sa.size(); ++k) CHECK((sa[k].y == sb[k].y && sa[k].x0 == sb[k].x0 && sa[k].x1 == sb[k].x1));
+    CHECK(a.shifted(false) == b.shifted(false));
+    CHECK(a.shifted(true) == b.shifted(true));
+  }
+  LabelMap c;
+  c.resize(20, 28, 2);
+  std::vector<Label> blocks(35, 0);
+  CHECK(test::error_of([&] { c.fill_blocks(blocks.data(), 7, 5, 4); }) ==
+        "block labels 7x5 of 4 px do not tile a 28x20 stride-1 map");
+}

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "ops/map_view.h"
+#include "runtime/error.h"
 
 namespace fx {
 
@@ -26,6 +28,43 @@ void LabelMap::copy_from(const LabelMap& o) {
 void LabelMap::fill(Label l) {
   std::fill(v.begin(), v.end(), l);
   changed(l == 0);
+}
+
+void LabelMap::fill_blocks(const Label* blocks, int cols, int rows, int block) {
+  if (stride != 1 || cols * block != w || rows * block != h)
+    throw Error("block labels " + std::to_string(cols) + "x" + std::to_string(rows) + " of " + std::to_string(block) +
+                " px do not tile a " + std::to_string(w) + "x" + std::to_string(h) + " stride-1 map");
+  bool zero = true, moved = false;
+  spans->clear();
+  for (int by = 0; by < rows; ++by) {
+    const Label* b = blocks + static_cast<size_t>(by) * cols;
+    Label* first = row(by * block);
+    for (int bx = 0; bx < cols; ++bx) {
+      std::fill(first + bx * block, first + (bx + 1) * block, b[bx]);
+      zero = zero && b[bx] == 0;
+      moved = moved || (b[bx] != 0 && b[bx] != kInvalid);
+    }
+    for (int y = 1; y < block; ++y) std::memcpy(row(by * block + y), first, static_cast<size_t>(w) * sizeof(Label));
+    // Runs of fresh blocks, repeated on each of the block row's positions rows.
+    size_t row_start = spans->size();
+    for (int bx = 0; bx < cols;) {
+      if (b[bx] != kInvalid) {
+        ++bx;
+        continue;
+      }
+      int bx1 = bx + 1;
+      while (bx1 < cols && b[bx1] == kInvalid) ++bx1;
+      spans->push_back({by * block, bx * block, bx1 * block});
+      bx = bx1;
+    }
+    size_t row_end = spans->size();
+    for (int y = 1; y < block; ++y)
+      for (size_t k = row_start; k < row_end; ++k) spans->push_back({by * block + y, (*spans)[k].x0, (*spans)[k].x1});
+  }
+  all_zero = zero;
+  spans_ready = true;
+  // At stride 1 every shift is a whole number of cells, with or without rounding.
+  shifted_ready = moved ? 1 : 0;
 }
 
 void LabelMap::summarize() {
@@ -62,7 +101,7 @@ const std::vector<Span>& LabelMap::invalid_spans() {
 
 bool LabelMap::shifted(bool round) {
   int key = round ? 2 : 0;
-  if (shifted_ready >= 0 && (shifted_ready & 2) == key) return (shifted_ready & 1) != 0;
+  if (shifted_ready >= 0 && (stride == 1 || (shifted_ready & 2) == key)) return (shifted_ready & 1) != 0;
   bool any = false;
   if (!all_zero) {
     for (Label l : v) {

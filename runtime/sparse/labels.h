@@ -62,6 +62,9 @@ struct LabelMap {
   Label* row(int y) { return v.data() + static_cast<size_t>(y) * w; }
   const Label* row(int y) const { return v.data() + static_cast<size_t>(y) * w; }
   void fill(Label l);
+  // A stride-1 map from per-block labels (cols x rows blocks of `block` positions, row-major): the
+  // labels, their summary and invalid runs are derived from the blocks, not by rescanning positions.
+  void fill_blocks(const Label* blocks, int cols, int rows, int block);
   // Recomputes all_zero; every writer of v ends with this (or changed()).
   void summarize();
   // The labels were rewritten: drop derived data; all_zero as given.

@@ -468,14 +468,7 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   int out = op->outputs()->Get(0);
   LabelMap& L = *labels_[static_cast<size_t>(out)];
   cur_labels_[static_cast<size_t>(out)] = &L;
-  for (int y = 0; y < H; ++y) {
-    Label* r = L.row(y);
-    for (int bx = 0; bx < cols_; ++bx) {
-      Label l = block_labels[static_cast<size_t>(y / block_) * cols_ + bx];
-      for (int x = bx * block_; x < (bx + 1) * block_; ++x) r[x] = l;
-    }
-  }
-  L.summarize();
+  L.fill_blocks(block_labels.data(), cols_, rows_, block_);
   bool need_shift = L.shifted(p.round_offsets);
   begin_write_tensor(out, need_shift, p);
   spans_ = L.invalid_spans();
