@@ -470,26 +470,36 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   cur_labels_[static_cast<size_t>(out)] = &L;
   L.fill_blocks(block_labels.data(), cols_, rows_, block_);
   bool need_shift = L.shifted(p.round_offsets);
-  begin_write_tensor(out, need_shift, p);
+  const float eps = op_eps(p, input_op_);
+  // A shifted input map is rewritten whole from R_t rather than moved: a byte-to-float conversion costs
+  // less than moving the floats, and gives the moved values bit for bit (R_t[p] = R_{t-1}[p + v]).
+  // With a threshold on this op, recomputed pixels may keep older values, so it moves them instead.
+  const bool rewrite = need_shift && eps <= 0.f;
+  begin_write_tensor(out, need_shift && !rewrite, p);
   spans_ = L.invalid_spans();
   bool in_place = !root_of(out).swapped;
-  if (in_place && op_eps(p, input_op_) > 0.f) save_cached(out, spans_);
-  // Fresh pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC.
+  if (in_place && eps > 0.f) save_cached(out, spans_);
+  // Pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC.
   MapView m = map_of(out);
   const uint8_t* rgb = reference_rgb();
-  int64_t fresh = 0;
-  for (const Span& s : spans_) {
-    fresh += s.x1 - s.x0;
-    for (int x = s.x0; x < s.x1; ++x) {
-      const uint8_t* px = rgb + (static_cast<size_t>(s.y) * W + x) * 3;
-      float* d = m.at(s.y, x);
+  auto convert = [&](int y, int x0, int x1) {
+    for (int x = x0; x < x1; ++x) {
+      const uint8_t* px = rgb + (static_cast<size_t>(y) * W + x) * 3;
+      float* d = m.at(y, x);
       for (int c = 0; c < 3; ++c) d[c] = static_cast<float>(px[c]) / 255.0f;
     }
+  };
+  int64_t fresh = 0;
+  for (const Span& s : spans_) fresh += s.x1 - s.x0;
+  if (rewrite) {
+    copy_loop(*pool_, H, static_cast<int64_t>(W) * H * 3, [&](int64_t y, int) { convert(static_cast<int>(y), 0, W); });
+  } else {
+    for (const Span& s : spans_) convert(s.y, s.x0, s.x1);
   }
   stats_.local_positions += static_cast<int64_t>(W) * H;
   stats_.recomputed_positions += fresh;
   op_share_[static_cast<size_t>(input_op_)] = static_cast<float>(fresh) / (static_cast<float>(W) * H);
-  if (op_eps(p, input_op_) > 0.f) truncate(out, spans_, in_place, op_eps(p, input_op_), p);
+  if (eps > 0.f) truncate(out, spans_, in_place, eps, p);
 }
 
 void SparseExecutor::run_local_op(int index, const SparseParams& p) {
