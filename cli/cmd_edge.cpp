@@ -55,6 +55,7 @@ int cmd_edge(const Args& args) {
   o.aligner.window = args.get_int("--window", 16, 0, 128);
   o.aligner.tau = static_cast<float>(args.get_double("--tau", 0.025, 0.0, 1.0));
   o.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  o.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", o.gate_max_share, 0.0, 1.0));
   o.codec_mvs = !args.has("--no-codec-mvs");
   o.post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
   o.post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));

@@ -70,6 +70,7 @@ int cmd_run(const Args& args) {
   opt.aligner.window = args.get_int("--window", 16, 0, 128);
   opt.aligner.tau = static_cast<float>(args.get_double("--tau", 0.025, 0.0, 1.0));
   opt.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  opt.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", opt.gate_max_share, 0.0, 1.0));
   opt.tau_salient = static_cast<float>(args.get_double("--tau-salient", 0.01, 0, 1.0));
   opt.island_eps = static_cast<float>(args.get_double("--island-eps", SessionOptions{}.island_eps, 0, 100.0));
   opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);

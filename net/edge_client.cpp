@@ -582,6 +582,7 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   po.exact = m->opt.mode == SessionMode::Exact;
   po.sigma = m->opt.sigma >= 0 ? m->opt.sigma : (m->plan->task() == "segment" ? 0.05f : 0.1f);
   po.stale_frames = m->opt.stale_frames;
+  po.gate_max_share = m->opt.gate_max_share;
   po.tau_salient = m->opt.tau_salient;
   m->ecb_planner = std::make_unique<BlockPlanner>(W, H, po);
   m->ccb_planner = std::make_unique<BlockPlanner>(W, H, po);

@@ -48,6 +48,7 @@ struct EdgeOptions {
   // Planning and truncation as StreamSession (runtime/session.h) does it; the defaults are its defaults.
   float sigma = -1;                // salience threshold; < 0: task default
   int stale_frames = SessionOptions{}.stale_frames;
+  float gate_max_share = SessionOptions{}.gate_max_share;
   float tau_salient = SessionOptions{}.tau_salient;
   float island_eps = SessionOptions{}.island_eps;
   float salience_conf = SessionOptions{}.salience_conf;

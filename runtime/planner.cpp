@@ -80,6 +80,7 @@ void BlockPlanner::plan(const uint8_t* cur, const uint8_t* ref, const std::vecto
   motion.resize(labels.size());
   std::vector<float> sal;
   if (!opt_.exact) sal = salience(prior);
+  const bool gate = !opt_.exact && rep.motion.candidate_share <= opt_.gate_max_share;
   for (int by = 0; by < rows; ++by)
     for (int bx = 0; bx < cols; ++bx) {
       size_t k = static_cast<size_t>(by) * cols + bx;
@@ -90,7 +91,7 @@ void BlockPlanner::plan(const uint8_t* cur, const uint8_t* ref, const std::vecto
         critical = true;
       } else if (m.candidate) {
         ++rep.candidate_blocks;
-        if (opt_.exact || sal[k] >= opt_.sigma || age_[k] + 1 >= opt_.stale_frames) {
+        if (!gate || sal[k] >= opt_.sigma || age_[k] + 1 >= opt_.stale_frames) {
           critical = true;
         } else {
           ++rep.salient_skipped;

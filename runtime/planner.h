@@ -23,6 +23,10 @@ struct PlannerOptions {
   AlignerOptions aligner;   // block, window, tau
   bool exact = false;       // every recompute candidate is critical (no salience filtering)
   float sigma = 0.1f;       // salience threshold of a candidate
+  // Salience gating (skipping candidates below sigma) applies while recompute candidates are at most this
+  // share of the blocks. Above it every candidate is critical: with that much change a skipped block
+  // saves little (it is still moved, and its stale content spreads) and costs accuracy. 1: always gate.
+  float gate_max_share = 0.1f;
   // Salient blocks (salience >= sigma) are critical already above this normalised SAD (< tau): detections
   // are sensitive to the reference going stale exactly where the objects are. 0: off.
   float tau_salient = 0.f;

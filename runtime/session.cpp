@@ -45,6 +45,7 @@ StreamSession::StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<T
     po.exact = opt_.mode == SessionMode::Exact;
     po.sigma = opt_.sigma;
     po.stale_frames = opt_.stale_frames;
+    po.gate_max_share = opt_.gate_max_share;
     po.tau_salient = opt_.tau_salient;
     planner_ = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
     if (opt_.mode == SessionMode::FluxShard) truncation_ = TruncationTable(*plan_, opt_.eps_scale);

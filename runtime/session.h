@@ -30,6 +30,7 @@ struct SessionOptions {
   AlignerOptions aligner;          // block, window, tau
   float sigma = -1;                // salience threshold; < 0: task default (detect 0.1, segment 0.05)
   int stale_frames = 4;            // a skipped candidate block becomes critical after this many frames
+  float gate_max_share = PlannerOptions{}.gate_max_share;  // salience gating up to this candidate share
   float tau_salient = 0.01f;       // salient blocks are critical above this SAD (0: off; see PlannerOptions)
   bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
   double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)

@@ -1,13 +1,14 @@
 // Stream sessions on real clips: approximate mode with zero thresholds equals exact mode; the error of
 // approximate mode grows with the thresholds but stays bounded; exact mode with tau = 0 (every changed
 // block recomputed, so R_t is the frame) reproduces dense inference; and the fluxshard-mode regression
-// on bedroom.mp4 keeps detection F1 vs dense >= 0.97.
+// on bedroom.mp4 keeps detection F1 vs dense >= 0.97. Also the miss classifier's salience gate.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
 
 #include "compiled_model.h"
+#include "synthetic_texture.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/planner.h"
@@ -183,4 +184,48 @@ TEST_CASE("regression: bedroom.mp4, 30 frames in fluxshard mode keep detection F
   INFO("F1 " << acc.f1() << ", FLOP hit " << flop_hit / 29);
   CHECK(acc.f1() >= 0.97);
   CHECK(flop_hit / 29 > 0.3);  // and it does reuse the cache
+}
+
+TEST_CASE("miss classifier: salience gating skips non-salient candidates only while few blocks change",
+          "[session][planner]") {
+  const int W = 320, H = 320, B = 16, cols = W / B;
+  std::vector<uint8_t> ref(static_cast<size_t>(W) * H * 3);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < 3; ++c) ref[(static_cast<size_t>(y) * W + x) * 3 + c] = test::texture(x, y, c);
+  // `changed` blocks of the reference replaced by other content: recompute candidates, none salient
+  // (no previous detections), none exposed.
+  auto frame_with = [&](int changed) {
+    std::vector<uint8_t> cur = ref;
+    for (int k = 0; k < changed; ++k) {
+      int bx = 1 + (2 * k) % (cols - 2), by = 1 + (2 * k) / (cols - 2);  // off the border: not exposed
+      for (int y = by * B; y < (by + 1) * B; ++y)
+        for (int x = bx * B; x < (bx + 1) * B; ++x)
+          for (int c = 0; c < 3; ++c) cur[(static_cast<size_t>(y) * W + x) * 3 + c] = test::texture(x + 1000, y + 700, c);
+    }
+    return cur;
+  };
+  struct Case {
+    int changed;
+    float gate_max_share;
+    bool skipped;
+  };
+  // 400 blocks: 20 changed is a 5% share, 80 is 20%.
+  for (Case c : {Case{20, 0.1f, true}, Case{80, 0.1f, false}, Case{80, 1.f, true}}) {
+    PlannerOptions po;
+    po.gate_max_share = c.gate_max_share;
+    po.stale_frames = 1000;
+    BlockPlanner planner(W, H, po);
+    std::vector<uint8_t> cur = frame_with(c.changed);
+    std::vector<Label> labels, motion;
+    PlanReport rep;
+    std::vector<Detection> none;
+    SaliencePrior prior;
+    prior.detections = &none;
+    planner.plan(cur.data(), ref.data(), {}, prior, labels, motion, rep, nullptr);
+    INFO(c.changed << " changed blocks, gate up to " << c.gate_max_share);
+    CHECK(rep.candidate_blocks == c.changed);
+    CHECK(rep.salient_skipped == (c.skipped ? c.changed : 0));
+    CHECK(rep.critical_blocks == (c.skipped ? 0 : c.changed));
+  }
 }
