@@ -471,10 +471,11 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   L.fill_blocks(block_labels.data(), cols_, rows_, block_);
   bool need_shift = L.shifted(p.round_offsets);
   const float eps = op_eps(p, input_op_);
-  // A shifted input map is rewritten whole from R_t rather than moved: a byte-to-float conversion costs
-  // less than moving the floats, and gives the moved values bit for bit (R_t[p] = R_{t-1}[p + v]).
-  // With a threshold on this op, recomputed pixels may keep older values, so it moves them instead.
-  const bool rewrite = need_shift && eps <= 0.f;
+  // Without a threshold on this op, moved blocks are rewritten from R_t like fresh ones rather than
+  // moving their floats: a byte-to-float conversion costs less than a move, and gives the moved values
+  // bit for bit (R_t[p] = R_{t-1}[p + v]). With a threshold, recomputed pixels may keep older values,
+  // so moved ones are moved.
+  const bool rewrite = eps <= 0.f;
   begin_write_tensor(out, need_shift && !rewrite, p);
   spans_ = L.invalid_spans();
   bool in_place = !root_of(out).swapped;
@@ -489,10 +490,18 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
       for (int c = 0; c < 3; ++c) d[c] = static_cast<float>(px[c]) / 255.0f;
     }
   };
-  int64_t fresh = 0;
+  int64_t fresh = 0, rewritten = 0;
   for (const Span& s : spans_) fresh += s.x1 - s.x0;
-  if (rewrite) {
-    copy_loop(*pool_, H, static_cast<int64_t>(W) * H * 3, [&](int64_t y, int) { convert(static_cast<int>(y), 0, W); });
+  if (rewrite && need_shift) {
+    for (Label l : block_labels) rewritten += l != 0;
+    rewritten *= static_cast<int64_t>(block_) * block_;
+    copy_loop(*pool_, rows_, rewritten * 3, [&](int64_t by, int) {
+      const Label* row = block_labels.data() + by * cols_;
+      for (int bx = 0; bx < cols_; ++bx)
+        if (row[bx] != 0)
+          for (int y = static_cast<int>(by) * block_; y < (static_cast<int>(by) + 1) * block_; ++y)
+            convert(y, bx * block_, (bx + 1) * block_);
+    });
   } else {
     for (const Span& s : spans_) convert(s.y, s.x0, s.x1);
   }
