@@ -363,7 +363,7 @@ struct EdgeClient::Impl {
     auto t0 = Clock::now();
     const int W = grid.width, H = grid.height, n = grid.count();
     cur.resize(static_cast<size_t>(W) * H * 3);
-    letterbox_rgb(frame.rgb.data(), frame.width, frame.height, W, H, cur.data(), &lb);
+    letterbox_rgb(frame.rgb.data(), frame.width, frame.height, W, H, cur.data(), &lb, pool.get());
     std::vector<CodecHint> hints;
     if (opt.codec_mvs && !frame.mvs.empty()) hints = codec_hints(frame.mvs, lb);
 

@@ -82,7 +82,7 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
   auto t0 = Clock::now();
   const int W = plan_->input_w(), H = plan_->input_h();
   cur_.resize(static_cast<size_t>(W) * H * 3);
-  letterbox_rgb(frame.rgb.data(), frame.width, frame.height, W, H, cur_.data(), &lb_);
+  letterbox_rgb(frame.rgb.data(), frame.width, frame.height, W, H, cur_.data(), &lb_, pool_.get());
   rep.time.preprocess_ms = ms_since(t0);
 
   if (opt_.mode == SessionMode::Dense) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/thread_pool.h"
 #include "runtime/error.h"
 
 namespace fx {
@@ -123,7 +124,7 @@ LetterboxInfo letterbox_info(int src_w, int src_h, int dst_w, int dst_h) {
 }
 
 void resize_linear(const uint8_t* src, int src_w, int src_h, int src_stride, uint8_t* dst, int dst_w,
-                   int dst_h, int dst_stride, int cn) {
+                   int dst_h, int dst_stride, int cn, ThreadPool* pool) {
   if (src_w <= 0 || src_h <= 0 || dst_w <= 0 || dst_h <= 0 || cn < 1 || cn > 4)
     throw Error("resize_linear: invalid arguments");
   if (src_stride <= 0) src_stride = src_w * cn;
@@ -136,29 +137,36 @@ void resize_linear(const uint8_t* src, int src_w, int src_h, int src_stride, uin
   }
   const AxisTaps tx = x_taps(src_w, dst_w);
   const AxisTaps ty = y_taps(src_h, dst_h);
-  // Two cached horizontally resized source rows (source rows are visited in increasing order).
-  std::vector<int32_t> buf(2 * row_bytes);
-  int32_t* rows[2] = {buf.data(), buf.data() + row_bytes};
-  int have[2] = {-1, -1};
-  auto get_row = [&](int sy, int keep) -> const int32_t* {
-    for (int k = 0; k < 2; ++k)
-      if (have[k] == sy) return rows[k];
-    int slot = (have[0] == keep) ? 1 : 0;
-    hresize_row_any(src + static_cast<size_t>(sy) * src_stride, tx, dst_w, cn, rows[slot]);
-    have[slot] = sy;
-    return rows[slot];
+  // Bands of destination rows, one per thread; each caches two horizontally resized source rows
+  // (source rows are visited in increasing order within a band).
+  const int bands = pool ? std::min(pool->size(), dst_h) : 1;
+  std::vector<int32_t> buf(2 * row_bytes * static_cast<size_t>(bands));
+  auto band = [&](int64_t b, int) {
+    int32_t* rows[2] = {buf.data() + 2 * row_bytes * b, buf.data() + 2 * row_bytes * b + row_bytes};
+    int have[2] = {-1, -1};
+    auto get_row = [&](int sy, int keep) -> const int32_t* {
+      for (int k = 0; k < 2; ++k)
+        if (have[k] == sy) return rows[k];
+      int slot = (have[0] == keep) ? 1 : 0;
+      hresize_row_any(src + static_cast<size_t>(sy) * src_stride, tx, dst_w, cn, rows[slot]);
+      have[slot] = sy;
+      return rows[slot];
+    };
+    const int y0 = static_cast<int>(dst_h * b / bands), y1 = static_cast<int>(dst_h * (b + 1) / bands);
+    for (int dy = y0; dy < y1; ++dy) {
+      const int s0 = ty.ofs[2 * dy], s1 = ty.ofs[2 * dy + 1];
+      const int32_t* r0 = get_row(s0, s1);
+      const int32_t* r1 = get_row(s1, s0);
+      vresize_row(r0, r1, ty.w[2 * dy], ty.w[2 * dy + 1], static_cast<int>(row_bytes),
+                  dst + static_cast<size_t>(dy) * dst_stride);
+    }
   };
-  for (int dy = 0; dy < dst_h; ++dy) {
-    const int s0 = ty.ofs[2 * dy], s1 = ty.ofs[2 * dy + 1];
-    const int32_t* r0 = get_row(s0, s1);
-    const int32_t* r1 = get_row(s1, s0);
-    vresize_row(r0, r1, ty.w[2 * dy], ty.w[2 * dy + 1], static_cast<int>(row_bytes),
-                dst + static_cast<size_t>(dy) * dst_stride);
-  }
+  if (bands > 1) pool->run(bands, band);
+  else band(0, 0);
 }
 
 void letterbox_rgb(const uint8_t* src_rgb, int src_w, int src_h, int dst_w, int dst_h, uint8_t* dst_rgb,
-                   LetterboxInfo* info) {
+                   LetterboxInfo* info, ThreadPool* pool) {
   const LetterboxInfo li = letterbox_info(src_w, src_h, dst_w, dst_h);
   if (info) *info = li;
   const size_t stride = static_cast<size_t>(dst_w) * 3;
@@ -175,7 +183,7 @@ void letterbox_rgb(const uint8_t* src_rgb, int src_w, int src_h, int dst_w, int 
   }
   resize_linear(src_rgb, src_w, src_h, src_w * 3,
                 dst_rgb + static_cast<size_t>(li.pad_top) * stride + static_cast<size_t>(li.pad_left) * 3,
-                li.new_w, li.new_h, static_cast<int>(stride), 3);
+                li.new_w, li.new_h, static_cast<int>(stride), 3, pool);
 }
 
 void rgb_to_planar_float(const uint8_t* rgb, int w, int h, float* nchw) {

@@ -9,6 +9,8 @@
 
 namespace fx {
 
+class ThreadPool;
+
 struct LetterboxInfo {
   float scale = 1.0f;         // r = min(dst_h / src_h, dst_w / src_w)
   int pad_left = 0, pad_top = 0;  // where the resized image starts in the destination
@@ -24,8 +26,9 @@ LetterboxInfo letterbox_info(int src_w, int src_h, int dst_w, int dst_h);
 // Letterboxes a packed RGB24 image (stride src_w * 3) into dst_rgb (dst_w x dst_h, stride dst_w * 3):
 // resize_linear() of the image into [pad_left, pad_left + new_w) x [pad_top, pad_top + new_h), the rest
 // (114, 114, 114). `info` (optional) receives the geometry.
+// With a pool, bands of rows are resized in parallel (the same bytes).
 void letterbox_rgb(const uint8_t* src_rgb, int src_w, int src_h, int dst_w, int dst_h, uint8_t* dst_rgb,
-                   LetterboxInfo* info = nullptr);
+                   LetterboxInfo* info = nullptr, ThreadPool* pool = nullptr);
 
 // Bilinear resize of 8-bit images with `channels` interleaved channels (1..4), with OpenCV's
 // cv::resize(INTER_LINEAR) semantics for both up- and down-scaling: half-pixel centres
@@ -33,7 +36,7 @@ void letterbox_rgb(const uint8_t* src_rgb, int src_w, int src_h, int dst_w, int 
 // (coefficients round(w * 2048), result (sum + 2^21) >> 22). This is the arithmetic of OpenCV's generic
 // C path; OpenCV's SIMD paths may differ from it by 1 LSB. Strides in bytes (0 = tightly packed).
 void resize_linear(const uint8_t* src, int src_w, int src_h, int src_stride, uint8_t* dst, int dst_w,
-                   int dst_h, int dst_stride, int channels);
+                   int dst_h, int dst_stride, int channels, ThreadPool* pool = nullptr);
 
 // Packed RGB24 -> planar float32 [3][h][w] with value / 255 (the model input [1, 3, H, W]).
 void rgb_to_planar_float(const uint8_t* rgb, int w, int h, float* nchw);
