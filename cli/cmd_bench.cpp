@@ -123,7 +123,6 @@ int bench_sparse(const Args& args) {
   if (!json)
     std::printf("dense: %.2f ms (median of %d, %d threads)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,
                 pool->size(), "policy", "pattern", "blocks%", "FLOPs%", "ms", "speed-up", "ideal");
-  std::mt19937 rng(42);
   const bool pan = args.has("--pan");
   const int pan_dx = args.get_int("--pan", 0, -64, 64);
   // Pan: "policy" 0 copies shifted maps, 1 moves origins; else 0 is the exact policy, 1 footprint.
@@ -131,6 +130,7 @@ int bench_sparse(const Args& args) {
     for (int clustered = 0; clustered < 2; ++clustered)
       for (int pct : {0, 5, 10, 25, 50, 75, 100}) {
         if (pan && (!clustered || pct > 25)) continue;
+        std::mt19937 rng(static_cast<unsigned>(42 + 2 * pct + clustered));  // the same blocks for both policies
         const int footprint = pan ? 1 : policy;
         std::vector<Label> labels(static_cast<size_t>(n), 0);
         for (int i = 0; pan && i < n; ++i) {
