@@ -392,3 +392,45 @@ TEST_CASE("labels from blocks: the same positions, runs and summary as labels se
   CHECK(test::error_of([&] { c.fill_blocks(blocks.data(), 7, 5, 4); }) ==
         "block labels 7x5 of 4 px do not tile a 28x20 stride-1 map");
 }
+
+TEST_CASE("small edits update the head's layout conversions in place", "[sparse][model]") {
+  // One fresh block a frame on a still picture, with the session's island threshold and footprint
+  // policy: few head positions change, so the epilogue's NHWC -> NCHW conversions rewrite just those
+  // positions of their persistent outputs. Each must still equal the conversion of its whole input.
+  auto plan = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan;
+  auto pool = std::make_shared<ThreadPool>(2);
+  SparseExecutor sp(plan, pool, 16);
+  VideoReader reader(test::source_path("assets/bedroom.mp4"));
+  Frame f;
+  REQUIRE(reader.read(f));
+  std::vector<uint8_t> img(320 * 320 * 3);
+  letterbox_rgb(f.rgb.data(), f.width, f.height, 320, 320, img.data());
+  sp.reset(img.data());
+  std::vector<float> eps = default_eps(*plan, sp, 0.2f);
+  int checked = 0;
+  for (int frame = 1; frame <= 4; ++frame) {
+    std::vector<Label> labels(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
+    labels[static_cast<size_t>(frame * 37 % labels.size())] = kInvalid;
+    auto other = texture(320, 320, 500 + static_cast<unsigned>(frame));
+    SparseParams p;
+    p.eps = &eps;
+    p.round_offsets = p.footprint_only = true;
+    REQUIRE(sp.run(labels, other.data(), p).epilogue_run > 0);
+    for (int i = 0; i < plan->op_count(); ++i) {
+      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
+      if (op->kind() != OpKind::Relayout || !sp.has_cache(in) || sp.has_cache(out)) continue;
+      MapView m = sp.map_of(in);
+      const float* d = sp.tensor_data(out);
+      const int64_t hw = static_cast<int64_t>(m.h) * m.w;
+      bool equal = true;
+      for (int64_t k = 0; k < hw && equal; ++k)
+        for (int c = 0; c < m.c && equal; ++c)
+          equal = std::memcmp(&d[c * hw + k], &m.at(static_cast<int>(k / m.w), static_cast<int>(k % m.w))[c], 4) == 0;
+      INFO("frame " << frame << ", op " << i << " '" << op->name()->str() << "'");
+      REQUIRE(equal);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 12);
+}

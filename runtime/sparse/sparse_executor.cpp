@@ -661,6 +661,30 @@ bool SparseExecutor::dirty_inputs(int index) const {
   return false;
 }
 
+bool SparseExecutor::relayout_changed(int index) {
+  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  if (op->kind() != OpKind::Relayout) return false;
+  const int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
+  const LabelMap* L = labels(in);
+  if (!L || plan_->tensor(out).layout == PlanLayout::NHWC) return false;
+  // Its NCHW output persists across frames and equals the input's previous values: only positions whose
+  // label is not 0 (recomputed or moved) are rewritten, while they are few.
+  const int64_t hw = static_cast<int64_t>(L->h) * L->w;
+  std::vector<Label>& changed = label_scratch_;  // positions, reusing reserved scratch
+  changed.clear();
+  for (int64_t k = 0; k < hw; ++k)
+    if (L->v[static_cast<size_t>(k)] != 0) changed.push_back(static_cast<Label>(k));
+  if (static_cast<int64_t>(changed.size()) * 4 > hw) return false;
+  MapView m = map_of(in);
+  float* d = tensor_data(out);
+  // Channel by channel: the writes of one channel stay within one plane.
+  pool_->run(m.c, [&](int64_t c, int) {
+    float* plane = d + c * hw;
+    for (Label k : changed) plane[k] = m.data[k * m.pixel_stride + c];
+  });
+  return true;
+}
+
 // Global (attention island) and epilogue ops: recomputed whole when an input changed. Spatial outputs
 // of the island are then compared with the cache like recomputed local positions.
 void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
@@ -680,6 +704,11 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   op_share_[static_cast<size_t>(index)] = dirty ? 1.f : 0.f;
   if (!dirty) return;
   auto t0 = Clock::now();
+  if (!global && relayout_changed(index)) {
+    ++stats_.epilogue_run;
+    stats_.epilogue_ms += ms_since(t0);
+    return;
+  }
   runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
   if (global) ++stats_.islands_run;
   else ++stats_.epilogue_run;

@@ -115,6 +115,9 @@ class SparseExecutor {
   void run_input_op(const std::vector<Label>& block_labels, const uint8_t* frame_rgb, const SparseParams& p);
   void run_local_op(int index, const SparseParams& p);
   void run_dense_op(int index, const SparseParams& p);
+  // An epilogue NHWC -> NCHW relayout of a labelled map with few changed positions: rewrites just those
+  // in its persistent output and returns true; false leaves the op to the dense kernel.
+  bool relayout_changed(int index);
   // Prepares a channel range of a labelled root for writing this frame: decides in-place or
   // double-buffered and copies the positions labelled in L from the previous frame's buffer.
   // force_swap: the whole range is about to be rewritten and compared with the previous frame's values
