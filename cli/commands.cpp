@@ -57,7 +57,7 @@ const std::vector<Command>& commands() {
        "profiling-driven truncation: write per-motion-bucket thresholds into the plan",
        {{"--input", true, "a clip (more clips may follow as arguments)"},
         {"-o", true, "output plan"},
-        {"--target", true, "accuracy to keep vs dense: F1 (detect) or mask IoU (segment); default 0.99"},
+        {"--target", true, "accuracy to keep vs the same session without truncation: F1 (detect) or mask IoU (segment); default 0.99"},
         {"--frames", true, "frames per clip (default 60)"},
         {"--threads", true, "worker threads (default: all cores)"}},
        cmd_profile},

@@ -97,7 +97,14 @@ TEST_CASE("profile writes a truncation table that run then uses", "[cli][profile
   auto p = Plan::load_file(profiled);
   REQUIRE(p->fb().truncation());
   CHECK(p->fb().truncation()->size() == 4);
-  for (const auto* b : *p->fb().truncation()) CHECK(b->eps()->size() == static_cast<size_t>(p->op_count()));
+  for (const auto* b : *p->fb().truncation()) {
+    REQUIRE(b->eps()->size() == static_cast<size_t>(p->op_count()));
+    // Never below the default session's attention-island threshold.
+    for (int i = 0; i < p->op_count(); ++i) {
+      const auto* op = p->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global) CHECK(b->eps()->Get(i) > 0.f);
+    }
+  }
   // Everything else is the original plan: same ops and outputs.
   auto orig = Plan::load_file(plan);
   CHECK(p->op_count() == orig->op_count());
