@@ -434,3 +434,67 @@ TEST_CASE("small edits update the head's layout conversions in place", "[sparse]
   }
   CHECK(checked >= 12);
 }
+
+namespace {
+
+// propagate_window by definition, position by position: the label every in-bounds input of the window
+// shares, then whole cells, zero padding untouched and the shifted position inside the map.
+void naive_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out) {
+  for (int y = 0; y < out.h; ++y)
+    for (int x = 0; x < out.w; ++x) {
+      Label l = 0;
+      bool first = true, pad_y = false, pad_x = false;
+      for (int i = 0; i < wy.kernel; ++i)
+        for (int j = 0; j < wx.kernel; ++j) {
+          int r = y * wy.stride - wy.pad + i * wy.dilation, c = x * wx.stride - wx.pad + j * wx.dilation;
+          pad_y = pad_y || r < 0 || r >= in.h;
+          pad_x = pad_x || c < 0 || c >= in.w;
+          if (r < 0 || r >= in.h || c < 0 || c >= in.w) continue;
+          Label v = in.row(r)[c];
+          l = first ? v : (l == v ? l : kInvalid);
+          first = false;
+        }
+      if (l != 0 && l != kInvalid) {
+        int dy, dx;
+        if (!cell_offset(shift_dy(l), out.stride, round, dy) || !cell_offset(shift_dx(l), out.stride, round, dx) ||
+            (pad_y && dy) || (pad_x && dx) || y + dy < 0 || y + dy >= out.h || x + dx < 0 || x + dx >= out.w)
+          l = kInvalid;
+      }
+      out.row(y)[x] = l;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("label propagation through a window matches its definition", "[sparse][labels]") {
+  std::mt19937 rng(17);
+  std::vector<Label> scratch;
+  const Label choices[] = {0, 0, kInvalid, pack_shift(8, 0), pack_shift(-16, 8), pack_shift(3, -5), pack_shift(32, 32)};
+  for (int trial = 0; trial < 300; ++trial) {
+    AxisWindow wy{1 + static_cast<int>(rng() % 5), 1 + static_cast<int>(rng() % 2), static_cast<int>(rng() % 3),
+                  1 + static_cast<int>(rng() % 2)};
+    AxisWindow wx{1 + static_cast<int>(rng() % 5), 1 + static_cast<int>(rng() % 2), static_cast<int>(rng() % 3),
+                  trial % 3 ? 1 : 2};
+    int ih = 4 + static_cast<int>(rng() % 20), iw = 4 + static_cast<int>(rng() % 20), s = 1 << (rng() % 4);
+    int oh = (ih + 2 * wy.pad - wy.dilation * (wy.kernel - 1) - 1) / wy.stride + 1;
+    int ow = (iw + 2 * wx.pad - wx.dilation * (wx.kernel - 1) - 1) / wx.stride + 1;
+    if (oh <= 0 || ow <= 0) continue;
+    LabelMap in, a, b;
+    in.resize(ih, iw, s);
+    // Runs of labels (as blocks make them), sometimes a uniform map.
+    int run = 1 + static_cast<int>(rng() % 6);
+    for (int y = 0; y < ih; ++y)
+      for (int x = 0; x < iw; ++x)
+        in.row(y)[x] = trial % 7 == 0 ? choices[3] : choices[(rng() % 7 + (x / run) * 3 + (y / run)) % 7];
+    in.summarize();
+    a.resize(oh, ow, s * wy.stride);
+    b.resize(oh, ow, s * wy.stride);
+    bool round = trial % 2 == 1;
+    propagate_window(in, wy, wx, round, a, scratch);
+    naive_window(in, wy, wx, round, b);
+    INFO("trial " << trial << ": " << ih << "x" << iw << " kernel " << wy.kernel << "x" << wx.kernel << " stride "
+                  << wy.stride << "x" << wx.stride << " pad " << wy.pad << "," << wx.pad << " dilation " << wy.dilation
+                  << "," << wx.dilation);
+    REQUIRE(a.v == b.v);
+  }
+}
