@@ -45,7 +45,9 @@ struct SparseParams {
   // the candidate shift when comparing recomputed values with the cache. May be null (shift 0 only).
   const std::vector<Label>* block_motion = nullptr;
   // A cached map whose positions mostly share one shift moves its buffer's origin instead of copying
-  // (DESIGN 5, storage fast path). Off: every shifted map is copied; both give bit-identical caches.
+  // (DESIGN 5, storage fast path). Off: every shifted map is copied. Both give bit-identical caches,
+  // except with thresholds on local ops: a moved map then compares a recomputed value with the cached
+  // value at the move's offset only, a copied one with the values at the block's motion and at 0.
   bool move_origins = true;
 };
 
