@@ -93,6 +93,8 @@ int bench_sparse(const Args& args) {
   int runs = args.get_int("--runs", 7, 1, 10000);
   int threads = thread_option(args);
   int block = args.get_int("--block", 16, 4, 128);
+  const bool pan = args.has("--pan");
+  const int pan_dx = args.get_int("--pan", 0, -64, 64);
   auto plan = Plan::load_file(plan_path);
   auto pool = std::make_shared<ThreadPool>(threads);
   auto runner = std::make_shared<OpRunner>(plan);
@@ -123,8 +125,6 @@ int bench_sparse(const Args& args) {
   if (!json)
     std::printf("dense: %.2f ms (median of %d, %d threads)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,
                 pool->size(), "policy", "pattern", "blocks%", "FLOPs%", "ms", "speed-up", "ideal");
-  const bool pan = args.has("--pan");
-  const int pan_dx = args.get_int("--pan", 0, -64, 64);
   // Pan: "policy" 0 copies shifted maps, 1 moves origins; else 0 is the exact policy, 1 footprint.
   for (int policy = 0; policy < 2; ++policy)
     for (int clustered = 0; clustered < 2; ++clustered)
