@@ -150,9 +150,15 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
   }
   // Pass 1: per input row, the uniform label over each output column's horizontal window.
   scratch.resize(static_cast<size_t>(in.h) * out.w);
+  // Non-overlapping pairs (the footprint of a stride-2 layer): a branch-free loop that vectorises.
+  const bool pairs_x = wx.kernel == 2 && wx.stride == 2 && wx.pad == 0 && wx.dilation == 1 && 2 * out.w <= in.w;
   for (int r = 0; r < in.h; ++r) {
     const Label* src = in.row(r);
     Label* dst = scratch.data() + static_cast<size_t>(r) * out.w;
+    if (pairs_x) {
+      for (int x = 0; x < out.w; ++x) dst[x] = src[2 * x] == src[2 * x + 1] ? src[2 * x] : kInvalid;
+      continue;
+    }
     for (int x = 0; x < out.w; ++x) {
       int c0 = x * wx.stride - wx.pad;
       Label l = 0;
@@ -168,12 +174,27 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
     }
   }
   // Pass 2: vertical windows, then the cell / padding / bounds rules.
+  const bool pairs_y = wy.kernel == 2 && wy.stride == 2 && wy.pad == 0 && wy.dilation == 1 && 2 * out.h <= in.h;
   bool all_zero = true;
   for (int y = 0; y < out.h; ++y) {
     int r0 = y * wy.stride - wy.pad;
     int r_last = r0 + (wy.kernel - 1) * wy.dilation;
     bool pad_y = r0 < 0 || r_last >= in.h;
     Label* dst = out.row(y);
+    if (pairs_y) {
+      const Label* s0 = scratch.data() + static_cast<size_t>(r0) * out.w;
+      const Label* s1 = s0 + out.w;
+      for (int x = 0; x < out.w; ++x) dst[x] = s0[x] == s1[x] ? s0[x] : kInvalid;
+      for (int x = 0; x < out.w; ++x) {
+        Label l = dst[x];
+        if (l != 0 && l != kInvalid) {
+          int c0 = x * wx.stride - wx.pad;
+          dst[x] = l = accept(l, y, x, out, false, c0 < 0 || c0 + (wx.kernel - 1) * wx.dilation >= in.w, round);
+        }
+        all_zero = all_zero && l == 0;
+      }
+      continue;
+    }
     for (int x = 0; x < out.w; ++x) {
       Label l = 0;
       bool first = true;
