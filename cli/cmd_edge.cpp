@@ -57,8 +57,7 @@ int cmd_edge(const Args& args) {
   o.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
   o.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", o.gate_max_share, 0.0, 1.0));
   o.codec_mvs = !args.has("--no-codec-mvs");
-  o.post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
-  o.post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  o.post = post_options(args);
   o.result_timeout_ms = args.get_double("--result-timeout-ms", 1000, 1, 600000);
   o.background = !args.has("--no-background");
   o.refresh = !args.has("--no-refresh");
@@ -72,11 +71,7 @@ int cmd_edge(const Args& args) {
   if (args.has("--realtime")) pace_fps = clip_fps;
   const double stream_fps = pace_fps > 0 ? pace_fps : clip_fps;
   o.frame_interval_ms = 1000.0 / stream_fps;
-  std::ofstream json;
-  if (args.has("--json")) {
-    json.open(args.get("--json"), std::ios::trunc);
-    if (!json) throw Error("cannot write '" + args.get("--json") + "'");
-  }
+  std::ofstream json = json_output(args);
   net::EdgeClient edge(plan, o);
   const auto& names = plan->class_names();
   const char* mode = mode_name(o.mode);

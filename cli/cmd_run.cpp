@@ -76,17 +76,12 @@ int cmd_run(const Args& args) {
   opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
   opt.codec_mvs = !args.has("--no-codec-mvs");
-  opt.post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
-  opt.post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  opt.post = post_options(args);
   bool compare = args.has("--compare-dense");
   auto plan = Plan::load_file(plan_path);
 
   VideoReader reader(args.get("--input"));
-  std::ofstream json;
-  if (args.has("--json")) {
-    json.open(args.get("--json"), std::ios::trunc);
-    if (!json) throw Error("cannot write '" + args.get("--json") + "'");
-  }
+  std::ofstream json = json_output(args);
   AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   auto pool = std::make_shared<ThreadPool>(threads);
   auto runner = std::make_shared<OpRunner>(plan);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <thread>
 
+#include "runtime/error.h"
+
 namespace fx::cli {
 
 int default_threads() {
@@ -12,6 +14,21 @@ int default_threads() {
 }
 
 int thread_option(const Args& args) { return args.get_int("--threads", default_threads(), 1, 256); }
+
+PostOptions post_options(const Args& args) {
+  PostOptions post;
+  post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
+  post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  return post;
+}
+
+std::ofstream json_output(const Args& args) {
+  std::ofstream json;
+  if (!args.has("--json")) return json;
+  json.open(args.get("--json"), std::ios::trunc);
+  if (!json) throw Error("cannot write '" + args.get("--json") + "'");
+  return json;
+}
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string o = "[";

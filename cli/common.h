@@ -1,12 +1,14 @@
 // Small pieces shared by the subcommands.
 #pragma once
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/args.h"
 #include "ops/thread_pool.h"
+#include "runtime/detector.h"
 
 namespace fx::cli {
 
@@ -18,6 +20,11 @@ std::string shape_text(const std::vector<int64_t>& s);
 // A tensor name as a file-name part: characters other than [A-Za-z0-9_.-] become '_' (as the ONNX
 // Runtime reference tool names its outputs).
 std::string sanitize_file_part(const std::string& name);
+
+// --conf and --iou (the post-processing thresholds), validated.
+PostOptions post_options(const Args& args);
+// The --json output file, truncated; not open without --json. Throws when it cannot be written.
+std::ofstream json_output(const Args& args);
 
 // Median of a list of numbers (sorted copy).
 double median(std::vector<double> v);

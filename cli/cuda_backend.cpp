@@ -62,18 +62,12 @@ int cmd_run_cuda(const Args& args) {
   for (const char* flag : {"--compare-dense", "--layer-stats", "--refresh-ms"})
     if (args.has(flag)) throw Error(std::string("fluxshard run: ") + flag + " is not supported with --backend cuda");
   const int max_frames = args.get_int("--max-frames", 0, 0, 1 << 30);
-  PostOptions post;
-  post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
-  post.decode.iou = static_cast<float>(args.get_double("--iou", 0.7, 0.0, 1.0));
+  const PostOptions post = post_options(args);
   auto plan = Plan::load_file(plan_path);
   auto exec = make_executor(args, plan);
 
   VideoReader reader(args.get("--input"));
-  std::ofstream json;
-  if (args.has("--json")) {
-    json.open(args.get("--json"), std::ios::trunc);
-    if (!json) throw Error("cannot write '" + args.get("--json") + "'");
-  }
+  std::ofstream json = json_output(args);
   AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   const OutputLayout layout = output_layout(*plan);
   const auto& names = plan->class_names();

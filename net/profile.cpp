@@ -8,25 +8,9 @@
 #include "runtime/detector.h"
 #include "runtime/sparse/sparse_executor.h"
 #include "runtime/util/clock.h"
+#include "runtime/util/test_pattern.h"
 
 namespace fx::net {
-
-namespace {
-
-std::vector<uint8_t> textured(int w, int h, unsigned seed) {
-  std::mt19937 r(seed);
-  std::vector<uint8_t> img(static_cast<size_t>(w) * h * 3);
-  float fx = 0.05f + (r() % 100) * 0.001f, fy = 0.04f + (r() % 100) * 0.001f;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float v = 128 + 60 * std::sin(fx * x * (c + 1) + fy * y) + static_cast<float>(r() % 41) - 20;
-        img[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>(std::clamp(v, 0.f, 255.f));
-      }
-  return img;
-}
-
-}  // namespace
 
 std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool,
                                                    std::shared_ptr<const OpRunner> runner, int block, int repeats) {
@@ -36,7 +20,7 @@ std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> p
   OutputLayout layout = output_layout(*plan);
   LetterboxInfo lb = letterbox_info(W, H, W, H);
   PostOptions post;
-  std::vector<uint8_t> a = textured(W, H, 1), b = textured(W, H, 2);
+  std::vector<uint8_t> a = test_pattern_rgb(W, H, 1), b = test_pattern_rgb(W, H, 2);
   exec.reset(a.data());
   std::mt19937 rng(7);
   std::vector<int> order(static_cast<size_t>(n));

@@ -32,18 +32,29 @@ std::string compile_to(test::TempDir& tmp, const std::string& model) {
   return plan;
 }
 
+// `run PLAN --input bedroom.mp4 --threads 2 --quiet --json ... EXTRA`: requires success, returns the JSON
+// lines; `stdout` (optional) receives what it printed.
+std::vector<JsonValue> run_bedroom(test::TempDir& tmp, const std::string& plan, std::vector<std::string> extra,
+                                   std::string* stdout_text = nullptr) {
+  std::string json = tmp.file("run.jsonl");
+  std::vector<std::string> args = {"run", plan, "--input", test::source_path("assets/bedroom.mp4"), "--threads", "2",
+                                   "--quiet", "--json", json};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = test::run_cli(args);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  if (stdout_text) *stdout_text = r.out;
+  return json_lines(json);
+}
+
 }  // namespace
 
 TEST_CASE("run --mode fluxshard --compare-dense writes per-frame statistics and a summary", "[cli][run]") {
   test::TempDir tmp;
   std::string plan = compile_to(tmp, "yolo11n-320");
-  std::string json = tmp.file("out.jsonl");
-  auto r = test::run_cli({"run", plan, "--input", test::source_path("assets/bedroom.mp4"), "--mode", "fluxshard",
-                          "--compare-dense", "--max-frames", "6", "--threads", "2", "--json", json, "--quiet"});
-  INFO(r.err);
-  REQUIRE(r.status == 0);
-  CHECK(r.out.find("speed-up") != std::string::npos);
-  auto lines = json_lines(json);
+  std::string out;
+  auto lines = run_bedroom(tmp, plan, {"--mode", "fluxshard", "--compare-dense", "--max-frames", "6"}, &out);
+  CHECK(out.find("speed-up") != std::string::npos);
   REQUIRE(lines.size() == 7);
   for (size_t i = 0; i < 6; ++i) {
     const JsonValue& l = lines[i];
@@ -72,12 +83,7 @@ TEST_CASE("run --mode fluxshard --compare-dense writes per-frame statistics and 
 TEST_CASE("run on a segment model reports mask IoU against dense", "[cli][run]") {
   test::TempDir tmp;
   std::string plan = compile_to(tmp, "yolo11n-seg-640");
-  std::string json = tmp.file("seg.jsonl");
-  auto r = test::run_cli({"run", plan, "--input", test::source_path("assets/bedroom.mp4"), "--mode", "exact",
-                          "--compare-dense", "--max-frames", "3", "--threads", "2", "--json", json, "--quiet"});
-  INFO(r.err);
-  REQUIRE(r.status == 0);
-  auto lines = json_lines(json);
+  auto lines = run_bedroom(tmp, plan, {"--mode", "exact", "--compare-dense", "--max-frames", "3"});
   REQUIRE(lines.size() == 4);
   CHECK(lines.back().at("mask_iou_vs_dense").as_double() > 0.8);
   bool any_mask = false;
@@ -109,11 +115,7 @@ TEST_CASE("profile writes a truncation table that run then uses", "[cli][profile
   auto orig = Plan::load_file(plan);
   CHECK(p->op_count() == orig->op_count());
   CHECK(p->total_flops() == orig->total_flops());
-  std::string json = tmp.file("out.jsonl");
-  auto rr = test::run_cli({"run", profiled, "--input", test::source_path("assets/bedroom.mp4"), "--mode", "fluxshard",
-                           "--max-frames", "4", "--threads", "2", "--json", json, "--quiet"});
-  REQUIRE(rr.status == 0);
-  auto lines = json_lines(json);
+  auto lines = run_bedroom(tmp, profiled, {"--mode", "fluxshard", "--max-frames", "4"});
   REQUIRE(lines.size() == 5);
   CHECK(lines[2].at("bucket").as_int() >= 0);
 }
@@ -156,4 +158,8 @@ TEST_CASE("run --annotate writes the clip again with the detections drawn", "[cl
                             "--quiet"});
   CHECK(bad.status != 0);
   CHECK(bad.err == "error: cannot write video '/nonexistent_dir_fx/a.mp4': No such file or directory\n");
+  auto bad_json = test::run_cli({"run", plan, "--input", clip, "--max-frames", "1", "--json", "/nonexistent_dir_fx/a.jsonl",
+                                 "--quiet"});
+  CHECK(bad_json.status == 1);
+  CHECK(bad_json.err == "error: cannot write '/nonexistent_dir_fx/a.jsonl'\n");
 }

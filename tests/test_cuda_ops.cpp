@@ -188,6 +188,27 @@ void cpu_conv(const ConvCase& cc, const std::vector<float>& w, const std::vector
   conv.run(in.view(), out.view(), res ? &rv : nullptr, make_span_list(spans), pool, ws.get());
 }
 
+// A random output shape (rank 1..max_rank, dims 1..max_dim) and two operands that broadcast to it:
+// leading axes dropped, other axes squashed to 1.
+struct BroadcastShapes {
+  Shape out, a, b;
+};
+BroadcastShapes random_broadcast(std::mt19937& rng, int max_rank, int max_dim) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  BroadcastShapes z;
+  const int R = pick(1, max_rank);
+  for (int i = 0; i < R; ++i) z.out.d[z.out.rank++] = pick(1, max_dim);
+  auto operand = [&]() {
+    Shape s;
+    const int r = pick(0, R);
+    for (int i = R - r; i < R; ++i) s.d[s.rank++] = pick(0, 2) == 0 ? 1 : z.out.d[i];
+    return s;
+  };
+  z.a = operand();
+  z.b = operand();
+  return z;
+}
+
 }  // namespace
 
 // =====================================================================================================
@@ -651,16 +672,8 @@ TEST_CASE("host: broadcast, transpose and slice index maps match the CPU ops", "
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int t = 0; t < 100; ++t) {
     // Broadcast: random out shape, operands drop / squash axes.
-    const int R = pick(1, 5);
-    Shape out;
-    for (int i = 0; i < R; ++i) out.d[out.rank++] = pick(1, 5);
-    auto operand = [&]() {
-      Shape s;
-      const int r = pick(0, R);
-      for (int i = R - r; i < R; ++i) s.d[s.rank++] = pick(0, 2) == 0 ? 1 : out.d[i];
-      return s;
-    };
-    const Shape sa = operand(), sb = operand();
+    const BroadcastShapes z = random_broadcast(rng, 5, 5);
+    const Shape &out = z.out, &sa = z.a, &sb = z.b;
     std::vector<float> a = random_vector(static_cast<size_t>(sa.numel()), 1000 + t), b = random_vector(static_cast<size_t>(sb.numel()), 1100 + t);
     std::vector<float> ref(static_cast<size_t>(out.numel()));
     binary_plain_reference(BinaryOp::Sub, a.data(), sa, b.data(), sb, ref.data(), out);
@@ -992,16 +1005,8 @@ TEST_CASE("gpu: plain ops (broadcast binary, sigmoid, transpose, slice, concat, 
   for (int t = 0; t < 60; ++t) {
     INFO("t=" << t);
     // Broadcast binary.
-    const int R = pick(1, 4);
-    Shape out;
-    for (int i = 0; i < R; ++i) out.d[out.rank++] = pick(1, 9);
-    auto operand = [&]() {
-      Shape s;
-      const int r = pick(0, R);
-      for (int i = R - r; i < R; ++i) s.d[s.rank++] = pick(0, 2) == 0 ? 1 : out.d[i];
-      return s;
-    };
-    const Shape sa = operand(), sb = operand();
+    const BroadcastShapes z = random_broadcast(rng, 4, 9);
+    const Shape &out = z.out, &sa = z.a, &sb = z.b;
     std::vector<float> a = random_vector(static_cast<size_t>(sa.numel()), 10 + t), b = random_vector(static_cast<size_t>(sb.numel()), 20 + t, 0.5f, 2.f);
     const BinaryOp op = static_cast<BinaryOp>(t % 4);
     std::vector<float> cpu(static_cast<size_t>(out.numel()));

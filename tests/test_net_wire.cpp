@@ -49,6 +49,15 @@ std::vector<uint8_t> image(int w, int h, unsigned seed) {
   return img;
 }
 
+// The blocks marked in `fresh` of img, encoded with codec c (default options otherwise).
+EncodedBlocks encode(const std::vector<uint8_t>& img, const BlockGrid& g, const std::vector<uint8_t>& fresh, Codec c) {
+  EncodeOptions eo;
+  eo.codec = c;
+  EncodedBlocks enc;
+  encode_blocks(img.data(), g, fresh, eo, enc);
+  return enc;
+}
+
 }  // namespace
 
 TEST_CASE("wire: messages round-trip through frames", "[net][wire]") {
@@ -159,10 +168,7 @@ TEST_CASE("codec: lossless codecs round-trip exactly, JPEG decodes the same byte
   fresh[0] = 1;
   for (Codec c : {Codec::Raw, Codec::Zstd, Codec::Lz4, Codec::Jpeg}) {
     INFO(codec_name(c));
-    EncodeOptions eo;
-    eo.codec = c;
-    EncodedBlocks enc;
-    encode_blocks(img.data(), g, fresh, eo, enc);
+    EncodedBlocks enc = encode(img, g, fresh, c);
     std::vector<uint8_t> out(img.size(), 0), out2(img.size(), 0);
     decode_blocks(enc.payload.data(), enc.payload.size(), c, enc.count, enc.atlas_cols, g, fresh, out.data());
     decode_blocks(enc.payload.data(), enc.payload.size(), c, enc.count, enc.atlas_cols, g, fresh, out2.data());
@@ -185,10 +191,7 @@ TEST_CASE("codec: lossless codecs round-trip exactly, JPEG decodes the same byte
   }
   // Full updates: the JPEG atlas is the image itself.
   std::vector<uint8_t> all(static_cast<size_t>(g.count()), 1);
-  EncodeOptions eo;
-  eo.codec = Codec::Jpeg;
-  EncodedBlocks enc;
-  encode_blocks(img.data(), g, all, eo, enc);
+  EncodedBlocks enc = encode(img, g, all, Codec::Jpeg);
   CHECK(enc.atlas_cols == static_cast<uint32_t>(g.cols()));
 }
 
@@ -200,10 +203,7 @@ TEST_CASE("codec: malformed payloads are errors, never over-allocation", "[net][
   std::vector<uint8_t> out(img.size());
   for (Codec c : {Codec::Raw, Codec::Zstd, Codec::Lz4, Codec::Jpeg}) {
     INFO(codec_name(c));
-    EncodeOptions eo;
-    eo.codec = c;
-    EncodedBlocks enc;
-    encode_blocks(img.data(), g, fresh, eo, enc);
+    EncodedBlocks enc = encode(img, g, fresh, c);
     auto& p = enc.payload;
     CHECK_THROWS_AS(decode_blocks(p.data(), p.size(), c, 2, enc.atlas_cols, g, fresh, out.data()), Error);  // count mismatch
     CHECK_THROWS_AS(decode_blocks(p.data(), p.size() / 2, c, 3, enc.atlas_cols, g, fresh, out.data()), Error);  // truncated
@@ -217,10 +217,7 @@ TEST_CASE("codec: malformed payloads are errors, never over-allocation", "[net][
     }
   }
   // A JPEG whose header declares another size than the atlas.
-  EncodeOptions eo;
-  eo.codec = Codec::Jpeg;
-  EncodedBlocks enc;
-  encode_blocks(img.data(), g, fresh, eo, enc);
+  EncodedBlocks enc = encode(img, g, fresh, Codec::Jpeg);
   CHECK_THROWS_WITH(decode_blocks(enc.payload.data(), enc.payload.size(), Codec::Jpeg, 3, 1, g, fresh, out.data()),
                     Catch::Contains("for an atlas of"));
   // Bitmaps: size and padding bits.

@@ -19,6 +19,7 @@
 #include "runtime/io/video_reader.h"
 #include "runtime/sparse/sparse_executor.h"
 #include "runtime/sparse/truncation.h"
+#include "runtime/util/test_pattern.h"
 #include "test_util.h"
 
 using namespace fx;
@@ -92,20 +93,6 @@ std::shared_ptr<const Plan> compile_bytes(const std::string& model, const std::s
   return Plan::from_bytes(bytes.data(), bytes.size(), name);
 }
 
-// Random textured image (smooth blobs plus noise), packed RGB24.
-std::vector<uint8_t> texture(int w, int h, unsigned seed) {
-  std::mt19937 r(seed);
-  std::vector<uint8_t> img(static_cast<size_t>(w) * h * 3);
-  float fx = 0.05f + (r() % 100) * 0.001f, fy = 0.04f + (r() % 100) * 0.001f;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float v = 128 + 60 * std::sin(fx * x * (c + 1) + fy * y) + 40 * std::cos(0.11f * y - 0.07f * x * c) +
-                  static_cast<float>(r() % 41) - 20;
-        img[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>(std::clamp(v, 0.f, 255.f));
-      }
-  return img;
-}
 
 // Random frame update: blocks fresh with probability p_fresh, otherwise moved by a per-region or
 // per-block shift (stride multiples and not) that stays inside the image.
@@ -175,7 +162,7 @@ void run_invariant(std::shared_ptr<const Plan> plan, const std::vector<uint8_t>&
     int mode = f % 3;  // static, global shift, per-block shifts
     double p_fresh = (f % 4 == 0) ? 0.0 : 0.1;
     std::vector<Label> labels = random_update(sp.block_cols(), sp.block_rows(), 16, W, H, rng, p_fresh, mode);
-    std::vector<uint8_t> frame = texture(W, H, seed * 1000 + static_cast<unsigned>(f));
+    std::vector<uint8_t> frame = test_pattern_rgb(W, H, seed * 1000 + static_cast<unsigned>(f));
     const SparseStats& st = sp.run(labels, frame.data(), SparseParams{});
     recomputed += st.recomputed_positions;
     CHECK(st.hit_ratio() >= 0.0);
@@ -191,7 +178,7 @@ TEST_CASE("exact mode: every cached map equals dense inference on R_t (small net
   auto plan = compile_bytes(small_network(), "small.onnx");
   for (unsigned seed : {1u, 2u, 3u}) {
     INFO("seed " << seed);
-    run_invariant(plan, texture(plan->input_w(), plan->input_h(), seed), 12, seed, seed == 2 ? 3 : 1);
+    run_invariant(plan, test_pattern_rgb(plan->input_w(), plan->input_h(), seed), 12, seed, seed == 2 ? 3 : 1);
   }
 }
 
@@ -209,7 +196,7 @@ TEST_CASE("a static frame recomputes nothing; a fully fresh frame recomputes eve
   auto plan = compile_bytes(small_network(), "small.onnx");
   auto pool = std::make_shared<ThreadPool>(2);
   SparseExecutor sp(plan, pool, 16);
-  auto img = texture(plan->input_w(), plan->input_h(), 5);
+  auto img = test_pattern_rgb(plan->input_w(), plan->input_h(), 5);
   sp.reset(img.data());
   std::vector<Label> still(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
   const SparseStats& s1 = sp.run(still, img.data(), SparseParams{});
@@ -219,7 +206,7 @@ TEST_CASE("a static frame recomputes nothing; a fully fresh frame recomputes eve
   CHECK(s1.islands_run == 0);
   CHECK(s1.epilogue_run == 0);
   std::vector<Label> fresh(still.size(), kInvalid);
-  auto other = texture(plan->input_w(), plan->input_h(), 6);
+  auto other = test_pattern_rgb(plan->input_w(), plan->input_h(), 6);
   const SparseStats& s2 = sp.run(fresh, other.data(), SparseParams{});
   CHECK(s2.flop_hit_ratio() < 0.05);
   CHECK(s2.islands_run > 0);
@@ -234,7 +221,7 @@ struct SmallNetwork {
   std::shared_ptr<OpRunner> runner = std::make_shared<OpRunner>(plan);
   SparseExecutor sp{plan, pool, 16, runner};
   DenseExecutor dense{plan, pool, runner};
-  explicit SmallNetwork(unsigned seed) { sp.reset(texture(plan->input_w(), plan->input_h(), seed).data()); }
+  explicit SmallNetwork(unsigned seed) { sp.reset(test_pattern_rgb(plan->input_w(), plan->input_h(), seed).data()); }
   std::tuple<std::shared_ptr<const Plan>&, SparseExecutor&, DenseExecutor&, int, int> parts() {
     return {plan, sp, dense, plan->input_w(), plan->input_h()};
   }
@@ -252,7 +239,7 @@ TEST_CASE("freshness: a full pass of refresh slices brings approximate caches ba
   std::mt19937 rng(5);
   for (int f = 1; f <= 6; ++f) {
     auto labels = random_update(sp.block_cols(), sp.block_rows(), 16, W, H, rng, 0.2, 2);
-    auto frame = texture(W, H, 100 + static_cast<unsigned>(f));
+    auto frame = test_pattern_rgb(W, H, 100 + static_cast<unsigned>(f));
     SparseParams p;
     p.eps = &eps;
     p.round_offsets = true;
@@ -312,7 +299,7 @@ TEST_CASE("exact mode: a sustained pan moves cache origins instead of copying an
   for (const auto& v : pans) {
     ++f;
     auto labels = pan_update(sp.block_cols(), sp.block_rows(), 16, v[0], v[1]);
-    auto frame = texture(W, H, 300 + static_cast<unsigned>(f));
+    auto frame = test_pattern_rgb(W, H, 300 + static_cast<unsigned>(f));
     const SparseStats& st = sp.run(labels, frame.data(), SparseParams{});
     moves += st.origin_moves;
     compare_with_dense(sp, dense, *plan, f);
@@ -326,7 +313,7 @@ TEST_CASE("approximate mode: origin moves give bit for bit the caches of shifted
   auto runner = std::make_shared<OpRunner>(plan);
   SparseExecutor moving(plan, pool, 16, runner), copying(plan, pool, 16, runner);
   int W = plan->input_w(), H = plan->input_h();
-  auto first = texture(W, H, 41);
+  auto first = test_pattern_rgb(W, H, 41);
   moving.reset(first.data());
   copying.reset(first.data());
   // Thresholds on the dense island, as the default session has (with thresholds on local ops, a moved
@@ -342,7 +329,7 @@ TEST_CASE("approximate mode: origin moves give bit for bit the caches of shifted
               : random_update(moving.block_cols(), moving.block_rows(), 16, W, H, rng, 0.1, 1);
     for (Label& l : labels)
       if (l != kInvalid && rng() % 10 == 0) l = kInvalid;
-    auto frame = texture(W, H, 400 + static_cast<unsigned>(f));
+    auto frame = test_pattern_rgb(W, H, 400 + static_cast<unsigned>(f));
     SparseParams p;
     p.eps = &eps;
     p.round_offsets = true;
@@ -411,7 +398,7 @@ TEST_CASE("small edits update the head's layout conversions in place", "[sparse]
   for (int frame = 1; frame <= 4; ++frame) {
     std::vector<Label> labels(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
     labels[static_cast<size_t>(frame * 37 % labels.size())] = kInvalid;
-    auto other = texture(320, 320, 500 + static_cast<unsigned>(frame));
+    auto other = test_pattern_rgb(320, 320, 500 + static_cast<unsigned>(frame));
     SparseParams p;
     p.eps = &eps;
     p.round_offsets = p.footprint_only = true;

@@ -94,31 +94,23 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
     __syncthreads();
     // Only the k < K terms: an extra fma(0, 0, acc) would turn an accumulator of -0 into +0.
     const int kn = a.K - k0 < kBK ? a.K - k0 : kBK;
+    // One rank-1 update of the register tile from row kk of the shared tiles.
+    auto step = [&](int kk) {
+      float av[kTM], bv[kTN];
+#pragma unroll
+      for (int i = 0; i < kTM; ++i) av[i] = As[kk][ty * kTM + i];
+#pragma unroll
+      for (int j = 0; j < kTN; ++j) bv[j] = Bs[kk][tx * kTN + j];
+#pragma unroll
+      for (int i = 0; i < kTM; ++i)
+#pragma unroll
+        for (int j = 0; j < kTN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
+    };
     if (kn == kBK) {
 #pragma unroll
-      for (int kk = 0; kk < kBK; ++kk) {
-        float av[kTM], bv[kTN];
-#pragma unroll
-        for (int i = 0; i < kTM; ++i) av[i] = As[kk][ty * kTM + i];
-#pragma unroll
-        for (int j = 0; j < kTN; ++j) bv[j] = Bs[kk][tx * kTN + j];
-#pragma unroll
-        for (int i = 0; i < kTM; ++i)
-#pragma unroll
-          for (int j = 0; j < kTN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
-      }
+      for (int kk = 0; kk < kBK; ++kk) step(kk);  // a full tile: unrolled
     } else {
-      for (int kk = 0; kk < kn; ++kk) {
-        float av[kTM], bv[kTN];
-#pragma unroll
-        for (int i = 0; i < kTM; ++i) av[i] = As[kk][ty * kTM + i];
-#pragma unroll
-        for (int j = 0; j < kTN; ++j) bv[j] = Bs[kk][tx * kTN + j];
-#pragma unroll
-        for (int i = 0; i < kTM; ++i)
-#pragma unroll
-          for (int j = 0; j < kTN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
-      }
+      for (int kk = 0; kk < kn; ++kk) step(kk);
     }
     __syncthreads();
   }
