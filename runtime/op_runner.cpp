@@ -58,23 +58,42 @@ Act act_of(fb::Activation a) {
 }  // namespace
 
 OpRunner::OpRunner(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {
+  ops_.resize(static_cast<size_t>(plan_->op_count()));
   for (int i = 0; i < plan_->op_count(); ++i) prepare_op(i);
+  workspace_bytes_ = (workspace_bytes_ + 63) / 64 * 64;
+}
+
+OpRunner::OpRunner(std::shared_ptr<const Plan> plan, std::vector<TensorInfo> tensors, const std::vector<int>& ops)
+    : plan_(std::move(plan)), tensors_(std::move(tensors)) {
+  if (tensors_.size() != plan_->tensors().size()) throw Error("op runner: one tensor description per plan tensor expected");
+  ops_.resize(static_cast<size_t>(plan_->op_count()));
+  for (int i : ops) {
+    if (i < 0 || i >= plan_->op_count()) throw Error("op runner: op " + std::to_string(i) + " is not in the plan");
+    prepare_op(i);
+  }
   workspace_bytes_ = (workspace_bytes_ + 63) / 64 * 64;
 }
 
 OpRunner::~OpRunner() = default;
 
-bool OpRunner::is_local(int index) const { return ops_.at(static_cast<size_t>(index))->local; }
+bool OpRunner::is_local(int index) const {
+  const auto& p = ops_.at(static_cast<size_t>(index));
+  return p && p->local;
+}
+
+const TensorInfo& OpRunner::tensor(int id) const {
+  return tensors_.empty() ? plan_->tensor(id) : tensors_.at(static_cast<size_t>(id));
+}
 
 float* OpRunner::data(int tensor, const TensorBases& bases) const {
-  const TensorInfo& t = plan_->tensor(tensor);
+  const TensorInfo& t = this->tensor(tensor);
   if (t.constant) return const_cast<float*>(plan_->constant_data(tensor));
   if (t.alias_root >= 0) return bases[static_cast<size_t>(t.alias_root)] + t.channel_offset;
   return bases[static_cast<size_t>(tensor)];
 }
 
 MapView OpRunner::map(int tensor, const TensorBases& bases) const {
-  const TensorInfo& t = plan_->tensor(tensor);
+  const TensorInfo& t = this->tensor(tensor);
   return {data(tensor, bases), static_cast<int>(t.h()), static_cast<int>(t.w()), static_cast<int>(t.c()),
           t.pixel_stride};
 }
@@ -96,7 +115,7 @@ void OpRunner::prepare_op(int index) {
   auto need_outputs = [&](size_t n) {
     if (p->out.size() != n) throw fail("wrong number of outputs");
   };
-  auto info = [&](int t) -> const TensorInfo& { return plan_->tensor(t); };
+  auto info = [&](int t) -> const TensorInfo& { return tensor(t); };
   // Shape of an NHWC activation (the data pointer is bound at run time).
   auto nhwc_map = [&](int t) {
     const TensorInfo& ti = info(t);
@@ -438,11 +457,12 @@ void OpRunner::prepare_op(int index) {
   }
   if (p->kind == OpKind::Conv) workspace_bytes_ = std::max(workspace_bytes_, p->conv->workspace_bytes());
   if (p->kind == OpKind::ConvTranspose) workspace_bytes_ = std::max(workspace_bytes_, p->conv_t->workspace_bytes());
-  ops_.push_back(std::move(p));
+  ops_[static_cast<size_t>(index)] = std::move(p);
 }
 
 void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, ThreadPool& pool,
                    const Workspace& ws) const {
+  if (!ops_.at(static_cast<size_t>(index))) throw Error("op runner: op " + std::to_string(index) + " was not prepared");
   const PreparedOp& p = *ops_[static_cast<size_t>(index)];
   const SpanList& sl = spans ? *spans : p.span_list;
   auto d = [&](int t) { return data(t, bases); };
@@ -479,7 +499,7 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
       if (p.local)
         unary_local(UnaryOp::Sigmoid, m(p.in[0]), m(p.out[0]), sl, pool);
       else
-        unary_plain(UnaryOp::Sigmoid, d(p.in[0]), d(p.out[0]), plan_->tensor(p.in[0]).numel, pool);
+        unary_plain(UnaryOp::Sigmoid, d(p.in[0]), d(p.out[0]), tensor(p.in[0]).numel, pool);
       break;
     case OpKind::Concat:
       if (p.local) {
@@ -497,7 +517,7 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
           const float* part = d(p.in[i]);
           float* dst = whole + p.block_offset[i];
           if (part != dst)  // not stored in place
-            std::memmove(dst, part, static_cast<size_t>(plan_->tensor(p.in[i]).bytes()));
+            std::memmove(dst, part, static_cast<size_t>(tensor(p.in[i]).bytes()));
         }
       } else {
         const float* ptrs[kMaxParts];
@@ -521,7 +541,7 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
           float* part = d(p.out[i]);
           const float* src = whole + p.block_offset[i];
           if (part != src)  // not a view of the input
-            std::memmove(part, src, static_cast<size_t>(plan_->tensor(p.out[i]).bytes()));
+            std::memmove(part, src, static_cast<size_t>(tensor(p.out[i]).bytes()));
         }
       } else {
         float* ptrs[kMaxParts];
@@ -531,7 +551,7 @@ void OpRunner::run(int index, const TensorBases& bases, const SpanList* spans, T
       break;
     case OpKind::Reshape:
       if (d(p.out[0]) != d(p.in[0]))  // not a view of its input
-        std::memcpy(d(p.out[0]), d(p.in[0]), static_cast<size_t>(plan_->tensor(p.in[0]).bytes()));
+        std::memcpy(d(p.out[0]), d(p.in[0]), static_cast<size_t>(tensor(p.in[0]).bytes()));
       break;
     case OpKind::Transpose:
       transpose(d(p.in[0]), p.a_shape, p.perm, d(p.out[0]), pool);

@@ -26,6 +26,9 @@ class OpRunner {
   // Throws fx::Error naming the op when the plan is inconsistent (wrong weight sizes, shapes that do
   // not follow from the op's parameters, layouts or storage an op cannot take).
   explicit OpRunner(std::shared_ptr<const Plan> plan);
+  // Prepares only `ops`, over `tensors` (one per plan tensor) instead of the plan's own descriptions:
+  // the same ops at other shapes, e.g. the column tail of a head at fewer anchors (column_tail.h).
+  OpRunner(std::shared_ptr<const Plan> plan, std::vector<TensorInfo> tensors, const std::vector<int>& ops);
   ~OpRunner();
 
   const Plan& plan() const { return *plan_; }
@@ -35,10 +38,12 @@ class OpRunner {
   // True when op i runs a local (NHWC, span-based) kernel, i.e. accepts a span list.
   bool is_local(int index) const;
 
+  // The description of a tensor this runner works with (the plan's, unless given others).
+  const TensorInfo& tensor(int id) const;
   float* data(int tensor, const TensorBases& bases) const;
   MapView map(int tensor, const TensorBases& bases) const;
 
-  // Runs op i. For local ops `spans` (output positions) restricts the work; nullptr: the whole map.
+  // Runs op i (which must be prepared). For local ops `spans` (output positions) restricts the work; nullptr: the whole map.
   void run(int index, const TensorBases& bases, const SpanList* spans, ThreadPool& pool, const Workspace& ws) const;
 
  private:
@@ -46,7 +51,8 @@ class OpRunner {
   void prepare_op(int index);
 
   std::shared_ptr<const Plan> plan_;
-  std::vector<std::unique_ptr<PreparedOp>> ops_;
+  std::vector<TensorInfo> tensors_;  // empty: the plan's
+  std::vector<std::unique_ptr<PreparedOp>> ops_;  // per op index; null where not prepared
   size_t workspace_bytes_ = 0;
 };
 

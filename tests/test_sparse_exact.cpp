@@ -17,6 +17,7 @@
 #include "runtime/dense_executor.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
+#include "runtime/sparse/column_tail.h"
 #include "runtime/sparse/sparse_executor.h"
 #include "runtime/sparse/truncation.h"
 #include "runtime/util/test_pattern.h"
@@ -37,7 +38,7 @@ std::vector<float> rnd(size_t n, unsigned seed, float scale) {
 // Every local op kind (3x3 and strided convs, depthwise, residual add, split/concat in place, maxpool,
 // nearest resize, transposed conv, element-wise with constants), an attention-like dense island and
 // an epilogue, on a 96x128 input.
-std::string small_network() {
+std::string small_network(bool anchor_softmax = false, bool island = true) {
   OnnxBuilder b(17);
   unsigned seed = 1;
   std::string x = b.input("images", {1, 3, 96, 128});
@@ -69,7 +70,7 @@ std::string small_network() {
   std::string sm = b.op("Softmax", "att.sm", {sc}, {OnnxAttr::integer("axis", -1)});
   std::string mixed = b.op("MatMul", "att.av", {flat, sm});
   std::string back = b.op("Reshape", "att.back", {mixed, b.initializer_ints("att.s2", {4}, {1, 32, 6, 8})});
-  std::string c5 = b.op("Add", "att.res", {c4, back});
+  std::string c5 = island ? b.op("Add", "att.res", {c4, back}) : c4;
   std::string up = b.op("Resize", "up", {c5, "", b.initializer("sc", {4}, {1, 1, 2, 2})},
                         {OnnxAttr::string("coordinate_transformation_mode", "asymmetric"), OnnxAttr::string("nearest_mode", "floor")});
   std::string cat2 = b.op("Concat", "cat2", {up, c3}, {OnnxAttr::integer("axis", 1)});
@@ -82,7 +83,9 @@ std::string small_network() {
   // Epilogue: flatten and sigmoid part of it, like a detect head.
   std::string hf = b.op("Reshape", "hf", {head, b.initializer_ints("hs", {3}, {1, 6, 24 * 32})});
   auto hp = b.node("Split", "hsplit", {hf, b.initializer_ints("hsz", {2}, {4, 2})}, {OnnxAttr::integer("axis", 1)}, 2);
-  b.node("Concat", "out", {hp[0], b.op("Sigmoid", "hsig", {hp[1]})}, {OnnxAttr::integer("axis", 1)}, 1, {"output0"});
+  std::string hs = b.op("Sigmoid", "hsig", {hp[1]});
+  if (anchor_softmax) hs = b.op("Softmax", "hsm", {hs}, {OnnxAttr::integer("axis", -1)});  // mixes anchors
+  b.node("Concat", "out", {hp[0], hs}, {OnnxAttr::integer("axis", 1)}, 1, {"output0"});
   b.output("output0");
   b.metadata("task", "detect");
   return b.serialize();
@@ -246,6 +249,21 @@ TEST_CASE("freshness: a full pass of refresh slices brings approximate caches ba
     p.footprint_only = true;
     sp.run(labels, frame.data(), p);
   }
+  // Then a few fresh blocks at a time, thresholds on the island only: the column tail runs on columns,
+  // its intermediates go stale.
+  const std::vector<float> island_eps = default_eps(*plan, sp, 0.2f);
+  int column_frames = 0;
+  for (int f = 7; f <= 9; ++f) {
+    std::vector<Label> labels(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
+    for (int k = 0; k < 3; ++k) labels[static_cast<size_t>(f * 29 + k * 5) % labels.size()] = kInvalid;
+    auto frame = test_pattern_rgb(W, H, 100 + static_cast<unsigned>(f));
+    SparseParams p;
+    p.eps = &island_eps;
+    p.round_offsets = true;
+    p.footprint_only = true;
+    column_frames += sp.run(labels, frame.data(), p).tail_columns > 0;
+  }
+  CHECK(column_frames > 0);
   rgb_to_planar_float(sp.reference_rgb(), W, H, dense.input_data());
   dense.invoke();
   const size_t n = static_cast<size_t>(plan->tensor(plan->outputs()[0]).numel);
@@ -380,46 +398,153 @@ TEST_CASE("labels from blocks: the same positions, runs and summary as labels se
         "block labels 7x5 of 4 px do not tile a 28x20 stride-1 map");
 }
 
-TEST_CASE("small edits update the head's layout conversions in place", "[sparse][model]") {
-  // One fresh block a frame on a still picture, with the session's island threshold and footprint
-  // policy: few head positions change, so the epilogue's NHWC -> NCHW conversions rewrite just those
-  // positions of their persistent outputs. Each must still equal the conversion of its whole input.
-  auto plan = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan;
-  auto pool = std::make_shared<ThreadPool>(2);
-  SparseExecutor sp(plan, pool, 16);
+namespace {
+
+// The first frame of bedroom.mp4 letterboxed to the plan's input.
+std::vector<uint8_t> bedroom_frame(const Plan& plan) {
   VideoReader reader(test::source_path("assets/bedroom.mp4"));
   Frame f;
   REQUIRE(reader.read(f));
-  std::vector<uint8_t> img(320 * 320 * 3);
-  letterbox_rgb(f.rgb.data(), f.width, f.height, 320, 320, img.data());
-  sp.reset(img.data());
+  std::vector<uint8_t> img(static_cast<size_t>(plan.input_w()) * plan.input_h() * 3);
+  letterbox_rgb(f.rgb.data(), f.width, f.height, plan.input_w(), plan.input_h(), img.data());
+  return img;
+}
+
+// The sparse executor's epilogue against the whole epilogue run on its current maps: the dense executor
+// runs R_t, takes every cached map the epilogue reads from the sparse executor, and runs the epilogue
+// again. Outputs must be equal bit for bit, and so must every NCHW conversion of a cached map that the
+// column tail does not replace (those are updated in place).
+void require_epilogue_of_maps(SparseExecutor& sp, DenseExecutor& dense, const Plan& plan, const ColumnTail* tail,
+                              int frame) {
+  rgb_to_planar_float(sp.reference_rgb(), plan.input_w(), plan.input_h(), dense.input_data());
+  dense.invoke();
+  int first = -1;
+  for (int i = 0; i < plan.op_count(); ++i) {
+    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (op->spatial() && op->spatial()->region() != PlanRegion::Epilogue) continue;
+    if (first < 0) first = i;
+    for (int t : *op->inputs()) {
+      if (t < 0 || !sp.has_cache(t)) continue;
+      MapView from = sp.map_of(t), to = dense.map_of(t);
+      for (int y = 0; y < from.h; ++y)
+        for (int x = 0; x < from.w; ++x) std::memcpy(to.at(y, x), from.at(y, x), sizeof(float) * from.c);
+    }
+  }
+  REQUIRE(first >= 0);
+  dense.run_ops(first, plan.op_count());
+  for (size_t o = 0; o < plan.outputs().size(); ++o) {
+    INFO("frame " << frame << ", output " << plan.tensor(plan.outputs()[o]).name);
+    REQUIRE(std::memcmp(sp.output_data(o), dense.output_data(o), static_cast<size_t>(plan.tensor(plan.outputs()[o]).bytes())) == 0);
+  }
+  for (int i = first; i < plan.op_count(); ++i) {
+    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
+    if (op->kind() != OpKind::Relayout || !sp.has_cache(in) || (tail && tail->covers(i))) continue;
+    const MapView m = sp.map_of(in);
+    const float* d = sp.tensor_data(out);
+    const int64_t hw = static_cast<int64_t>(m.h) * m.w;
+    bool equal = true;
+    for (int64_t k = 0; k < hw && equal; ++k)
+      for (int c = 0; c < m.c && equal; ++c)
+        equal = std::memcmp(&d[c * hw + k], &m.at(static_cast<int>(k / m.w), static_cast<int>(k % m.w))[c], 4) == 0;
+    INFO("frame " << frame << ", op " << i << " '" << op->name()->str() << "'");
+    REQUIRE(equal);
+  }
+}
+
+// One fresh block a frame on a still picture (frame 3: all fresh), with the session's thresholds and
+// footprint policy: few head positions change, so the column tail recomputes just their columns (and
+// layout conversions it does not cover rewrite just those positions). Returns the frames the column
+// path ran on.
+int few_edits(const std::shared_ptr<const Plan>& plan, int frames) {
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SparseExecutor sp(plan, pool, 16, runner);
+  DenseExecutor dense(plan, pool, runner);
+  auto tail = ColumnTail::find(plan);
+  REQUIRE(tail);
+  sp.reset(bedroom_frame(*plan).data());
   std::vector<float> eps = default_eps(*plan, sp, 0.2f);
-  int checked = 0;
-  for (int frame = 1; frame <= 4; ++frame) {
+  int column_frames = 0;
+  for (int frame = 1; frame <= frames; ++frame) {
     std::vector<Label> labels(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
-    labels[static_cast<size_t>(frame * 37 % labels.size())] = kInvalid;
-    auto other = test_pattern_rgb(320, 320, 500 + static_cast<unsigned>(frame));
+    if (frame == 3) labels.assign(labels.size(), kInvalid);  // the covered ops run whole once
+    else labels[static_cast<size_t>(frame * 37 % labels.size())] = kInvalid;
+    auto other = test_pattern_rgb(plan->input_w(), plan->input_h(), 500 + static_cast<unsigned>(frame));
     SparseParams p;
     p.eps = &eps;
     p.round_offsets = p.footprint_only = true;
-    REQUIRE(sp.run(labels, other.data(), p).epilogue_run > 0);
-    for (int i = 0; i < plan->op_count(); ++i) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
-      if (op->kind() != OpKind::Relayout || !sp.has_cache(in) || sp.has_cache(out)) continue;
-      MapView m = sp.map_of(in);
-      const float* d = sp.tensor_data(out);
-      const int64_t hw = static_cast<int64_t>(m.h) * m.w;
-      bool equal = true;
-      for (int64_t k = 0; k < hw && equal; ++k)
-        for (int c = 0; c < m.c && equal; ++c)
-          equal = std::memcmp(&d[c * hw + k], &m.at(static_cast<int>(k / m.w), static_cast<int>(k % m.w))[c], 4) == 0;
-      INFO("frame " << frame << ", op " << i << " '" << op->name()->str() << "'");
-      REQUIRE(equal);
-      ++checked;
-    }
+    const SparseStats& st = sp.run(labels, other.data(), p);
+    REQUIRE(st.epilogue_run > 0);
+    CHECK(st.tail_columns <= tail->max_columns());
+    column_frames += st.tail_columns > 0;
+    require_epilogue_of_maps(sp, dense, *plan, tail.get(), frame);
   }
-  CHECK(checked >= 12);
+  return column_frames;
+}
+
+}  // namespace
+
+TEST_CASE("the column tail of YOLO11 heads: found, and anything it cannot take refused", "[sparse][tail]") {
+  // Ultralytics' 320 export flattens box and class maps apart (two gathers, six maps) and runs the DFL
+  // softmax on a transposed view; the 640 export concatenates them first (one gather, three maps).
+  auto tail320 = ColumnTail::find(test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan);
+  REQUIRE(tail320);
+  CHECK(tail320->anchors() == 40 * 40 + 20 * 20 + 10 * 10);
+  CHECK(tail320->sources().size() == 6);
+  CHECK(tail320->max_columns() == 1050);
+  auto tail640 = ColumnTail::find(test::compiled_model(test::source_path("assets/yolo11n-640.onnx")).plan);
+  REQUIRE(tail640);
+  CHECK(tail640->anchors() == 8400);
+  CHECK(tail640->sources().size() == 3);
+  // The small network's head: one map, flattened on its own (no concat).
+  auto small = compile_bytes(small_network(), "small.onnx");
+  auto tail_small = ColumnTail::find(small);
+  REQUIRE(tail_small);
+  CHECK(tail_small->anchors() == 24 * 32);
+  CHECK(tail_small->sources().size() == 1);
+  // A softmax across the anchors mixes columns: no column path.
+  CHECK_FALSE(ColumnTail::find(compile_bytes(small_network(/*anchor_softmax=*/true), "small_softmax.onnx")));
+}
+
+TEST_CASE("exact mode: frames that recompute few anchor columns stay equal to dense inference", "[sparse][exact][tail]") {
+  // Without a dense island (which recomputes everything in exact mode) a fresh block changes few head
+  // positions: the column path. Between such frames, a fully fresh frame (the covered ops run whole
+  // from stale conversions) and a pan by 32 px.
+  auto plan = compile_bytes(small_network(false, /*island=*/false), "small_no_island.onnx");
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SparseExecutor sp(plan, pool, 16, runner);
+  DenseExecutor dense(plan, pool, runner);
+  const int W = plan->input_w(), H = plan->input_h();
+  sp.reset(test_pattern_rgb(W, H, 70).data());
+  const size_t nb = static_cast<size_t>(sp.block_cols()) * sp.block_rows(), cols = static_cast<size_t>(sp.block_cols());
+  // A block in a corner: in exact mode a change spreads by every window's radius, here over less than
+  // half the head.
+  const size_t corners[4] = {0, cols - 1, nb - cols, nb - 1};
+  int column_frames = 0, whole_frames = 0;
+  for (int f = 1; f <= 9; ++f) {
+    std::vector<Label> labels(nb, 0);
+    if (f == 4) labels = std::vector<Label>(nb, kInvalid);
+    else if (f == 5) labels = pan_update(sp.block_cols(), sp.block_rows(), 16, 32, 0);
+    else if (f != 9) labels[corners[f % 4]] = kInvalid;  // frame 9: nothing changes
+    const SparseStats& st = sp.run(labels, test_pattern_rgb(W, H, 80 + static_cast<unsigned>(f)).data(), SparseParams{});
+    column_frames += st.tail_columns > 0;
+    whole_frames += st.tail_columns == 0 && st.epilogue_run > 0;
+    if (f == 9) CHECK(st.epilogue_run == 0);
+    compare_with_dense(sp, dense, *plan, f);
+  }
+  CHECK(column_frames >= 5);
+  CHECK(whole_frames >= 1);
+}
+
+TEST_CASE("few changed head positions: the column tail's outputs equal the whole epilogue on the maps",
+          "[sparse][model][tail]") {
+  CHECK(few_edits(test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan, 5) >= 3);
+}
+
+TEST_CASE("segment head: mask coefficients by column, the prototypes' conversion in place", "[sparse][model][tail]") {
+  CHECK(few_edits(test::compiled_model(test::source_path("assets/yolo11n-seg-640.onnx")).plan, 4) >= 2);
 }
 
 namespace {

@@ -157,7 +157,14 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     r->written.reserve(OpRunner::kMaxParts + 4);
     bases_[t] = r->buf[0];
   }
-  workspace_ = std::make_unique<WorkspaceBlocks>(runner_->workspace_bytes(), pool_->size());
+  // The head's column tail, when every map it reads is cached.
+  tail_ = ColumnTail::find(plan_);
+  if (tail_)
+    for (int m : tail_->sources())
+      if (!labels_[static_cast<size_t>(m)]) tail_.reset();
+  size_t ws = runner_->workspace_bytes();
+  if (tail_) ws = std::max(ws, tail_->workspace_bytes());
+  workspace_ = std::make_unique<WorkspaceBlocks>(ws, pool_->size());
   op_share_.assign(static_cast<size_t>(P.op_count()), 0.f);
   spans_.reserve(max_positions);
   full_spans_.reserve(static_cast<size_t>(P.input_h()));
@@ -690,7 +697,9 @@ bool SparseExecutor::relayout_changed(int index) {
 void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
   bool global = op->spatial() && op->spatial()->region() == fb::Region::Global;
-  bool dirty = dirty_inputs(index);
+  // A layout conversion feeding the column tail missed the frames the tail ran on columns: it runs whole.
+  const bool stale = tail_stale_ && tail_->feeds(index);
+  bool dirty = stale || dirty_inputs(index);
   for (int t : *op->outputs()) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (L) {
@@ -704,7 +713,7 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   op_share_[static_cast<size_t>(index)] = dirty ? 1.f : 0.f;
   if (!dirty) return;
   auto t0 = Clock::now();
-  if (!global && relayout_changed(index)) {
+  if (!global && !stale && relayout_changed(index)) {
     ++stats_.epilogue_run;
     stats_.epilogue_ms += ms_since(t0);
     return;
@@ -737,9 +746,12 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
     }
   std::fill(changed_.begin(), changed_.end(), 0);
   const Plan& P = *plan_;
+  bool columns = false;  // this frame the column tail replaces its covered ops
   for (int i = 0; i < P.op_count(); ++i) {
     const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
+    if (tail_ && i == tail_->covered().front()) columns = run_tail();
+    if (columns && tail_->covers(i)) continue;
     if (i == input_op_) {
       run_input_op(block_labels, frame_rgb, params);
     } else if (region == fb::Region::Local) {
@@ -748,7 +760,28 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
       run_dense_op(i, params);
     }
   }
+  if (tail_ && !columns) tail_stale_ = false;  // the covered ops ran whole (or had nothing to do)
   return stats_;
+}
+
+bool SparseExecutor::run_tail() {
+  const int64_t k = tail_->collect(cur_labels_);
+  if (k > tail_->max_columns()) return false;
+  auto t0 = Clock::now();
+  if (k > 0) {
+    tail_->run(*runner_, bases_, *pool_, workspace_->get());
+    tail_stale_ = true;
+    stats_.epilogue_run += tail_->tail_op_count();
+    stats_.tail_columns = k;
+  }
+  const float share = static_cast<float>(k) / static_cast<float>(tail_->anchors());
+  for (int i : tail_->covered()) {
+    op_share_[static_cast<size_t>(i)] = share;
+    for (int t : *plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs())
+      changed_[static_cast<size_t>(t)] = k > 0;
+  }
+  stats_.epilogue_ms += ms_since(t0);
+  return true;
 }
 
 void SparseExecutor::refresh_op(int index) {
@@ -763,6 +796,14 @@ void SparseExecutor::refresh_op(int index) {
         for (int c = 0; c < 3; ++c) m.at(y, x)[c] = static_cast<float>(rgb[(static_cast<size_t>(y) * m.w + x) * 3 + c]) / 255.0f;
     cur_labels_[static_cast<size_t>(out)] = labels_[static_cast<size_t>(out)].get();
     labels_[static_cast<size_t>(out)]->fill(0);
+    return;
+  }
+  if (tail_ && tail_->covers(index)) {
+    // The column tail is refreshed as one slice, at its first op: its intermediates are stale after
+    // frames that ran it on columns, so every covered op runs whole, in order.
+    if (index != tail_->covered().front()) return;
+    for (int i : tail_->covered()) runner_->run(i, bases_, nullptr, *pool_, workspace_->get());
+    tail_stale_ = false;
     return;
   }
   // Recompute in the current buffers; the values become the exact function of the current inputs.

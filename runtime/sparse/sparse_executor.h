@@ -13,7 +13,8 @@
 //    change does not bleed into the consumers.
 //  - dense islands (global ops, the attention): recomputed whole when any input changed; outputs are
 //    then compared with the cache the same way.
-//  - epilogue ops: recomputed whole when any input changed.
+//  - epilogue ops: recomputed whole when any input changed; the head's column tail (column_tail.h)
+//    recomputes just the anchor columns of changed head positions while they are few.
 // Exact mode invariant: after run() every cached map equals, bit for bit, dense inference on R_t.
 #pragma once
 
@@ -25,6 +26,7 @@
 #include "runtime/dense_executor.h"
 #include "runtime/op_runner.h"
 #include "runtime/plan.h"
+#include "runtime/sparse/column_tail.h"
 #include "runtime/sparse/labels.h"
 
 namespace fx {
@@ -59,6 +61,7 @@ struct SparseStats {
   int64_t truncated_positions = 0;  // recomputed positions that kept their cached value
   int islands_run = 0;              // global ops executed
   int epilogue_run = 0;             // epilogue ops executed
+  int64_t tail_columns = 0;         // anchor columns the column tail recomputed (0: none, or it ran whole)
   int64_t fresh_blocks = 0;
   int origin_moves = 0;             // cached maps shifted by moving their buffer's origin (no copy)
   // Where the time went (ms): label propagation, cache copies (shifts, saves), local kernels, the
@@ -120,6 +123,9 @@ class SparseExecutor {
   // An epilogue NHWC -> NCHW relayout of a labelled map with few changed positions: rewrites just those
   // in its persistent output and returns true; false leaves the op to the dense kernel.
   bool relayout_changed(int index);
+  // At the column tail's first op: collects the changed anchor columns and, when they are few enough,
+  // recomputes them and returns true (the covered ops are then skipped); false leaves them to run whole.
+  bool run_tail();
   // Prepares a channel range of a labelled root for writing this frame: decides in-place or
   // double-buffered and copies the positions labelled in L from the previous frame's buffer.
   // force_swap: the whole range is about to be rewritten and compared with the previous frame's values
@@ -146,6 +152,8 @@ class SparseExecutor {
   int block_ = 16, cols_ = 0, rows_ = 0;
   int input_op_ = -1;
   bool initialised_ = false;
+  std::unique_ptr<ColumnTail> tail_;  // null: the plan has none
+  bool tail_stale_ = false;           // the tail ran on columns since its covered ops last ran whole
 
   std::vector<std::unique_ptr<Root>> roots_;   // per tensor id (null for non-roots)
   std::vector<std::unique_ptr<LabelMap>> labels_;  // per tensor id: its own label storage

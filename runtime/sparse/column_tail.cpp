@@ -1,0 +1,407 @@
+#include "runtime/sparse/column_tail.h"
+
+#include <mimalloc.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/error.h"
+
+namespace fx {
+
+namespace fb = ::fluxshard::plan;
+
+namespace {
+
+constexpr int kBuckets = 6;       // compact sizes N/2, N/4, ..., N/64
+constexpr int kMaxParts = 255;    // part_of_ holds a part index in a byte
+constexpr int64_t kChunk = 32;    // columns per task of the gather
+
+// The physical axis of logical axis `ax` (NHWC tensors keep N, C, H, W logically, store N, H, W, C).
+int physical_axis(const TensorInfo& t, int ax) {
+  if (t.layout != PlanLayout::NHWC) return ax;
+  static const int nhwc[4] = {0, 3, 1, 2};
+  return nhwc[ax];
+}
+
+int64_t product(const std::vector<int64_t>& d, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to; ++i) p *= d[i];
+  return p;
+}
+
+bool epilogue(const fb::Op* op) { return !op->spatial() || op->spatial()->region() == fb::Region::Epilogue; }
+
+// Where an op of the tail (other than the element-wise binary ops, which follow broadcasting) puts the
+// anchor axis of its output when it computes each anchor column from the same column of its inputs only
+// (`ax`: the anchor axis of its first input); -1 when it does not.
+int column_axis(const Plan& P, const fb::Op* op, int ax) {
+  const TensorInfo& x = P.tensor(op->inputs()->Get(0));
+  const TensorInfo& y = P.tensor(op->outputs()->Get(0));
+  const int rx = static_cast<int>(x.shape.size()), ry = static_cast<int>(y.shape.size());
+  switch (op->kind()) {
+    case OpKind::Sigmoid:
+    case OpKind::Relayout:  // logical axes stay; only their order in memory changes
+      return ax;
+    case OpKind::Reshape: {
+      // Rows before and after the anchor axis keep their sizes: element (o, a, i) stays (o, a, i).
+      const int64_t before = product(x.shape, 0, static_cast<size_t>(ax)), n = x.shape[static_cast<size_t>(ax)];
+      for (int a = 0; a < ry; ++a)
+        if (y.shape[static_cast<size_t>(a)] == n && product(y.shape, 0, static_cast<size_t>(a)) == before) return a;
+      return -1;
+    }
+    case OpKind::Transpose: {
+      auto o = op->options_as_TransposeOptions();
+      if (!o || !o->perm() || o->perm()->size() != static_cast<size_t>(rx) || x.layout != PlanLayout::Plain) return -1;
+      for (int a = 0; a < ry; ++a)
+        if (o->perm()->Get(static_cast<flatbuffers::uoffset_t>(a)) == ax) return a;
+      return -1;
+    }
+    case OpKind::Softmax: {
+      auto o = op->options_as_AxisOptions();
+      return o && x.layout == PlanLayout::Plain && o->axis() != ax ? ax : -1;
+    }
+    case OpKind::Slice: {
+      auto o = op->options_as_SliceOptions();
+      if (!o || !o->starts() || !o->steps() || !vector_aligned(o->starts()) || !vector_aligned(o->steps()) ||
+          x.layout != PlanLayout::Plain || o->starts()->size() != static_cast<size_t>(rx) ||
+          o->steps()->size() != static_cast<size_t>(rx))
+        return -1;
+      auto a = static_cast<flatbuffers::uoffset_t>(ax);
+      return o->starts()->Get(a) == 0 && o->steps()->Get(a) == 1 && y.shape[ax] == x.shape[ax] ? ax : -1;
+    }
+    case OpKind::Concat:
+    case OpKind::Split: {
+      auto o = op->options_as_AxisOptions();
+      const TensorInfo& whole = op->kind() == OpKind::Concat ? y : x;
+      return o && o->axis() != physical_axis(whole, ax) ? ax : -1;
+    }
+    case OpKind::Conv: {
+      // Per position: the anchors must run along the height or the width.
+      auto c = op->options_as_ConvOptions();
+      return c && (ax == 2 || ax == 3) && c->kernel_h() == 1 && c->kernel_w() == 1 && c->stride_h() == 1 &&
+                     c->stride_w() == 1 && c->pad_top() == 0 && c->pad_left() == 0 && c->pad_bottom() == 0 &&
+                     c->pad_right() == 0
+                 ? ax
+                 : -1;
+    }
+    default:
+      return -1;
+  }
+}
+
+}  // namespace
+
+ColumnTail::~ColumnTail() { mi_free(compact_); }
+
+std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& plan) {
+  const Plan& P = *plan;
+  const int nops = P.op_count();
+  const size_t nt = P.tensors().size();
+  auto op_at = [&](int i) { return P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i)); };
+  std::vector<int> producer(nt, -1), uses(nt, 0);
+  for (int i = 0; i < nops; ++i) {
+    for (int t : *op_at(i)->outputs()) producer[static_cast<size_t>(t)] = i;
+    for (int t : *op_at(i)->inputs())
+      if (t >= 0) ++uses[static_cast<size_t>(t)];
+  }
+  for (int t : P.outputs()) ++uses[static_cast<size_t>(t)];
+  auto produced_by = [&](int t, OpKind kind) {
+    int p = producer[static_cast<size_t>(t)];
+    return p >= 0 && op_at(p)->kind() == kind && epilogue(op_at(p)) ? p : -1;
+  };
+
+  // 1. Flattened maps: Reshape [1, C, H, W] -> [1, C, H*W] of the NCHW conversion of a cached map, each
+  //    intermediate used once.
+  struct Flat {
+    int reshape = -1, relayout = -1, map = -1, h = 0, w = 0;
+  };
+  std::vector<Flat> flat(nt);
+  for (int i = 0; i < nops; ++i) {
+    const fb::Op* op = op_at(i);
+    if (op->kind() != OpKind::Reshape || !epilogue(op)) continue;
+    int x = op->inputs()->Get(0), y = op->outputs()->Get(0);
+    int r = produced_by(x, OpKind::Relayout);
+    if (r < 0 || uses[static_cast<size_t>(x)] != 1) continue;
+    int m = op_at(r)->inputs()->Get(0);
+    const TensorInfo &mi = P.tensor(m), &xi = P.tensor(x), &yi = P.tensor(y);
+    int mp = producer[static_cast<size_t>(m)];
+    if (mi.layout != PlanLayout::NHWC || mi.stride <= 0 || mp < 0 || epilogue(op_at(mp)) ||
+        xi.layout != PlanLayout::Plain || yi.layout != PlanLayout::Plain || xi.shape.size() != 4 ||
+        yi.shape != std::vector<int64_t>{1, xi.shape[1], xi.shape[2] * xi.shape[3]})
+      continue;
+    flat[static_cast<size_t>(y)] = {i, r, m, static_cast<int>(xi.shape[2]), static_cast<int>(xi.shape[3])};
+  }
+
+  // 2. Gathers: a Concat of flattened maps along the last axis, or a flattened map on its own. All
+  //    share one anchor axis: the same parts in the same order.
+  auto tail = std::unique_ptr<ColumnTail>(new ColumnTail());
+  tail->plan_ = plan;
+  tail->is_covered_.assign(static_cast<size_t>(nops), 0);
+  tail->is_feeder_.assign(static_cast<size_t>(nops), 0);
+  std::vector<int> ax(nt, -1);  // per tensor: the logical axis of its anchors (-1: not a column tensor)
+  std::vector<char> in_gather(nt, 0);
+  std::vector<std::pair<int, int>> geometry;  // (h, w) per part
+  auto add_gather = [&](int op_index, int out, const std::vector<int>& parts) {
+    std::vector<std::pair<int, int>> g;
+    Gather gather;
+    gather.out = out;
+    gather.channels = static_cast<int>(P.tensor(out).shape[1]);
+    for (int t : parts) {
+      const Flat& f = flat[static_cast<size_t>(t)];
+      g.emplace_back(f.h, f.w);
+      gather.maps.push_back(f.map);
+      tail->is_covered_[static_cast<size_t>(f.reshape)] = tail->is_covered_[static_cast<size_t>(f.relayout)] = 1;
+      tail->is_feeder_[static_cast<size_t>(f.relayout)] = 1;
+      if (std::find(tail->sources_.begin(), tail->sources_.end(), f.map) == tail->sources_.end())
+        tail->sources_.push_back(f.map);
+    }
+    if (geometry.empty()) geometry = g;
+    if (g != geometry) return false;
+    tail->is_covered_[static_cast<size_t>(op_index)] = 1;
+    ax[static_cast<size_t>(out)] = 2;  // [1, C, N]
+    tail->gathers_.push_back(std::move(gather));
+    return true;
+  };
+  for (int i = 0; i < nops; ++i) {
+    const fb::Op* op = op_at(i);
+    if (op->kind() != OpKind::Concat || !epilogue(op)) continue;
+    const TensorInfo& y = P.tensor(op->outputs()->Get(0));
+    auto o = op->options_as_AxisOptions();
+    if (!o || y.layout != PlanLayout::Plain || o->axis() != static_cast<int>(y.physical.size()) - 1) continue;
+    std::vector<int> parts(op->inputs()->begin(), op->inputs()->end());
+    bool all_flat = !parts.empty();
+    for (int t : parts) all_flat = all_flat && t >= 0 && flat[static_cast<size_t>(t)].map >= 0 && uses[static_cast<size_t>(t)] == 1;
+    if (!all_flat) continue;
+    if (!add_gather(i, op->outputs()->Get(0), parts)) return nullptr;
+    for (int t : parts) in_gather[static_cast<size_t>(t)] = 1;
+  }
+  for (size_t t = 0; t < nt; ++t)
+    if (flat[t].map >= 0 && !in_gather[t] && !add_gather(flat[t].reshape, static_cast<int>(t), {static_cast<int>(t)}))
+      return nullptr;
+  if (tail->gathers_.empty() || geometry.size() > static_cast<size_t>(kMaxParts)) return nullptr;
+  int64_t n = 0;
+  for (auto [h, w] : geometry) {
+    tail->part_offset_.push_back(n);
+    n += static_cast<int64_t>(h) * w;
+  }
+  tail->n_ = n;
+  for (size_t p = 0; p < geometry.size(); ++p)
+    tail->part_of_.insert(tail->part_of_.end(), static_cast<size_t>(geometry[p].first) * geometry[p].second,
+                          static_cast<uint8_t>(p));
+
+  // 3. The tail: every epilogue op that reads a column tensor, in plan order. It must read only column
+  //    tensors (their anchors on aligned axes) and constants, and act column-wise.
+  for (int i = 0; i < nops; ++i) {
+    const fb::Op* op = op_at(i);
+    if (tail->is_covered_[static_cast<size_t>(i)]) continue;
+    const TensorInfo& y = P.tensor(op->outputs()->Get(0));
+    const int ry = static_cast<int>(y.shape.size());
+    int first = -1;  // anchor axis of the first column input, aligned to the output's rank
+    bool reads_other = false, misaligned = false;
+    for (int t : *op->inputs()) {
+      if (t < 0) continue;
+      const int a = ax[static_cast<size_t>(t)];
+      if (a >= 0) {
+        const int aligned = a + ry - static_cast<int>(P.tensor(t).shape.size());
+        if (first < 0) first = aligned;
+        misaligned = misaligned || aligned != first;
+      } else if (!P.tensor(t).constant) {
+        reads_other = true;
+      }
+    }
+    if (first < 0) continue;
+    if (reads_other || misaligned || !epilogue(op)) return nullptr;
+    const bool binary = op->kind() == OpKind::Add || op->kind() == OpKind::Sub || op->kind() == OpKind::Mul ||
+                        op->kind() == OpKind::Div;
+    // Element-wise ops may take the anchors from either operand; other ops from their first input.
+    const int x0 = op->inputs()->Get(0);
+    if (!binary && ax[static_cast<size_t>(x0)] < 0) return nullptr;
+    const int out_ax = binary ? first : column_axis(P, op, ax[static_cast<size_t>(x0)]);
+    if (out_ax < 0) return nullptr;
+    for (int t : *op->inputs()) {
+      if (t < 0 || !P.tensor(t).constant || !binary) continue;
+      const TensorInfo& c = P.tensor(t);
+      const int cax = out_ax - (ry - static_cast<int>(c.shape.size()));
+      if (cax < 0 || c.shape[static_cast<size_t>(cax)] == 1) continue;  // broadcast along the anchors
+      if (c.shape[static_cast<size_t>(cax)] != n || c.layout != PlanLayout::Plain) return nullptr;
+      int& known = ax[static_cast<size_t>(t)];
+      if (known >= 0 && known != cax) return nullptr;
+      if (known < 0) tail->anchor_consts_.push_back(t);
+      known = cax;
+    }
+    for (int t : *op->outputs()) {
+      const TensorInfo& o = P.tensor(t);
+      if (static_cast<int>(o.shape.size()) != ry || o.shape[static_cast<size_t>(out_ax)] != n) return nullptr;
+      ax[static_cast<size_t>(t)] = out_ax;
+    }
+    tail->is_covered_[static_cast<size_t>(i)] = 1;
+    tail->tail_ops_.push_back(i);
+  }
+  for (int t : P.outputs())
+    if (ax[static_cast<size_t>(t)] >= 0) {
+      if (P.tensor(t).layout != PlanLayout::Plain) return nullptr;
+      tail->outputs_.push_back(t);
+    }
+  if (tail->outputs_.empty()) return nullptr;
+  for (int i = 0; i < nops; ++i)
+    if (tail->is_covered_[static_cast<size_t>(i)]) tail->covered_.push_back(i);
+  // Every source map must be final where the column path runs.
+  for (int m : tail->sources_)
+    if (producer[static_cast<size_t>(m)] >= tail->covered_.front()) return nullptr;
+
+  // 4. Compact storage: every column tensor and anchor constant, its anchor axis cut to k columns. A
+  //    gather's output owns its compact storage even where the plan stores it inside a layout
+  //    conversion's output (a flattening Reshape is a view): tensors that share that root are rebased
+  //    onto the gather's output.
+  const std::vector<TensorInfo>& T = P.tensors();
+  std::vector<TensorInfo> base = T;
+  std::vector<int64_t> root_off(nt, -1);
+  const int64_t kmax = (n + 1) / 2;
+  int64_t floats = 0;
+  for (size_t t = 0; t < nt; ++t) {
+    if (ax[t] < 0) continue;
+    TensorInfo& ti = base[t];
+    ti.constant = false;
+    ti.buffer = -1;
+    ti.arena_offset = -1;
+    bool gather_out = false;
+    for (const Gather& g : tail->gathers_) gather_out = gather_out || g.out == static_cast<int>(t);
+    if (gather_out) {
+      ti.alias_root = -1;
+      ti.channel_offset = 0;
+    } else if (ti.alias_root >= 0 && ax[static_cast<size_t>(ti.alias_root)] < 0) {
+      int home = -1;
+      for (const Gather& g : tail->gathers_)
+        if (T[static_cast<size_t>(g.out)].alias_root == ti.alias_root) home = g.out;
+      if (home < 0) return nullptr;
+      ti.alias_root = home;
+      ti.channel_offset -= T[static_cast<size_t>(home)].channel_offset;
+    }
+    if (ti.alias_root >= 0) {
+      const TensorInfo& root = T[static_cast<size_t>(ti.alias_root)];
+      const int64_t block = n * product(root.shape, static_cast<size_t>(ax[static_cast<size_t>(ti.alias_root)]) + 1, root.shape.size());
+      if (root.layout != ti.layout || ti.channel_offset < 0 ||
+          (ti.layout != PlanLayout::NHWC && ti.channel_offset % block))
+        return nullptr;
+      continue;
+    }
+    root_off[t] = floats;
+    floats += (ti.numel / n * kmax + 15) / 16 * 16;
+  }
+  tail->compact_ = static_cast<float*>(mi_zalloc_aligned(static_cast<size_t>(std::max<int64_t>(floats, 16)) * 4, 64));
+  if (!tail->compact_) throw Error("cannot allocate the column tail's storage");
+  for (int b = 1; b <= kBuckets; ++b) {
+    const int64_t k = (n + (int64_t(1) << b) - 1) >> b;
+    if (!tail->buckets_.empty() && tail->buckets_.back().k == k) break;
+    std::vector<TensorInfo> infos = base;
+    for (size_t t = 0; t < nt; ++t) {
+      if (ax[t] < 0) continue;
+      TensorInfo& ti = infos[t];
+      ti.shape[static_cast<size_t>(ax[t])] = k;
+      ti.physical[static_cast<size_t>(physical_axis(ti, ax[t]))] = k;
+      ti.numel = ti.numel / n * k;
+      if (ti.alias_root >= 0 && ti.layout != PlanLayout::NHWC) ti.channel_offset = static_cast<int>(ti.channel_offset / n * k);
+    }
+    Bucket bucket;
+    bucket.k = k;
+    try {
+      bucket.runner = std::make_unique<OpRunner>(plan, std::move(infos), tail->tail_ops_);
+    } catch (const Error&) {
+      return nullptr;  // some op does not take its compact shapes: no column path
+    }
+    bucket.bases.assign(nt, nullptr);
+    for (size_t t = 0; t < nt; ++t)
+      if (root_off[t] >= 0) bucket.bases[t] = tail->compact_ + root_off[t];
+    tail->workspace_bytes_ = std::max(tail->workspace_bytes_, bucket.runner->workspace_bytes());
+    tail->buckets_.push_back(std::move(bucket));
+  }
+  tail->changed_.assign(static_cast<size_t>(n), 0);
+  tail->views_.resize(geometry.size());
+  tail->cols_.reserve(static_cast<size_t>(n));
+  auto inner = [&](int t) {
+    const TensorInfo& ti = T[static_cast<size_t>(t)];
+    return product(ti.shape, static_cast<size_t>(ax[static_cast<size_t>(t)]) + 1, ti.shape.size());
+  };
+  for (int t : tail->anchor_consts_) tail->const_inner_.push_back(inner(t));
+  for (int t : tail->outputs_) tail->output_inner_.push_back(inner(t));
+  return tail;
+}
+
+int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels) {
+  cols_.clear();
+  bool any = false;
+  for (int m : sources_) any = any || !labels[static_cast<size_t>(m)]->all_zero;
+  if (!any) return 0;
+  std::fill(changed_.begin(), changed_.end(), 0);
+  for (const Gather& g : gathers_)
+    for (size_t p = 0; p < g.maps.size(); ++p) {
+      const LabelMap& L = *labels[static_cast<size_t>(g.maps[p])];
+      if (L.all_zero) continue;
+      char* c = changed_.data() + part_offset_[p];
+      for (size_t k = 0; k < L.v.size(); ++k) c[k] |= L.v[k] != 0;
+    }
+  for (int64_t j = 0; j < n_; ++j)
+    if (changed_[static_cast<size_t>(j)]) cols_.push_back(j);
+  return static_cast<int64_t>(cols_.size());
+}
+
+void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool& pool, const Workspace& ws) {
+  const int64_t K = static_cast<int64_t>(cols_.size());
+  if (K == 0) return;
+  if (K > max_columns()) throw Error("column tail: more changed columns than the compact path takes");
+  size_t b = buckets_.size() - 1;
+  while (buckets_[b].k < K) --b;
+  Bucket& B = buckets_[b];
+  const int64_t k = B.k;
+  // Padding columns repeat the last one: computed twice, written once.
+  while (static_cast<int64_t>(cols_.size()) < k) cols_.push_back(cols_.back());
+
+  // 1. Gather: column j of part p is position j - offset(p) of that part's map, its channels contiguous.
+  const int64_t chunks = (k + kChunk - 1) / kChunk;
+  for (const Gather& g : gathers_) {
+    float* dst = B.runner->data(g.out, B.bases);
+    for (size_t p = 0; p < g.maps.size(); ++p) views_[p] = full.map(g.maps[p], bases);
+    pool.run(chunks, [&](int64_t chunk, int) {
+      const int64_t i0 = chunk * kChunk, i1 = std::min(k, i0 + kChunk);
+      const float* src[kChunk];
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t j = cols_[static_cast<size_t>(i)];
+        const int p = part_of_[static_cast<size_t>(j)];
+        const MapView& m = views_[static_cast<size_t>(p)];
+        src[i - i0] = m.data + (j - part_offset_[static_cast<size_t>(p)]) * m.pixel_stride;
+      }
+      for (int c = 0; c < g.channels; ++c) {
+        float* d = dst + c * k;
+        for (int64_t i = i0; i < i1; ++i) d[i] = src[i - i0][c];
+      }
+    });
+  }
+  for (size_t c = 0; c < anchor_consts_.size(); ++c) {
+    const int t = anchor_consts_[c];
+    const int64_t inner = const_inner_[c], rows = plan_->tensor(t).numel / n_ / inner;
+    const float* src = plan_->constant_data(t);
+    float* dst = B.runner->data(t, B.bases);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < k; ++i)
+        std::memcpy(dst + (r * k + i) * inner, src + (r * n_ + cols_[static_cast<size_t>(i)]) * inner,
+                    static_cast<size_t>(inner) * 4);
+  }
+  // 2. The tail's ops at k columns.
+  for (int op : tail_ops_) B.runner->run(op, B.bases, nullptr, pool, ws);
+  // 3. Scatter the real columns into the outputs.
+  for (size_t o = 0; o < outputs_.size(); ++o) {
+    const int t = outputs_[o];
+    const int64_t inner = output_inner_[o], rows = plan_->tensor(t).numel / n_ / inner;
+    float* dst = full.data(t, bases);
+    const float* src = B.runner->data(t, B.bases);
+    pool.run(rows, [&](int64_t r, int) {
+      for (int64_t i = 0; i < K; ++i)
+        std::memcpy(dst + (r * n_ + cols_[static_cast<size_t>(i)]) * inner, src + (r * k + i) * inner,
+                    static_cast<size_t>(inner) * 4);
+    });
+  }
+  cols_.resize(static_cast<size_t>(K));
+}
+
+}  // namespace fx
