@@ -3,12 +3,17 @@
 //
 //   bench_conv_kernels [--threads N] [--runs N] [--isa avx512|avx2|generic|all|best] [--generic-runs N]
 //                      [--layer I] [--quiet] [--repeat N] [--act silu|none|sigmoid] [--kblock BYTES]
-//                      [--achunk BYTES]
+//                      [--achunk BYTES] [--share F] [--cold]
+//
+// --share F: each layer is also timed on a clustered region of about F of its output positions (a
+// rectangle at the top left, as the sparse executor recomputes it), and the cost per position is
+// compared with the whole map's in the same run. --cold flushes the caches before every timed run.
 //
 // By default: the best ISA of this CPU, 2 threads, 15 runs, SiLU on every layer, then the portable path
 // (1 run per layer).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -145,6 +150,14 @@ float* alloc_floats(size_t n, float v) {
 
 // Returns the total of the per-layer medians (ms).
 Act g_act = Act::SiLU;
+double g_share = 0;  // --share: also time a clustered region of this share of the positions
+double g_part_total = 0, g_ideal_total = 0;
+// --cold: caches are flushed before every timed run (as in a network, where each layer's weights and
+// inputs were last touched a frame ago), by writing a buffer larger than the last-level cache.
+std::vector<char> g_flush;
+void flush_caches() {
+  for (size_t i = 0; i < g_flush.size(); i += 64) g_flush[i] = static_cast<char>(g_flush[i] + 1);
+}
 
 double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool quiet) {
   ThreadPool pool(threads);
@@ -174,14 +187,19 @@ double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool q
     FullSpans fs(L.oh, L.ow);
     const SpanList spans = fs.list(L.oh, L.ow);
     const MapView iv = dense_map(in, L.h, L.w, L.cin), ov = dense_map(out, L.oh, L.ow, L.cout);
-    for (int r = 0; r < warmup; ++r) conv.run(iv, ov, nullptr, spans, pool, ws.ws);
-    std::vector<double> t;
-    for (int r = 0; r < runs; ++r) {
-      const double t0 = now_ms();
-      conv.run(iv, ov, nullptr, spans, pool, ws.ws);
-      t.push_back(now_ms() - t0);
-    }
-    std::sort(t.begin(), t.end());
+    auto time = [&](const SpanList& sl) {
+      for (int r = 0; r < warmup; ++r) conv.run(iv, ov, nullptr, sl, pool, ws.ws);
+      std::vector<double> t;
+      for (int r = 0; r < runs; ++r) {
+        flush_caches();
+        const double t0 = now_ms();
+        conv.run(iv, ov, nullptr, sl, pool, ws.ws);
+        t.push_back(now_ms() - t0);
+      }
+      std::sort(t.begin(), t.end());
+      return t;
+    };
+    const std::vector<double> t = time(spans);
     const double med = t[t.size() / 2];
     total += med;
     total_min += t[0];
@@ -189,6 +207,20 @@ double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool q
     if (!quiet)
       std::printf("%3d %5d %4d %4d %5d %2d %2d %4d %8.1f %9.3f %8.1f %9.3f\n", i, L.cin, L.h, L.w, L.cout, L.k, L.s,
                   L.group, L.mflop, med, L.mflop / med, t[0]);
+    if (g_share > 0) {
+      const int rh = std::max(1, std::min(L.oh, static_cast<int>(std::ceil(L.oh * std::sqrt(g_share)))));
+      const int rw = std::max(1, std::min(L.ow, static_cast<int>(std::ceil(L.ow * std::sqrt(g_share)))));
+      std::vector<Span> region;
+      for (int y = 0; y < rh; ++y) region.push_back({y, 0, rw});
+      const std::vector<double> tr = time(make_span_list(region));
+      const double share = static_cast<double>(rh) * rw / (static_cast<double>(L.oh) * L.ow);
+      const double part = tr[tr.size() / 2];
+      g_part_total += part;
+      g_ideal_total += med * share;
+      if (!quiet)
+        std::printf("    region %dx%d (%.1f%%): %.3f ms, per position %.2fx the whole map's\n", rh, rw, 100 * share, part,
+                    part / (med * share));
+    }
     std::free(w);
     std::free(b);
     std::free(in);
@@ -196,6 +228,10 @@ double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool q
   }
   std::printf("total %s %d thread%s: %.2f ms (sum of medians; %.0f MFLOP, %.1f GFLOP/s), sum of minima %.2f ms\n",
               isa_name(isa), threads, threads == 1 ? "" : "s", total, total_flop, total_flop / total, total_min);
+  if (g_share > 0)
+    std::printf("regions of %.0f%%: %.2f ms, %.2fx the whole maps' time at that share (%.2f ms)\n", 100 * g_share,
+                g_part_total, g_part_total / g_ideal_total, g_ideal_total);
+  g_part_total = g_ideal_total = 0;
   if (only < 0) {
     // YOLO11-seg's upsampler: ConvTranspose2d k2 s2 p0, 64 -> 64, 80x80 -> 160x160 (not in the total).
     ConvTransposeParams p;
@@ -255,6 +291,8 @@ int main(int argc, char** argv) {
     else if (a == "--repeat") repeat = std::max(1, std::atoi(next()));
     else if (a == "--kblock") kblock = std::atol(next());
     else if (a == "--achunk") achunk = std::atol(next());
+    else if (a == "--share") g_share = std::atof(next());
+    else if (a == "--cold") g_flush.assign(size_t{256} << 20, 0);
     else if (a == "--act") {
       std::string v = next();
       g_act = v == "none" ? Act::None : v == "sigmoid" ? Act::Sigmoid : Act::SiLU;
@@ -262,7 +300,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: %s [--threads N] [--runs N] [--isa avx512|avx2|generic|best|all|default] [--generic-runs N] "
-                   "[--layer I] [--quiet] [--repeat N] [--act silu|none|sigmoid] [--kblock BYTES] [--achunk BYTES]\n",
+                   "[--layer I] [--quiet] [--repeat N] [--act silu|none|sigmoid] [--kblock BYTES] [--achunk BYTES] [--share F] [--cold]\n",
                    argv[0]);
       return 2;
     }
