@@ -1,12 +1,14 @@
 // libFuzzer target: arbitrary bytes through the plan loader (identifier, FlatBuffers verifier, version
-// and consistency checks) and executor preparation; small plans are also invoked. Every failure must be
-// an fx::Error.
+// and consistency checks) and executor preparation; small plans are also invoked (dense, and the sparse
+// executor's first frame). Every failure must be an fx::Error.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "runtime/dense_executor.h"
 #include "runtime/error.h"
 #include "runtime/plan.h"
+#include "runtime/sparse/sparse_executor.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto pool = std::make_shared<fx::ThreadPool>(1);
@@ -19,6 +21,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (elements > (16 << 20) || plan->total_flops() > 200000000ull) return 0;
     fx::DenseExecutor exec(plan, pool);
     exec.invoke();
+    // The sparse executor prepares more from the plan (label maps, caches, the head's column tail); its
+    // first frame runs every op, a second one with one fresh block only what that block changes.
+    if (plan->input_w() % 8 == 0 && plan->input_h() % 8 == 0) {
+      fx::SparseExecutor sparse(plan, pool, 8, exec.runner());
+      std::vector<uint8_t> image(static_cast<size_t>(plan->input_w()) * plan->input_h() * 3, 114);
+      sparse.reset(image.data());
+      std::vector<fx::Label> labels(static_cast<size_t>(sparse.block_cols()) * sparse.block_rows(), 0);
+      labels[0] = fx::kInvalid;
+      image[0] = 0;
+      sparse.run(labels, image.data(), fx::SparseParams{});
+    }
   } catch (const fx::Error&) {
   }
   return 0;

@@ -1,8 +1,10 @@
-// Writes small seed inputs for the fuzz targets: a few tiny ONNX models (every runtime op kind) and the
-// plans compiled from them. usage: make_fuzz_seeds ONNX_DIR PLAN_DIR
+// Writes small seed inputs for the fuzz targets: tiny ONNX models (every runtime op kind; a head with a
+// column tail) and the plans compiled from them. usage: make_fuzz_seeds ONNX_DIR PLAN_DIR
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <string>
+#include <utility>
 
 #include "compiler/compile.h"
 #include "compiler/onnx_builder.h"
@@ -55,6 +57,30 @@ std::string model_all_ops() {
   return b.serialize();
 }
 
+// A detect-like head over two scales whose epilogue is a column tail (runtime/sparse/column_tail.h):
+// flattened maps joined along the anchors, split into boxes (minus an anchor constant) and scores.
+std::string model_column_tail() {
+  fx::OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 16, 16});
+  auto conv = [&](const std::string& name, const std::string& in, int cin, int cout, int k, int s) {
+    return b.op("Conv", name, {in, b.initializer(name + ".w", {cout, cin, k, k}, rnd(cout * cin * k * k, 3)),
+                               b.initializer(name + ".b", {cout}, rnd(cout, 4))},
+                {fx::OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), fx::OnnxAttr::integers("strides", {s, s})});
+  };
+  std::string c0 = conv("c0", x, 3, 8, 3, 2), c1 = conv("c1", c0, 8, 8, 3, 2);
+  std::string f0 = b.op("Reshape", "f0", {conv("h0", c0, 8, 6, 1, 1), b.initializer_ints("s0", {3}, {1, 6, 64})});
+  std::string f1 = b.op("Reshape", "f1", {conv("h1", c1, 8, 6, 1, 1), b.initializer_ints("s1", {3}, {1, 6, 16})});
+  std::string cat = b.op("Concat", "anchors", {f0, f1}, {fx::OnnxAttr::integer("axis", 2)});
+  auto parts = b.node("Split", "split", {cat, b.initializer_ints("sz", {2}, {2, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
+  std::string box = b.op("Sub", "box", {b.initializer("anchor_points", {1, 2, 80}, rnd(160, 5)), parts[0]});
+  b.node("Concat", "out", {box, b.op("Sigmoid", "score", {parts[1]})}, {fx::OnnxAttr::integer("axis", 1)}, 1,
+         {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  b.metadata("names", "{0: 'a', 1: 'b', 2: 'c', 3: 'd'}");
+  return b.serialize();
+}
+
 void write(const std::string& path, const void* data, size_t n) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
@@ -67,9 +93,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: make_fuzz_seeds ONNX_DIR PLAN_DIR\n");
     return 2;
   }
-  std::string m = model_all_ops();
-  write(std::string(argv[1]) + "/all_ops.onnx", m.data(), m.size());
-  auto plan = fx::compile_onnx(m.data(), m.size(), "all_ops.onnx");
-  write(std::string(argv[2]) + "/all_ops.fsp", plan.data(), plan.size());
+  for (auto [name, m] : {std::pair<std::string, std::string>{"all_ops", model_all_ops()}, {"column_tail", model_column_tail()}}) {
+    write(std::string(argv[1]) + "/" + name + ".onnx", m.data(), m.size());
+    auto plan = fx::compile_onnx(m.data(), m.size(), name + ".onnx");
+    write(std::string(argv[2]) + "/" + name + ".fsp", plan.data(), plan.size());
+  }
   return 0;
 }

@@ -192,6 +192,16 @@ void Plan::validate() {
       if (t < -1 || t >= nt) throw bad(what + " reads a tensor that does not exist");
     for (int t : *op->outputs())
       if (t < 0 || t >= nt || tensors_[t].constant) throw bad(what + " writes an invalid tensor");
+    // An op's output never shares arena bytes with an input stored elsewhere (both are alive while it
+    // runs); kernels rely on that.
+    auto root = [&](int t) { return tensors_[t].alias_root >= 0 ? tensors_[t].alias_root : t; };
+    for (int o : *op->outputs())
+      for (int t : *op->inputs()) {
+        if (t < 0 || tensors_[t].constant || root(t) == root(o)) continue;
+        const TensorInfo &a = tensors_[root(o)], &b = tensors_[root(t)];
+        if (a.arena_offset < b.arena_offset + b.bytes() && b.arena_offset < a.arena_offset + a.bytes())
+          throw bad(what + " writes over its own input in the arena");
+      }
     total_flops_ += op->flops();
   }
 }

@@ -138,6 +138,19 @@ TEST_CASE("plan: truncated, not a plan, or corrupted", "[bad-input]") {
                "cannot open plan '/nonexistent.fsp': No such file or directory");
 }
 
+TEST_CASE("plan: an op whose output overlaps its input in the arena is rejected", "[bad-input]") {
+  // What a corrupted memory plan looks like (found by fuzzing: a concat then copied over its own input).
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  auto* plan = ::fluxshard::plan::GetMutablePlan(bytes.data());
+  const auto* op = plan->ops()->Get(0);
+  auto* in = plan->mutable_tensors()->GetMutableObject(static_cast<flatbuffers::uoffset_t>(op->inputs()->Get(0)));
+  auto* out = plan->mutable_tensors()->GetMutableObject(static_cast<flatbuffers::uoffset_t>(op->outputs()->Get(0)));
+  REQUIRE(out->mutate_arena_offset(in->arena_offset()));
+  CHECK_THROWS_WITH(Plan::from_bytes(bytes.data(), bytes.size(), "overlap.fsp"),
+                    "'overlap.fsp' is an invalid plan: op 0 writes over its own input in the arena");
+}
+
 TEST_CASE("plan: random byte flips are rejected or run without crashing", "[bad-input]") {
   std::string m = tiny_model();
   std::vector<uint8_t> good = compile_onnx(m.data(), m.size(), "tiny.onnx");

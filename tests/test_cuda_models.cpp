@@ -42,7 +42,7 @@ const test::CompiledModel& compiled(const std::string& model) {
   return test::compiled_model(test::source_path("assets/" + model));
 }
 
-const char* const kGoldens[] = {"yolo11n-640_bedroom_f10.fxg", "yolo11n-640_cockatoo_f40.fxg",
+[[maybe_unused]] const char* const kGoldens[] = {"yolo11n-640_bedroom_f10.fxg", "yolo11n-640_cockatoo_f40.fxg",
                                 "yolo11n-320_bedroom_f30.fxg", "yolo11n-seg-640_bedroom_f10.fxg"};
 
 #if defined(FLUXSHARD_HAVE_CUDA)

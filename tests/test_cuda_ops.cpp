@@ -193,7 +193,7 @@ void cpu_conv(const ConvCase& cc, const std::vector<float>& w, const std::vector
 struct BroadcastShapes {
   Shape out, a, b;
 };
-BroadcastShapes random_broadcast(std::mt19937& rng, int max_rank, int max_dim) {
+[[maybe_unused]] BroadcastShapes random_broadcast(std::mt19937& rng, int max_rank, int max_dim) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   BroadcastShapes z;
   const int R = pick(1, max_rank);

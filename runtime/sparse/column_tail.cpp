@@ -185,6 +185,7 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
     tail->part_offset_.push_back(n);
     n += static_cast<int64_t>(h) * w;
   }
+  if (n <= 0 || n > (int64_t(1) << 24)) return nullptr;  // no anchors, or more than any head has
   tail->n_ = n;
   for (size_t p = 0; p < geometry.size(); ++p)
     tail->part_of_.insert(tail->part_of_.end(), static_cast<size_t>(geometry[p].first) * geometry[p].second,
