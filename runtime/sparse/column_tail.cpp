@@ -13,7 +13,7 @@ namespace fb = ::fluxshard::plan;
 
 namespace {
 
-constexpr int kBuckets = 6;       // compact sizes N/2, N/4, ..., N/64
+constexpr int64_t kMinBucket = 64;  // compact sizes N/2, then 1.5x smaller down to this many columns
 constexpr int kMaxParts = 255;    // part_of_ holds a part index in a byte
 constexpr int64_t kChunk = 32;    // columns per task of the gather
 
@@ -292,8 +292,7 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
   }
   tail->compact_ = static_cast<float*>(mi_zalloc_aligned(static_cast<size_t>(std::max<int64_t>(floats, 16)) * 4, 64));
   if (!tail->compact_) throw Error("cannot allocate the column tail's storage");
-  for (int b = 1; b <= kBuckets; ++b) {
-    const int64_t k = (n + (int64_t(1) << b) - 1) >> b;
+  for (int64_t k = kmax;; k = (2 * k + 2) / 3) {
     if (!tail->buckets_.empty() && tail->buckets_.back().k == k) break;
     std::vector<TensorInfo> infos = base;
     for (size_t t = 0; t < nt; ++t) {
@@ -316,6 +315,7 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
       if (root_off[t] >= 0) bucket.bases[t] = tail->compact_ + root_off[t];
     tail->workspace_bytes_ = std::max(tail->workspace_bytes_, bucket.runner->workspace_bytes());
     tail->buckets_.push_back(std::move(bucket));
+    if (k <= kMinBucket) break;
   }
   tail->changed_.assign(static_cast<size_t>(n), 0);
   tail->views_.resize(geometry.size());
@@ -355,16 +355,16 @@ void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool&
   while (buckets_[b].k < K) --b;
   Bucket& B = buckets_[b];
   const int64_t k = B.k;
-  // Padding columns repeat the last one: computed twice, written once.
-  while (static_cast<int64_t>(cols_.size()) < k) cols_.push_back(cols_.back());
+  // The k - K padding columns are not gathered: they compute on whatever the compact tensors held (finite
+  // values of earlier frames, or zeros) and are never scattered.
 
   // 1. Gather: column j of part p is position j - offset(p) of that part's map, its channels contiguous.
-  const int64_t chunks = (k + kChunk - 1) / kChunk;
+  const int64_t chunks = (K + kChunk - 1) / kChunk;
   for (const Gather& g : gathers_) {
     float* dst = B.runner->data(g.out, B.bases);
     for (size_t p = 0; p < g.maps.size(); ++p) views_[p] = full.map(g.maps[p], bases);
     pool.run(chunks, [&](int64_t chunk, int) {
-      const int64_t i0 = chunk * kChunk, i1 = std::min(k, i0 + kChunk);
+      const int64_t i0 = chunk * kChunk, i1 = std::min(K, i0 + kChunk);
       const float* src[kChunk];
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t j = cols_[static_cast<size_t>(i)];
@@ -384,7 +384,7 @@ void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool&
     const float* src = plan_->constant_data(t);
     float* dst = B.runner->data(t, B.bases);
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t i = 0; i < k; ++i)
+      for (int64_t i = 0; i < K; ++i)
         std::memcpy(dst + (r * k + i) * inner, src + (r * n_ + cols_[static_cast<size_t>(i)]) * inner,
                     static_cast<size_t>(inner) * 4);
   }
@@ -402,7 +402,6 @@ void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool&
                     static_cast<size_t>(inner) * 4);
     });
   }
-  cols_.resize(static_cast<size_t>(K));
 }
 
 }  // namespace fx
