@@ -159,7 +159,7 @@ int cmd_run(const Args& args) {
       w.field("recomputed_positions", rep.sparse.recomputed_positions).field("critical_blocks", rep.critical_blocks);
       w.field("candidate_blocks", rep.candidate_blocks).field("salient_skipped", rep.salient_skipped);
       w.field("truncated_positions", rep.sparse.truncated_positions).field("islands_run", rep.sparse.islands_run);
-      w.field("origin_moves", rep.sparse.origin_moves);
+      w.field("origin_moves", rep.sparse.origin_moves).field("epilogue_columns", rep.sparse.tail_columns);
       w.field("bucket", rep.bucket);
       w.key("motion").begin_object().field("candidate_share", rep.motion.candidate_share);
       w.field("exposed_share", rep.motion.exposed_share).field("median_mv", rep.motion.median_mv);

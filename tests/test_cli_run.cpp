@@ -56,12 +56,17 @@ TEST_CASE("run --mode fluxshard --compare-dense writes per-frame statistics and 
   auto lines = run_bedroom(tmp, plan, {"--mode", "fluxshard", "--compare-dense", "--max-frames", "6"}, &out);
   CHECK(out.find("speed-up") != std::string::npos);
   REQUIRE(lines.size() == 7);
+  int column_frames = 0;  // frames whose epilogue recomputed only some anchor columns
   for (size_t i = 0; i < 6; ++i) {
     const JsonValue& l = lines[i];
     CHECK(l.at("frame").as_int() == static_cast<int64_t>(i));
     CHECK(l.at("mode").as_string() == "fluxshard");
     for (const char* k : {"hit_ratio", "flop_hit_ratio", "recomputed_positions", "critical_blocks", "f1_vs_dense"})
       CHECK(l.find(k) != nullptr);
+    const int64_t columns = l.at("epilogue_columns").as_int();
+    CHECK(columns >= 0);
+    CHECK(columns <= 2100);
+    column_frames += columns > 0;
     for (const char* k : {"motion_ms", "classify_ms", "execute_ms", "epilogue_ms", "post_ms", "total_ms"})
       CHECK(l.at("timing").find(k) != nullptr);
     CHECK(l.at("motion").find("median_mv") != nullptr);
@@ -70,6 +75,7 @@ TEST_CASE("run --mode fluxshard --compare-dense writes per-frame statistics and 
       CHECK(d.at("score").as_double() >= 0.25);
     }
   }
+  CHECK(column_frames > 0);
   const JsonValue& s = lines.back();
   CHECK(s.at("summary").as_bool());
   CHECK(s.at("frames").as_int() == 6);
