@@ -130,7 +130,8 @@ int main(int argc, char** argv) {
         ConvParams p;
         p.cin = s.cin, p.cout = s.cout, p.kh = p.kw = s.k, p.sh = p.sw = s.s, p.group = s.group, p.act = Act::SiLU;
         p.pad_t = p.pad_l = p.pad_b = p.pad_r = s.k / 2;
-        const int oh = conv_out_size(s.h, s.k, s.s, p.pad_t, p.pad_b, 1), ow = conv_out_size(s.w, s.k, s.s, p.pad_l, p.pad_r, 1);
+        const int oh = static_cast<int>(conv_out_size(s.h, s.k, s.s, p.pad_t, p.pad_b, 1));
+        const int ow = static_cast<int>(conv_out_size(s.w, s.k, s.s, p.pad_l, p.pad_r, 1));
         std::mt19937 rng(1);
         std::uniform_real_distribution<float> u(-0.1f, 0.1f);
         std::vector<float> w(static_cast<size_t>(s.cout) * (s.cin / s.group) * s.k * s.k), b(static_cast<size_t>(s.cout));

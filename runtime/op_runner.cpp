@@ -207,10 +207,11 @@ void OpRunner::prepare_op(int index) {
       pp.kh = o->kernel_h(), pp.kw = o->kernel_w(), pp.sh = o->stride_h(), pp.sw = o->stride_w();
       pp.pad_t = o->pad_top(), pp.pad_l = o->pad_left(), pp.pad_b = o->pad_bottom(), pp.pad_r = o->pad_right();
       pp.dh = o->dilation_h(), pp.dw = o->dilation_w();
+      // Ranges first: the window extents below must not overflow.
       if (pp.kh <= 0 || pp.kw <= 0 || pp.sh <= 0 || pp.sw <= 0 || pp.dh <= 0 || pp.dw <= 0 || pp.pad_t < 0 ||
-          pp.pad_l < 0 || pp.pad_b < 0 || pp.pad_r < 0 || pp.kh > 64 || pp.kw > 64 || pp.pad_t >= pp.kh * pp.dh ||
-          pp.pad_l >= pp.kw * pp.dw || pp.pad_b >= pp.kh * pp.dh || pp.pad_r >= pp.kw * pp.dw || pp.sh > 4096 ||
-          pp.sw > 4096 || pp.dh > 4096 || pp.dw > 4096)
+          pp.pad_l < 0 || pp.pad_b < 0 || pp.pad_r < 0 || pp.kh > 64 || pp.kw > 64 || pp.sh > 4096 ||
+          pp.sw > 4096 || pp.dh > 4096 || pp.dw > 4096 || pp.pad_t >= pp.kh * pp.dh || pp.pad_l >= pp.kw * pp.dw ||
+          pp.pad_b >= pp.kh * pp.dh || pp.pad_r >= pp.kw * pp.dw)
         throw fail("invalid window parameters");
       if (p->in_map.c != p->out_map.c ||
           conv_out_size(p->in_map.h, pp.kh, pp.sh, pp.pad_t, pp.pad_b, pp.dh) != p->out_map.h ||

@@ -39,8 +39,8 @@ struct ConvCase {
       << " out_extra=" << out_extra;
     return s.str();
   }
-  int oh() const { return conv_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh); }
-  int ow() const { return conv_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw); }
+  int oh() const { return static_cast<int>(conv_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh)); }
+  int ow() const { return static_cast<int>(conv_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw)); }
 };
 
 // Checks one case on one ISA with one thread count. Returns through Catch2 assertions.

@@ -108,8 +108,8 @@ struct ConvCase {
   int ih = 1, iw = 1;
   bool bias = true, residual = false;
   int in_extra = 0, in_first = 0, out_extra = 0, out_first = 0;
-  int oh() const { return conv_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh); }
-  int ow() const { return conv_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw); }
+  int oh() const { return static_cast<int>(conv_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh)); }
+  int ow() const { return static_cast<int>(conv_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw)); }
   std::string str() const {
     std::ostringstream s;
     s << "cin=" << p.cin << " cout=" << p.cout << " k=" << p.kh << "x" << p.kw << " s=" << p.sh << "x" << p.sw
@@ -347,8 +347,8 @@ TEST_CASE("host: the CUDA ConvTranspose arithmetic replayed on the CPU equals Co
   for (int t = 0; t < 60; ++t) {
     ConvTransposeParams p = random_conv_transpose_params(rng, 12);
     const int ih = pick(1, 9), iw = pick(1, 9);
-    const int oh = conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h);
-    const int ow = conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w);
+    const int oh = static_cast<int>(conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h));
+    const int ow = static_cast<int>(conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w));
     if (oh < 1 || ow < 1) continue;
     const int cin_g = p.cin / p.group, cout_g = p.cout / p.group;
     std::vector<float> w = random_vector(static_cast<size_t>(p.cin) * cout_g * p.kh * p.kw, 500 + t);
@@ -841,8 +841,8 @@ TEST_CASE("gpu: ConvTranspose2d equals the CPU bit for bit", "[cuda][gpu][conv]"
     ConvTransposeParams p = random_conv_transpose_params(rng, 24);
     if (t == 0) p = ConvTransposeParams{64, 64, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0, Act::None};  // YOLO11-seg
     const int ih = t == 0 ? 20 : pick(1, 12), iw = t == 0 ? 20 : pick(1, 12);
-    const int oh = conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h);
-    const int ow = conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w);
+    const int oh = static_cast<int>(conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h));
+    const int ow = static_cast<int>(conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w));
     if (oh < 1 || ow < 1) continue;
     INFO("t=" << t << " cin=" << p.cin << " cout=" << p.cout << " k=" << p.kh << "x" << p.kw << " s=" << p.sh << "x" << p.sw);
     const int cout_g = p.cout / p.group;
@@ -964,7 +964,8 @@ TEST_CASE("gpu: local element-wise ops, copies, max pooling and resize equal the
       pp.dw = pp.dh;
       pp.pad_t = pick(0, pp.kh / 2), pp.pad_b = pick(0, pp.kh / 2), pp.pad_l = pick(0, pp.kw / 2), pp.pad_r = pick(0, pp.kw / 2);
       if (t == 0) pp = PoolParams{5, 5, 1, 1, 2, 2, 2, 2, 1, 1};  // SPPF
-      const int oh = conv_out_size(h, pp.kh, pp.sh, pp.pad_t, pp.pad_b, pp.dh), ow = conv_out_size(w, pp.kw, pp.sw, pp.pad_l, pp.pad_r, pp.dw);
+      const int oh = static_cast<int>(conv_out_size(h, pp.kh, pp.sh, pp.pad_t, pp.pad_b, pp.dh));
+      const int ow = static_cast<int>(conv_out_size(w, pp.kw, pp.sw, pp.pad_l, pp.pad_r, pp.dw));
       if (oh >= 1 && ow >= 1) {
         TestMap x(h, w, c, extra_a, 0);
         x.randomize(7 + t);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -31,8 +32,10 @@ struct ConvParams {
   Act act = Act::None;
 };
 
-// Output length along one axis (ONNX floor rule).
-inline int conv_out_size(int in, int k, int stride, int pad_begin, int pad_end, int dilation) {
+// Output length along one axis (ONNX floor rule); 64-bit, so that parameters read from a hostile plan
+// cannot overflow before they are compared with the plan's shapes.
+inline int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_begin, int64_t pad_end,
+                             int64_t dilation) {
   return (in + pad_begin + pad_end - dilation * (k - 1) - 1) / stride + 1;
 }
 
@@ -80,8 +83,8 @@ struct ConvTransposeParams {
   Act act = Act::None;
 };
 
-inline int conv_transpose_out_size(int in, int k, int stride, int pad_begin, int pad_end, int dilation,
-                                   int out_pad) {
+inline int64_t conv_transpose_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_begin, int64_t pad_end,
+                                       int64_t dilation, int64_t out_pad) {
   return stride * (in - 1) + out_pad + (k - 1) * dilation + 1 - pad_begin - pad_end;
 }
 

@@ -117,6 +117,11 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
       max_floats = std::max(max_floats, static_cast<size_t>(ti.h() * ti.w() * ti.c()));
     }
   }
+  {
+    const fb::Op* in_op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
+    if (!labels_[static_cast<size_t>(in_op->outputs()->Get(0))])
+      throw Error("sparse execution needs the image's layout conversion to produce a cached map");
+  }
   // Storage: one buffer per root, two for roots holding labelled maps.
   for (size_t t = 0; t < nt; ++t) {
     const TensorInfo& ti = P.tensors()[t];
