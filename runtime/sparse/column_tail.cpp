@@ -94,55 +94,79 @@ int column_axis(const Plan& P, const fb::Op* op, int ax) {
 
 ColumnTail::~ColumnTail() { mi_free(compact_); }
 
-std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& plan) {
-  const Plan& P = *plan;
-  const int nops = P.op_count();
-  const size_t nt = P.tensors().size();
-  auto op_at = [&](int i) { return P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i)); };
-  std::vector<int> producer(nt, -1), uses(nt, 0);
-  for (int i = 0; i < nops; ++i) {
-    for (int t : *op_at(i)->outputs()) producer[static_cast<size_t>(t)] = i;
-    for (int t : *op_at(i)->inputs())
-      if (t >= 0) ++uses[static_cast<size_t>(t)];
+// Producers and use counts of a plan's tensors (plan outputs count as a use).
+struct ColumnTail::Index {
+  const Plan& P;
+  std::vector<int> producer, uses;
+  explicit Index(const Plan& plan)
+      : P(plan), producer(plan.tensors().size(), -1), uses(plan.tensors().size(), 0) {
+    for (int i = 0; i < P.op_count(); ++i) {
+      for (int t : *op(i)->outputs()) producer[static_cast<size_t>(t)] = i;
+      for (int t : *op(i)->inputs())
+        if (t >= 0) ++uses[static_cast<size_t>(t)];
+    }
+    for (int t : P.outputs()) ++uses[static_cast<size_t>(t)];
   }
-  for (int t : P.outputs()) ++uses[static_cast<size_t>(t)];
-  auto produced_by = [&](int t, OpKind kind) {
-    int p = producer[static_cast<size_t>(t)];
-    return p >= 0 && op_at(p)->kind() == kind && epilogue(op_at(p)) ? p : -1;
-  };
+  const fb::Op* op(int i) const { return P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i)); }
+  // The epilogue op of this kind that produces t, or -1.
+  int produced_by(int t, OpKind kind) const {
+    const int p = producer[static_cast<size_t>(t)];
+    return p >= 0 && op(p)->kind() == kind && epilogue(op(p)) ? p : -1;
+  }
+};
 
-  // 1. Flattened maps: Reshape [1, C, H, W] -> [1, C, H*W] of the NCHW conversion of a cached map, each
-  //    intermediate used once.
-  struct Flat {
-    int reshape = -1, relayout = -1, map = -1, h = 0, w = 0;
-  };
-  std::vector<Flat> flat(nt);
-  for (int i = 0; i < nops; ++i) {
-    const fb::Op* op = op_at(i);
+// A flattened head map: Reshape [1, C, H, W] -> [1, C, H*W] of the NCHW conversion of a cached map, each
+// intermediate used once.
+struct ColumnTail::Flat {
+  int reshape = -1, relayout = -1, map = -1, h = 0, w = 0;
+};
+
+namespace {
+
+// Per tensor id, the flattened map it is (map < 0: none).
+std::vector<ColumnTail::Flat> flattened_maps(const ColumnTail::Index& ix) {
+  const Plan& P = ix.P;
+  std::vector<ColumnTail::Flat> flat(P.tensors().size());
+  for (int i = 0; i < P.op_count(); ++i) {
+    const fb::Op* op = ix.op(i);
     if (op->kind() != OpKind::Reshape || !epilogue(op)) continue;
-    int x = op->inputs()->Get(0), y = op->outputs()->Get(0);
-    int r = produced_by(x, OpKind::Relayout);
-    if (r < 0 || uses[static_cast<size_t>(x)] != 1) continue;
-    int m = op_at(r)->inputs()->Get(0);
+    const int x = op->inputs()->Get(0), y = op->outputs()->Get(0);
+    const int r = ix.produced_by(x, OpKind::Relayout);
+    if (r < 0 || ix.uses[static_cast<size_t>(x)] != 1) continue;
+    const int m = ix.op(r)->inputs()->Get(0), mp = ix.producer[static_cast<size_t>(m)];
     const TensorInfo &mi = P.tensor(m), &xi = P.tensor(x), &yi = P.tensor(y);
-    int mp = producer[static_cast<size_t>(m)];
-    if (mi.layout != PlanLayout::NHWC || mi.stride <= 0 || mp < 0 || epilogue(op_at(mp)) ||
+    if (mi.layout != PlanLayout::NHWC || mi.stride <= 0 || mp < 0 || epilogue(ix.op(mp)) ||
         xi.layout != PlanLayout::Plain || yi.layout != PlanLayout::Plain || xi.shape.size() != 4 ||
         yi.shape != std::vector<int64_t>{1, xi.shape[1], xi.shape[2] * xi.shape[3]})
       continue;
     flat[static_cast<size_t>(y)] = {i, r, m, static_cast<int>(xi.shape[2]), static_cast<int>(xi.shape[3])};
   }
+  return flat;
+}
 
-  // 2. Gathers: a Concat of flattened maps along the last axis, or a flattened map on its own. All
-  //    share one anchor axis: the same parts in the same order.
+}  // namespace
+
+std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& plan) {
+  const Index ix(*plan);
   auto tail = std::unique_ptr<ColumnTail>(new ColumnTail());
   tail->plan_ = plan;
-  tail->is_covered_.assign(static_cast<size_t>(nops), 0);
-  tail->is_feeder_.assign(static_cast<size_t>(nops), 0);
-  std::vector<int> ax(nt, -1);  // per tensor: the logical axis of its anchors (-1: not a column tensor)
+  tail->is_covered_.assign(static_cast<size_t>(plan->op_count()), 0);
+  tail->is_feeder_.assign(static_cast<size_t>(plan->op_count()), 0);
+  // Per tensor: the logical axis of its anchors (-1: not a column tensor).
+  std::vector<int> ax(plan->tensors().size(), -1);
+  if (!tail->add_gathers(ix, flattened_maps(ix), ax) || !tail->add_tail_ops(ix, ax) || !tail->prepare_compact(ax))
+    return nullptr;
+  return tail;
+}
+
+// Gathers: a Concat of flattened maps along the last axis, or a flattened map on its own. All share one
+// anchor axis: the same parts in the same order.
+bool ColumnTail::add_gathers(const Index& ix, const std::vector<Flat>& flat, std::vector<int>& ax) {
+  const Plan& P = ix.P;
+  const size_t nt = P.tensors().size();
   std::vector<char> in_gather(nt, 0);
   std::vector<std::pair<int, int>> geometry;  // (h, w) per part
-  auto add_gather = [&](int op_index, int out, const std::vector<int>& parts) {
+  auto add = [&](int op_index, int out, const std::vector<int>& parts) {
     std::vector<std::pair<int, int>> g;
     Gather gather;
     gather.out = out;
@@ -151,53 +175,56 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
       const Flat& f = flat[static_cast<size_t>(t)];
       g.emplace_back(f.h, f.w);
       gather.maps.push_back(f.map);
-      tail->is_covered_[static_cast<size_t>(f.reshape)] = tail->is_covered_[static_cast<size_t>(f.relayout)] = 1;
-      tail->is_feeder_[static_cast<size_t>(f.relayout)] = 1;
-      if (std::find(tail->sources_.begin(), tail->sources_.end(), f.map) == tail->sources_.end())
-        tail->sources_.push_back(f.map);
+      is_covered_[static_cast<size_t>(f.reshape)] = is_covered_[static_cast<size_t>(f.relayout)] = 1;
+      is_feeder_[static_cast<size_t>(f.relayout)] = 1;
+      if (std::find(sources_.begin(), sources_.end(), f.map) == sources_.end()) sources_.push_back(f.map);
     }
     if (geometry.empty()) geometry = g;
     if (g != geometry) return false;
-    tail->is_covered_[static_cast<size_t>(op_index)] = 1;
+    is_covered_[static_cast<size_t>(op_index)] = 1;
     ax[static_cast<size_t>(out)] = 2;  // [1, C, N]
-    tail->gathers_.push_back(std::move(gather));
+    gathers_.push_back(std::move(gather));
     return true;
   };
-  for (int i = 0; i < nops; ++i) {
-    const fb::Op* op = op_at(i);
+  for (int i = 0; i < P.op_count(); ++i) {
+    const fb::Op* op = ix.op(i);
     if (op->kind() != OpKind::Concat || !epilogue(op)) continue;
     const TensorInfo& y = P.tensor(op->outputs()->Get(0));
     auto o = op->options_as_AxisOptions();
     if (!o || y.layout != PlanLayout::Plain || o->axis() != static_cast<int>(y.physical.size()) - 1) continue;
     std::vector<int> parts(op->inputs()->begin(), op->inputs()->end());
     bool all_flat = !parts.empty();
-    for (int t : parts) all_flat = all_flat && t >= 0 && flat[static_cast<size_t>(t)].map >= 0 && uses[static_cast<size_t>(t)] == 1;
+    for (int t : parts)
+      all_flat = all_flat && t >= 0 && flat[static_cast<size_t>(t)].map >= 0 && ix.uses[static_cast<size_t>(t)] == 1;
     if (!all_flat) continue;
-    if (!add_gather(i, op->outputs()->Get(0), parts)) return nullptr;
+    if (!add(i, op->outputs()->Get(0), parts)) return false;
     for (int t : parts) in_gather[static_cast<size_t>(t)] = 1;
   }
   for (size_t t = 0; t < nt; ++t)
-    if (flat[t].map >= 0 && !in_gather[t] && !add_gather(flat[t].reshape, static_cast<int>(t), {static_cast<int>(t)}))
-      return nullptr;
-  if (tail->gathers_.empty() || geometry.size() > static_cast<size_t>(kMaxParts)) return nullptr;
+    if (flat[t].map >= 0 && !in_gather[t] && !add(flat[t].reshape, static_cast<int>(t), {static_cast<int>(t)}))
+      return false;
+  if (gathers_.empty() || geometry.size() > static_cast<size_t>(kMaxParts)) return false;
   int64_t n = 0;
   for (auto [h, w] : geometry) {
-    tail->part_offset_.push_back(n);
+    part_offset_.push_back(n);
     n += static_cast<int64_t>(h) * w;
   }
-  if (n <= 0 || n > (int64_t(1) << 24)) return nullptr;  // no anchors, or more than any head has
-  tail->n_ = n;
+  if (n <= 0 || n > (int64_t(1) << 24)) return false;  // no anchors, or more than any head has
+  n_ = n;
   for (size_t p = 0; p < geometry.size(); ++p)
-    tail->part_of_.insert(tail->part_of_.end(), static_cast<size_t>(geometry[p].first) * geometry[p].second,
-                          static_cast<uint8_t>(p));
+    part_of_.insert(part_of_.end(), static_cast<size_t>(geometry[p].first) * geometry[p].second, static_cast<uint8_t>(p));
+  views_.resize(geometry.size());
+  return true;
+}
 
-  // 3. The tail: every epilogue op that reads a column tensor, in plan order. It must read only column
-  //    tensors (their anchors on aligned axes) and constants, and act column-wise.
-  for (int i = 0; i < nops; ++i) {
-    const fb::Op* op = op_at(i);
-    if (tail->is_covered_[static_cast<size_t>(i)]) continue;
-    const TensorInfo& y = P.tensor(op->outputs()->Get(0));
-    const int ry = static_cast<int>(y.shape.size());
+// The tail: every epilogue op that reads a column tensor, in plan order. It must read only column tensors
+// (their anchors on aligned axes) and constants, and act column-wise.
+bool ColumnTail::add_tail_ops(const Index& ix, std::vector<int>& ax) {
+  const Plan& P = ix.P;
+  for (int i = 0; i < P.op_count(); ++i) {
+    const fb::Op* op = ix.op(i);
+    if (is_covered_[static_cast<size_t>(i)]) continue;
+    const int ry = static_cast<int>(P.tensor(op->outputs()->Get(0)).shape.size());
     int first = -1;  // anchor axis of the first column input, aligned to the output's rank
     bool reads_other = false, misaligned = false;
     for (int t : *op->inputs()) {
@@ -212,50 +239,55 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
       }
     }
     if (first < 0) continue;
-    if (reads_other || misaligned || !epilogue(op)) return nullptr;
+    if (reads_other || misaligned || !epilogue(op)) return false;
     const bool binary = op->kind() == OpKind::Add || op->kind() == OpKind::Sub || op->kind() == OpKind::Mul ||
                         op->kind() == OpKind::Div;
     // Element-wise ops may take the anchors from either operand; other ops from their first input.
     const int x0 = op->inputs()->Get(0);
-    if (!binary && ax[static_cast<size_t>(x0)] < 0) return nullptr;
+    if (!binary && ax[static_cast<size_t>(x0)] < 0) return false;
     const int out_ax = binary ? first : column_axis(P, op, ax[static_cast<size_t>(x0)]);
-    if (out_ax < 0) return nullptr;
+    if (out_ax < 0) return false;
     for (int t : *op->inputs()) {
       if (t < 0 || !P.tensor(t).constant || !binary) continue;
       const TensorInfo& c = P.tensor(t);
       const int cax = out_ax - (ry - static_cast<int>(c.shape.size()));
       if (cax < 0 || c.shape[static_cast<size_t>(cax)] == 1) continue;  // broadcast along the anchors
-      if (c.shape[static_cast<size_t>(cax)] != n || c.layout != PlanLayout::Plain) return nullptr;
+      if (c.shape[static_cast<size_t>(cax)] != n_ || c.layout != PlanLayout::Plain) return false;
       int& known = ax[static_cast<size_t>(t)];
-      if (known >= 0 && known != cax) return nullptr;
-      if (known < 0) tail->anchor_consts_.push_back(t);
+      if (known >= 0 && known != cax) return false;
+      if (known < 0) anchor_consts_.push_back(t);
       known = cax;
     }
     for (int t : *op->outputs()) {
       const TensorInfo& o = P.tensor(t);
-      if (static_cast<int>(o.shape.size()) != ry || o.shape[static_cast<size_t>(out_ax)] != n) return nullptr;
+      if (static_cast<int>(o.shape.size()) != ry || o.shape[static_cast<size_t>(out_ax)] != n_) return false;
       ax[static_cast<size_t>(t)] = out_ax;
     }
-    tail->is_covered_[static_cast<size_t>(i)] = 1;
-    tail->tail_ops_.push_back(i);
+    is_covered_[static_cast<size_t>(i)] = 1;
+    tail_ops_.push_back(i);
   }
   for (int t : P.outputs())
     if (ax[static_cast<size_t>(t)] >= 0) {
-      if (P.tensor(t).layout != PlanLayout::Plain) return nullptr;
-      tail->outputs_.push_back(t);
+      if (P.tensor(t).layout != PlanLayout::Plain) return false;
+      outputs_.push_back(t);
     }
-  if (tail->outputs_.empty()) return nullptr;
-  for (int i = 0; i < nops; ++i)
-    if (tail->is_covered_[static_cast<size_t>(i)]) tail->covered_.push_back(i);
+  if (outputs_.empty()) return false;
+  for (int i = 0; i < P.op_count(); ++i)
+    if (is_covered_[static_cast<size_t>(i)]) covered_.push_back(i);
   // Every source map must be final where the column path runs.
-  for (int m : tail->sources_)
-    if (producer[static_cast<size_t>(m)] >= tail->covered_.front()) return nullptr;
+  for (int m : sources_)
+    if (ix.producer[static_cast<size_t>(m)] >= covered_.front()) return false;
+  return true;
+}
 
-  // 4. Compact storage: every column tensor and anchor constant, its anchor axis cut to k columns. A
-  //    gather's output owns its compact storage even where the plan stores it inside a layout
-  //    conversion's output (a flattening Reshape is a view): tensors that share that root are rebased
-  //    onto the gather's output.
-  const std::vector<TensorInfo>& T = P.tensors();
+// Compact storage: every column tensor and anchor constant, its anchor axis cut to k columns, and one
+// runner of the tail's ops per compact size. A gather's output owns its compact storage even where the
+// plan stores it inside a layout conversion's output (a flattening Reshape is a view): tensors that share
+// that root are rebased onto the gather's output.
+bool ColumnTail::prepare_compact(const std::vector<int>& ax) {
+  const std::vector<TensorInfo>& T = plan_->tensors();
+  const size_t nt = T.size();
+  const int64_t n = n_;
   std::vector<TensorInfo> base = T;
   std::vector<int64_t> root_off(nt, -1);
   // Beyond three quarters of the columns the compact path saves little (at all N it measured no faster).
@@ -268,33 +300,33 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
     ti.buffer = -1;
     ti.arena_offset = -1;
     bool gather_out = false;
-    for (const Gather& g : tail->gathers_) gather_out = gather_out || g.out == static_cast<int>(t);
+    for (const Gather& g : gathers_) gather_out = gather_out || g.out == static_cast<int>(t);
     if (gather_out) {
       ti.alias_root = -1;
       ti.channel_offset = 0;
     } else if (ti.alias_root >= 0 && ax[static_cast<size_t>(ti.alias_root)] < 0) {
       int home = -1;
-      for (const Gather& g : tail->gathers_)
+      for (const Gather& g : gathers_)
         if (T[static_cast<size_t>(g.out)].alias_root == ti.alias_root) home = g.out;
-      if (home < 0) return nullptr;
+      if (home < 0) return false;
       ti.alias_root = home;
       ti.channel_offset -= T[static_cast<size_t>(home)].channel_offset;
     }
     if (ti.alias_root >= 0) {
       const TensorInfo& root = T[static_cast<size_t>(ti.alias_root)];
-      const int64_t block = n * product(root.shape, static_cast<size_t>(ax[static_cast<size_t>(ti.alias_root)]) + 1, root.shape.size());
-      if (root.layout != ti.layout || ti.channel_offset < 0 ||
-          (ti.layout != PlanLayout::NHWC && ti.channel_offset % block))
-        return nullptr;
+      const int64_t block =
+          n * product(root.shape, static_cast<size_t>(ax[static_cast<size_t>(ti.alias_root)]) + 1, root.shape.size());
+      if (root.layout != ti.layout || ti.channel_offset < 0 || (ti.layout != PlanLayout::NHWC && ti.channel_offset % block))
+        return false;
       continue;
     }
     root_off[t] = floats;
     floats += (ti.numel / n * kmax + 15) / 16 * 16;
   }
-  tail->compact_ = static_cast<float*>(mi_zalloc_aligned(static_cast<size_t>(std::max<int64_t>(floats, 16)) * 4, 64));
-  if (!tail->compact_) throw Error("cannot allocate the column tail's storage");
+  compact_ = static_cast<float*>(mi_zalloc_aligned(static_cast<size_t>(std::max<int64_t>(floats, 16)) * 4, 64));
+  if (!compact_) throw Error("cannot allocate the column tail's storage");
   for (int64_t k = kmax;; k = (2 * k + 2) / 3) {
-    if (!tail->buckets_.empty() && tail->buckets_.back().k == k) break;
+    if (!buckets_.empty() && buckets_.back().k == k) break;
     std::vector<TensorInfo> infos = base;
     for (size_t t = 0; t < nt; ++t) {
       if (ax[t] < 0) continue;
@@ -307,27 +339,26 @@ std::unique_ptr<ColumnTail> ColumnTail::find(const std::shared_ptr<const Plan>& 
     Bucket bucket;
     bucket.k = k;
     try {
-      bucket.runner = std::make_unique<OpRunner>(plan, std::move(infos), tail->tail_ops_);
+      bucket.runner = std::make_unique<OpRunner>(plan_, std::move(infos), tail_ops_);
     } catch (const Error&) {
-      return nullptr;  // some op does not take its compact shapes: no column path
+      return false;  // some op does not take its compact shapes: no column path
     }
     bucket.bases.assign(nt, nullptr);
     for (size_t t = 0; t < nt; ++t)
-      if (root_off[t] >= 0) bucket.bases[t] = tail->compact_ + root_off[t];
-    tail->workspace_bytes_ = std::max(tail->workspace_bytes_, bucket.runner->workspace_bytes());
-    tail->buckets_.push_back(std::move(bucket));
+      if (root_off[t] >= 0) bucket.bases[t] = compact_ + root_off[t];
+    workspace_bytes_ = std::max(workspace_bytes_, bucket.runner->workspace_bytes());
+    buckets_.push_back(std::move(bucket));
     if (k <= kMinBucket) break;
   }
-  tail->changed_.assign(static_cast<size_t>(n), 0);
-  tail->views_.resize(geometry.size());
-  tail->cols_.reserve(static_cast<size_t>(n));
   auto inner = [&](int t) {
     const TensorInfo& ti = T[static_cast<size_t>(t)];
     return product(ti.shape, static_cast<size_t>(ax[static_cast<size_t>(t)]) + 1, ti.shape.size());
   };
-  for (int t : tail->anchor_consts_) tail->const_inner_.push_back(inner(t));
-  for (int t : tail->outputs_) tail->output_inner_.push_back(inner(t));
-  return tail;
+  for (int t : anchor_consts_) const_inner_.push_back(inner(t));
+  for (int t : outputs_) output_inner_.push_back(inner(t));
+  changed_.assign(static_cast<size_t>(n), 0);
+  cols_.reserve(static_cast<size_t>(n));
+  return true;
 }
 
 int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels) {

@@ -55,8 +55,16 @@ class ColumnTail {
   // written through `full` over `bases` (the executor's storage). Never allocates.
   void run(const OpRunner& full, const TensorBases& bases, ThreadPool& pool, const Workspace& ws);
 
+  struct Index;  // producers and uses of the plan's tensors (column_tail.cpp)
+  struct Flat;   // a flattened head map (column_tail.cpp)
+
  private:
   ColumnTail() = default;
+  // The steps of find(), in order; each returns false when the plan's epilogue does not fit. `ax`: per
+  // tensor, the logical axis of its anchors (-1: not a column tensor).
+  bool add_gathers(const Index& ix, const std::vector<Flat>& flat, std::vector<int>& ax);
+  bool add_tail_ops(const Index& ix, std::vector<int>& ax);
+  bool prepare_compact(const std::vector<int>& ax);
 
   struct Gather {
     int out = -1;           // [1, C, N] tensor the gather produces
