@@ -379,6 +379,17 @@ int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels) {
   return static_cast<int64_t>(cols_.size());
 }
 
+void ColumnTail::copy_columns(float* dst, const float* src, int64_t inner, int64_t count, bool to_compact) const {
+  // One row: compact column i <-> full column cols_[i], `inner` floats each (mostly 1: a plain loop).
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t full = cols_[static_cast<size_t>(i)];
+    float* d = dst + (to_compact ? i : full) * inner;
+    const float* s = src + (to_compact ? full : i) * inner;
+    if (inner == 1) *d = *s;
+    else std::memcpy(d, s, static_cast<size_t>(inner) * 4);
+  }
+}
+
 void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool& pool, const Workspace& ws) {
   const int64_t K = static_cast<int64_t>(cols_.size());
   if (K == 0) return;
@@ -416,9 +427,7 @@ void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool&
     const float* src = plan_->constant_data(t);
     float* dst = B.runner->data(t, B.bases);
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t i = 0; i < K; ++i)
-        std::memcpy(dst + (r * k + i) * inner, src + (r * n_ + cols_[static_cast<size_t>(i)]) * inner,
-                    static_cast<size_t>(inner) * 4);
+      copy_columns(dst + r * k * inner, src + r * n_ * inner, inner, K, /*to_compact=*/true);
   }
   // 2. The tail's ops at k columns.
   for (int op : tail_ops_) B.runner->run(op, B.bases, nullptr, pool, ws);
@@ -429,9 +438,7 @@ void ColumnTail::run(const OpRunner& full, const TensorBases& bases, ThreadPool&
     float* dst = full.data(t, bases);
     const float* src = B.runner->data(t, B.bases);
     pool.run(rows, [&](int64_t r, int) {
-      for (int64_t i = 0; i < K; ++i)
-        std::memcpy(dst + (r * n_ + cols_[static_cast<size_t>(i)]) * inner, src + (r * k + i) * inner,
-                    static_cast<size_t>(inner) * 4);
+      copy_columns(dst + r * n_ * inner, src + r * k * inner, inner, K, /*to_compact=*/false);
     });
   }
 }

@@ -65,6 +65,8 @@ class ColumnTail {
   bool add_gathers(const Index& ix, const std::vector<Flat>& flat, std::vector<int>& ax);
   bool add_tail_ops(const Index& ix, std::vector<int>& ax);
   bool prepare_compact(const std::vector<int>& ax);
+  // Copies the first `count` collected columns of one row between a compact and a full tensor.
+  void copy_columns(float* dst, const float* src, int64_t inner, int64_t count, bool to_compact) const;
 
   struct Gather {
     int out = -1;           // [1, C, N] tensor the gather produces
