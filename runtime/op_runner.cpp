@@ -65,7 +65,8 @@ OpRunner::OpRunner(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {
 
 OpRunner::OpRunner(std::shared_ptr<const Plan> plan, std::vector<TensorInfo> tensors, const std::vector<int>& ops)
     : plan_(std::move(plan)), tensors_(std::move(tensors)) {
-  if (tensors_.size() != plan_->tensors().size()) throw Error("op runner: one tensor description per plan tensor expected");
+  if (tensors_.size() != plan_->tensors().size())
+    throw Error("op runner: one tensor description per plan tensor expected");
   ops_.resize(static_cast<size_t>(plan_->op_count()));
   for (int i : ops) {
     if (i < 0 || i >= plan_->op_count()) throw Error("op runner: op " + std::to_string(i) + " is not in the plan");

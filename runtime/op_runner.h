@@ -43,7 +43,8 @@ class OpRunner {
   float* data(int tensor, const TensorBases& bases) const;
   MapView map(int tensor, const TensorBases& bases) const;
 
-  // Runs op i (which must be prepared). For local ops `spans` (output positions) restricts the work; nullptr: the whole map.
+  // Runs op i (which must be prepared). For local ops `spans` (output positions) restricts the work;
+  // nullptr: the whole map.
   void run(int index, const TensorBases& bases, const SpanList* spans, ThreadPool& pool, const Workspace& ws) const;
 
  private:

@@ -212,7 +212,8 @@ bool ColumnTail::add_gathers(const Index& ix, const std::vector<Flat>& flat, std
   if (n <= 0 || n > (int64_t(1) << 24)) return false;  // no anchors, or more than any head has
   n_ = n;
   for (size_t p = 0; p < geometry.size(); ++p)
-    part_of_.insert(part_of_.end(), static_cast<size_t>(geometry[p].first) * geometry[p].second, static_cast<uint8_t>(p));
+    part_of_.insert(part_of_.end(), static_cast<size_t>(geometry[p].first) * geometry[p].second,
+                    static_cast<uint8_t>(p));
   views_.resize(geometry.size());
   return true;
 }
@@ -316,7 +317,8 @@ bool ColumnTail::prepare_compact(const std::vector<int>& ax) {
       const TensorInfo& root = T[static_cast<size_t>(ti.alias_root)];
       const int64_t block =
           n * product(root.shape, static_cast<size_t>(ax[static_cast<size_t>(ti.alias_root)]) + 1, root.shape.size());
-      if (root.layout != ti.layout || ti.channel_offset < 0 || (ti.layout != PlanLayout::NHWC && ti.channel_offset % block))
+      if (root.layout != ti.layout || ti.channel_offset < 0 ||
+          (ti.layout != PlanLayout::NHWC && ti.channel_offset % block))
         return false;
       continue;
     }
@@ -334,7 +336,8 @@ bool ColumnTail::prepare_compact(const std::vector<int>& ax) {
       ti.shape[static_cast<size_t>(ax[t])] = k;
       ti.physical[static_cast<size_t>(physical_axis(ti, ax[t]))] = k;
       ti.numel = ti.numel / n * k;
-      if (ti.alias_root >= 0 && ti.layout != PlanLayout::NHWC) ti.channel_offset = static_cast<int>(ti.channel_offset / n * k);
+      if (ti.alias_root >= 0 && ti.layout != PlanLayout::NHWC)
+        ti.channel_offset = static_cast<int>(ti.channel_offset / n * k);
     }
     Bucket bucket;
     bucket.k = k;

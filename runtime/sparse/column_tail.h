@@ -37,9 +37,13 @@ class ColumnTail {
   int64_t anchors() const { return n_; }
   // Covered ops in plan order; the first is where the column path runs (every source map is final).
   const std::vector<int>& covered() const { return covered_; }
-  bool covers(int op) const { return op >= 0 && static_cast<size_t>(op) < is_covered_.size() && is_covered_[static_cast<size_t>(op)]; }
+  bool covers(int op) const {
+    return op >= 0 && static_cast<size_t>(op) < is_covered_.size() && is_covered_[static_cast<size_t>(op)];
+  }
   // The layout conversions that feed the gather: their outputs go stale while the column path runs.
-  bool feeds(int op) const { return op >= 0 && static_cast<size_t>(op) < is_feeder_.size() && is_feeder_[static_cast<size_t>(op)]; }
+  bool feeds(int op) const {
+    return op >= 0 && static_cast<size_t>(op) < is_feeder_.size() && is_feeder_[static_cast<size_t>(op)];
+  }
   // The NHWC maps the tail reads (tensor ids).
   const std::vector<int>& sources() const { return sources_; }
   // Ops of the tail proper (run on compact tensors), for statistics.
