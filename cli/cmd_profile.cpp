@@ -17,6 +17,7 @@
 #include "runtime/io/video_reader.h"
 #include "runtime/post/metrics.h"
 #include "runtime/session.h"
+#include "runtime/sparse/truncation.h"
 
 namespace fx::cli {
 
@@ -99,12 +100,8 @@ int cmd_profile(const Args& args) {
     }
   }
   // The floor: the default session's island threshold (SessionOptions::island_eps x the op's scale).
-  std::vector<float> floor_eps(scale.size(), 0.f);
-  for (int i = 0; i < plan->op_count(); ++i) {
-    const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
-      floor_eps[static_cast<size_t>(i)] = SessionOptions{}.island_eps * scale[static_cast<size_t>(i)];
-  }
+  std::vector<float> floor_eps = default_eps(*plan, scale, SessionOptions{}.island_eps);
+  floor_eps.resize(scale.size(), 0.f);  // empty when the default has no island threshold
   auto eps_for = [&](double alpha) {
     std::vector<float> eps(scale.size());
     for (size_t i = 0; i < eps.size(); ++i) eps[i] = std::max(static_cast<float>(alpha * scale[i]), floor_eps[i]);

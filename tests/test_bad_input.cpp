@@ -24,6 +24,17 @@ void expect_error(const test::CliResult& r, int status, const std::string& messa
   CHECK(r.err == "error: " + message + "\n");
 }
 
+// A compiled plan rewritten through the FlatBuffers object API (fields at their default value are not
+// stored, so the in-place mutators cannot change them), as the bytes of a plan file.
+template <typename Edit>
+std::string rewritten_plan(const std::vector<uint8_t>& bytes, Edit edit) {
+  std::unique_ptr<::fluxshard::plan::PlanT> t(::fluxshard::plan::GetPlan(bytes.data())->UnPack());
+  edit(*t);
+  flatbuffers::FlatBufferBuilder fbb;
+  ::fluxshard::plan::FinishPlanBuffer(fbb, ::fluxshard::plan::Plan::Pack(fbb, t.get()));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
 // A tiny valid model: conv (SiLU) -> maxpool -> conv, with detect-like metadata.
 std::string tiny_model(const std::string& extra_op = "") {
   OnnxBuilder b(17);
@@ -149,6 +160,44 @@ TEST_CASE("plan: an op whose output overlaps its input in the arena is rejected"
   REQUIRE(out->mutate_arena_offset(in->arena_offset()));
   CHECK_THROWS_WITH(Plan::from_bytes(bytes.data(), bytes.size(), "overlap.fsp"),
                     "'overlap.fsp' is an invalid plan: op 0 writes over its own input in the arena");
+}
+
+TEST_CASE("plan: a pooling window whose extent overflows is rejected", "[bad-input]") {
+  // Found by fuzzing: the window's extent (kernel x dilation) was computed before the dilation's range
+  // was checked (undefined behaviour, caught by UBSan in CI).
+  OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 32, 32});
+  std::string y = b.op("Conv", "conv0", {x, b.initializer("w0", {8, 3, 1, 1}, std::vector<float>(24, 0.1f))});
+  b.node("MaxPool", "pool", {y}, {OnnxAttr::integers("kernel_shape", {3, 3}), OnnxAttr::integers("pads", {1, 1, 1, 1})},
+         1, {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  std::string m = b.serialize();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "pool.onnx");
+  std::string mutant = rewritten_plan(bytes, [](::fluxshard::plan::PlanT& t) {
+    int pools = 0;
+    for (auto& op : t.ops)
+      if (op->kind == OpKind::MaxPool) op->options.AsPoolOptions()->dilation_h = 1 << 30, ++pools;
+    REQUIRE(pools == 1);
+  });
+  auto plan = Plan::from_bytes(mutant.data(), mutant.size(), "pool.fsp");
+  CHECK_THROWS_WITH(DenseExecutor(plan, std::make_shared<ThreadPool>(1)), Catch::Contains("invalid window parameters"));
+}
+
+TEST_CASE("run: a plan whose image conversion is not a cached map is refused by the sparse modes", "[bad-input]") {
+  // What a corrupted region field looks like (found by fuzzing): the dense path still runs it.
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  std::string plan = tmp.file("epilogue_input.fsp");
+  test::write_file(plan, rewritten_plan(bytes, [](::fluxshard::plan::PlanT& t) {
+                     REQUIRE(t.ops[0]->kind == OpKind::Relayout);
+                     t.ops[0]->spatial->region = PlanRegion::Epilogue;
+                   }));
+  std::string clip = test::source_path("assets/bedroom.mp4");
+  CHECK(run_cli({"run", plan, "--input", clip, "--max-frames", "1", "--mode", "dense"}).status == 0);
+  expect_error(run_cli({"run", plan, "--input", clip, "--max-frames", "1", "--mode", "exact"}), 1,
+               "sparse execution needs the image's layout conversion to produce a cached map");
 }
 
 TEST_CASE("plan: random byte flips are rejected or run without crashing", "[bad-input]") {

@@ -33,14 +33,14 @@ const std::vector<float>* TruncationTable::eps(int bucket, const std::vector<flo
   return &eps_[static_cast<size_t>(bucket)];
 }
 
-std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, float island_eps) {
+std::vector<float> default_eps(const Plan& plan, const std::vector<float>& scale, float island_eps) {
   std::vector<float> eps;
   if (island_eps <= 0) return eps;
   eps.assign(static_cast<size_t>(plan.op_count()), 0.f);
   for (int i = 0; i < plan.op_count(); ++i) {
     const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
-      eps[static_cast<size_t>(i)] = island_eps * exec.op_scale()[static_cast<size_t>(i)];
+      eps[static_cast<size_t>(i)] = island_eps * scale.at(static_cast<size_t>(i));
   }
   return eps;
 }

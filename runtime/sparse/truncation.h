@@ -31,7 +31,10 @@ class TruncationTable {
 };
 
 // The session's default thresholds without a table (empty when island_eps <= 0): per global op
-// island_eps x exec.op_scale() (call right after exec.reset()).
-std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, float island_eps);
+// island_eps x its output scale (scale: per op, e.g. SparseExecutor::op_scale() right after reset()).
+std::vector<float> default_eps(const Plan& plan, const std::vector<float>& scale, float island_eps);
+inline std::vector<float> default_eps(const Plan& plan, const SparseExecutor& exec, float island_eps) {
+  return default_eps(plan, exec.op_scale(), island_eps);
+}
 
 }  // namespace fx
