@@ -1,102 +1,129 @@
 // Writes small seed inputs for the fuzz targets: tiny ONNX models (every runtime op kind; a head with a
-// column tail) and the plans compiled from them. usage: make_fuzz_seeds ONNX_DIR PLAN_DIR
+// column tail), the plans compiled from them and, for the wire fuzzer, byte streams of a whole edge
+// session (Hello, a full update, a partial update with motion, a Background, Bye) with each codec.
+// usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR]
 #include <cstdio>
 #include <fstream>
-#include <random>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "compiler/compile.h"
-#include "compiler/onnx_builder.h"
+#include "fuzz/seed_models.h"
+#include "fuzz/wire_session.h"
+#include "net/codec.h"
+#include "net/framing.h"
+#include "net/wire.h"
 
 namespace {
 
-std::vector<float> rnd(size_t n, unsigned seed) {
-  std::mt19937 r(seed);
-  std::uniform_real_distribution<float> d(-1, 1);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(r);
-  return v;
-}
-
-// Conv(SiLU) -> Split -> residual conv -> Concat -> MaxPool -> Resize -> head with Reshape/Transpose/
-// Softmax/MatMul/Slice: every op kind of the runtime in a few kilobytes.
-std::string model_all_ops() {
-  fx::OnnxBuilder b(17);
-  std::string x = b.input("images", {1, 3, 16, 16});
-  auto conv = [&](const std::string& name, const std::string& in, int cin, int cout, int k, int s, bool act) {
-    std::string y = b.op("Conv", name, {in, b.initializer(name + ".w", {cout, cin, k, k}, rnd(cout * cin * k * k, 1)),
-                                         b.initializer(name + ".b", {cout}, rnd(cout, 2))},
-                         {fx::OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}),
-                          fx::OnnxAttr::integers("strides", {s, s})});
-    if (!act) return y;
-    return b.op("Mul", name + ".silu", {y, b.op("Sigmoid", name + ".sig", {y})});
-  };
-  std::string c0 = conv("c0", x, 3, 8, 3, 2, true);
-  auto parts = b.node("Split", "split", {c0, b.initializer_ints("sz", {2}, {4, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
-  std::string r = b.op("Add", "res", {parts[1], conv("c1", parts[1], 4, 4, 3, 1, true)});
-  std::string cat = b.op("Concat", "cat", {parts[0], r}, {fx::OnnxAttr::integer("axis", 1)});
-  std::string p = b.op("MaxPool", "pool", {cat}, {fx::OnnxAttr::integers("kernel_shape", {3, 3}),
-                                                 fx::OnnxAttr::integers("pads", {1, 1, 1, 1}),
-                                                 fx::OnnxAttr::integers("strides", {2, 2})});
-  std::string up = b.op("Resize", "up", {p, "", b.initializer("scales", {4}, {1, 1, 2, 2})},
-                        {fx::OnnxAttr::string("coordinate_transformation_mode", "asymmetric"),
-                         fx::OnnxAttr::string("nearest_mode", "floor")});
-  std::string h = conv("head", up, 8, 6, 1, 1, false);
-  std::string flat = b.op("Reshape", "flat", {h, b.initializer_ints("shape", {3}, {1, 6, 64})});
-  std::string t = b.op("Transpose", "t", {flat}, {fx::OnnxAttr::integers("perm", {0, 2, 1})});
-  std::string mm = b.op("MatMul", "mm", {flat, t});
-  std::string sm = b.op("Softmax", "sm", {mm}, {fx::OnnxAttr::integer("axis", -1)});
-  std::string sl = b.op("Slice", "sl", {sm, b.initializer_ints("s0", {1}, {1}), b.initializer_ints("e0", {1}, {5}),
-                                       b.initializer_ints("a0", {1}, {2})});
-  std::string dv = b.op("Div", "div", {sl, b.initializer("k", {1}, {2.f})});
-  b.node("Sub", "sub", {dv, b.initializer("k2", {1}, {0.1f})}, {}, 1, {"output0"});
-  b.output("output0");
-  b.metadata("task", "detect");
-  b.metadata("names", "{0: 'a', 1: 'b'}");
-  return b.serialize();
-}
-
-// A detect-like head over two scales whose epilogue is a column tail (runtime/sparse/column_tail.h):
-// flattened maps joined along the anchors, split into boxes (minus an anchor constant) and scores.
-std::string model_column_tail() {
-  fx::OnnxBuilder b(17);
-  std::string x = b.input("images", {1, 3, 16, 16});
-  auto conv = [&](const std::string& name, const std::string& in, int cin, int cout, int k, int s) {
-    return b.op("Conv", name, {in, b.initializer(name + ".w", {cout, cin, k, k}, rnd(cout * cin * k * k, 3)),
-                               b.initializer(name + ".b", {cout}, rnd(cout, 4))},
-                {fx::OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), fx::OnnxAttr::integers("strides", {s, s})});
-  };
-  std::string c0 = conv("c0", x, 3, 8, 3, 2), c1 = conv("c1", c0, 8, 8, 3, 2);
-  std::string f0 = b.op("Reshape", "f0", {conv("h0", c0, 8, 6, 1, 1), b.initializer_ints("s0", {3}, {1, 6, 64})});
-  std::string f1 = b.op("Reshape", "f1", {conv("h1", c1, 8, 6, 1, 1), b.initializer_ints("s1", {3}, {1, 6, 16})});
-  std::string cat = b.op("Concat", "anchors", {f0, f1}, {fx::OnnxAttr::integer("axis", 2)});
-  auto parts = b.node("Split", "split", {cat, b.initializer_ints("sz", {2}, {2, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
-  std::string box = b.op("Sub", "box", {b.initializer("anchor_points", {1, 2, 80}, rnd(160, 5)), parts[0]});
-  b.node("Concat", "out", {box, b.op("Sigmoid", "score", {parts[1]})}, {fx::OnnxAttr::integer("axis", 1)}, 1,
-         {"output0"});
-  b.output("output0");
-  b.metadata("task", "detect");
-  b.metadata("names", "{0: 'a', 1: 'b', 2: 'c', 3: 'd'}");
-  return b.serialize();
-}
+namespace wire = fx::net::wire;
 
 void write(const std::string& path, const void* data, size_t n) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
 }
 
+std::unique_ptr<wire::BlockSetT> blocks(const std::vector<uint8_t>& img, const fx::net::BlockGrid& g,
+                                        const std::vector<uint8_t>& fresh, fx::net::Codec codec) {
+  fx::net::EncodeOptions opt;
+  opt.codec = codec;
+  fx::net::EncodedBlocks enc;
+  fx::net::encode_blocks(img.data(), g, fresh, opt, enc);
+  auto bs = std::make_unique<wire::BlockSetT>();
+  bs->codec = static_cast<wire::Codec>(codec);
+  bs->fresh = fx::net::pack_bitmap(fresh);
+  bs->count = enc.count;
+  bs->atlas_cols = enc.atlas_cols;
+  bs->payload = std::move(enc.payload);
+  return bs;
+}
+
+// Hello, full FrameUpdate, FrameUpdate with one fresh block and the others moved, Background, Bye.
+std::vector<uint8_t> session_stream(const fx::Plan& plan, fx::net::Codec codec, bool approximate) {
+  fx::net::BlockGrid g{plan.input_w(), plan.input_h(), fx::fuzz::kWireBlock};
+  std::vector<uint8_t> out, img(static_cast<size_t>(g.width) * g.height * 3);
+  for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i * 37 % 251);
+  auto frame = [&](std::vector<uint8_t> f) { out.insert(out.end(), f.begin(), f.end()); };
+
+  wire::HelloT h;
+  h.protocol_version = fx::net::kProtocolVersion;
+  h.plan_hash = plan.hash();
+  h.input_w = g.width;
+  h.input_h = g.height;
+  h.block = g.block;
+  h.codec = static_cast<wire::Codec>(codec);
+  h.mode = approximate ? wire::Mode::Approximate : wire::Mode::Exact;
+  h.token.assign(fx::fuzz::kWireToken, fx::fuzz::kWireToken + std::string(fx::fuzz::kWireToken).size());
+  h.salience_conf = 0.1f;
+  frame(fx::net::encode_frame(std::move(h)));
+
+  const int n = g.count();
+  wire::FrameUpdateT full;
+  full.frame_id = 0;
+  full.update_id = 1;
+  full.full = true;
+  full.motion = fx::net::encode_motion(std::vector<fx::Label>(static_cast<size_t>(n), 0));
+  full.blocks = blocks(img, g, std::vector<uint8_t>(static_cast<size_t>(n), 1), codec);
+  full.src_w = 2 * g.width;
+  full.src_h = g.height;
+  frame(fx::net::encode_frame(std::move(full)));
+
+  for (auto& p : img) p = static_cast<uint8_t>(255 - p);
+  std::vector<uint8_t> fresh(static_cast<size_t>(n), 0);
+  fresh[0] = 1;
+  std::vector<fx::Label> motion(static_cast<size_t>(n), 0);
+  motion[static_cast<size_t>(n - 1)] = fx::pack_shift(-2, -1);
+  wire::FrameUpdateT part;
+  part.frame_id = 1;
+  part.update_id = 2;
+  part.motion = fx::net::encode_motion(motion);
+  part.blocks = blocks(img, g, fresh, codec);
+  part.src_w = g.width;
+  part.src_h = g.height;
+  frame(fx::net::encode_frame(std::move(part)));
+
+  wire::BackgroundT bg;
+  bg.update_id = 3;
+  fresh[0] = 0;
+  fresh[1] = 1;
+  bg.blocks = blocks(img, g, fresh, codec);
+  frame(fx::net::encode_frame(std::move(bg)));
+
+  wire::ByeT bye;
+  bye.reason = "done";
+  frame(fx::net::encode_frame(std::move(bye)));
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: make_fuzz_seeds ONNX_DIR PLAN_DIR\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR]\n");
     return 2;
   }
-  for (auto [name, m] : {std::pair<std::string, std::string>{"all_ops", model_all_ops()}, {"column_tail", model_column_tail()}}) {
+  for (auto [name, m] : {std::pair<std::string, std::string>{"all_ops", fx::fuzz::model_all_ops()},
+                         {"column_tail", fx::fuzz::model_column_tail()}}) {
     write(std::string(argv[1]) + "/" + name + ".onnx", m.data(), m.size());
-    auto plan = fx::compile_onnx(m.data(), m.size(), name + ".onnx");
-    write(std::string(argv[2]) + "/" + name + ".fsp", plan.data(), plan.size());
+    auto bytes = fx::compile_onnx(m.data(), m.size(), name + ".onnx");
+    write(std::string(argv[2]) + "/" + name + ".fsp", bytes.data(), bytes.size());
+    if (argc == 4 && name == "column_tail") {
+      fx::fuzz::WireServer server;
+      for (auto codec : {fx::net::Codec::Raw, fx::net::Codec::Zstd, fx::net::Codec::Lz4, fx::net::Codec::Jpeg})
+        for (bool approximate : {false, true}) {
+          auto s = session_stream(*server.plan, codec, approximate);
+          // A seed the server refuses early would leave the session code unexplored.
+          int accepted = fx::fuzz::feed_wire_session(server, s.data(), s.size());
+          if (accepted != 4) {
+            std::fprintf(stderr, "make_fuzz_seeds: the %s seed stream got %d of 4 messages accepted\n",
+                         fx::net::codec_name(codec), accepted);
+            return 1;
+          }
+          write(std::string(argv[3]) + "/" + fx::net::codec_name(codec) + (approximate ? "_approx" : "_exact") + ".bin",
+                s.data(), s.size());
+        }
+    }
   }
   return 0;
 }

@@ -14,9 +14,9 @@
 #include <unordered_map>
 
 #include "net/framing.h"
+#include "net/hello.h"
 #include "net/profile.h"
 #include "net/server_session.h"
-#include "net/token.h"
 #include "net/wire.h"
 #include "runtime/error.h"
 #include "runtime/util/clock.h"
@@ -299,43 +299,13 @@ struct Server::Impl {
   }
 
   bool on_hello(Conn* c, const wire::HelloT& h) {
-    if (h.protocol_version != kProtocolVersion) {
-      reject(c, wire::ErrorCode::Version,
-             "unsupported protocol version " + std::to_string(h.protocol_version) + " (server speaks " +
-                 std::to_string(kProtocolVersion) + ")");
-      return false;
-    }
-    if (!opt.token.empty() && !token_equal(h.token, opt.token)) {
-      reject(c, wire::ErrorCode::Unauthorized, h.token.empty() ? "missing token" : "wrong token");
-      return false;
-    }
-    if (h.plan_hash != plan->hash() || h.input_w != plan->input_w() || h.input_h != plan->input_h()) {
-      char msg[200];
-      std::snprintf(msg, sizeof msg, "plan mismatch: edge runs %dx%d plan %016llx, server %dx%d plan %016llx", h.input_w,
-                    h.input_h, static_cast<unsigned long long>(h.plan_hash), plan->input_w(), plan->input_h(),
-                    static_cast<unsigned long long>(plan->hash()));
-      reject(c, wire::ErrorCode::PlanMismatch, msg);
-      return false;
-    }
-    if (h.block < 4 || h.block > 128 || plan->input_w() % h.block || plan->input_h() % h.block) {
-      reject(c, wire::ErrorCode::PlanMismatch, "block size " + std::to_string(h.block) + " does not divide the input");
-      return false;
-    }
-    int codec = static_cast<int>(h.codec), mode = static_cast<int>(h.mode);
-    if (codec < 0 || codec > 3 || mode < 0 || mode > 1 || !(h.conf >= 0 && h.conf <= 1) || !(h.iou >= 0 && h.iou <= 1) ||
-        !(h.island_eps >= 0 && h.island_eps <= 1e3) || !(h.salience_conf >= 0 && h.salience_conf <= 1)) {
-      reject(c, wire::ErrorCode::Malformed, "invalid session parameters in Hello");
+    HelloVerdict v = admit_hello(h, *plan, opt.token, opt.backend);
+    if (!v.ok) {
+      reject(c, v.code, v.reason);
       return false;
     }
     auto st = std::make_shared<SessionState>();
-    st->cfg.block = h.block;
-    st->cfg.codec = codec_from_int(codec);
-    st->cfg.approximate = h.mode == wire::Mode::Approximate;
-    st->cfg.conf = h.conf;
-    st->cfg.iou = h.iou;
-    st->cfg.island_eps = h.island_eps;
-    st->cfg.salience_conf = h.salience_conf;
-    st->cfg.backend = opt.backend;
+    st->cfg = v.cfg;
     c->session = st;
     c->st = St::Ready;
     c->reader.set_limit(opt.max_message);

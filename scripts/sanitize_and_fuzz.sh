@@ -13,9 +13,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^(test_conv|test_conv_transpose|test_synth|test_no_alloc)$'
 
 corpus=build-asan/fuzz-corpus
-mkdir -p "$corpus/onnx" "$corpus/plan"
-build-asan/bin/make_fuzz_seeds "$corpus/onnx" "$corpus/plan"
-for target in onnx_loader plan_loader; do
+mkdir -p "$corpus/onnx" "$corpus/plan" "$corpus/wire"
+build-asan/bin/make_fuzz_seeds "$corpus/onnx" "$corpus/plan" "$corpus/wire"
+for target in onnx_loader plan_loader wire; do
   dir=$corpus/${target%_loader}
   echo "fuzz_$target: ${fuzz_seconds} s"
   build-asan/bin/fuzz_$target -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 "$dir" \
