@@ -1,6 +1,7 @@
 #include "net/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "runtime/error.h"
@@ -24,6 +25,13 @@ const char* policy_name(Policy p) {
 }
 
 Profile::Profile(std::vector<std::pair<int, double>> points) : pts_(std::move(points)) {
+  // The cloud's points come from the server: a NaN would break the sort's ordering, and negative or
+  // infinite times mean nothing.
+  pts_.erase(std::remove_if(pts_.begin(), pts_.end(),
+                            [](const std::pair<int, double>& p) {
+                              return p.first < 0 || !std::isfinite(p.second) || p.second < 0;
+                            }),
+             pts_.end());
   std::sort(pts_.begin(), pts_.end());
   // Keep one point per block count and a non-decreasing time.
   std::vector<std::pair<int, double>> out;

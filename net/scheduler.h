@@ -17,6 +17,7 @@ const char* policy_name(Policy p);
 
 // Execution time as a function of the number of fresh blocks: piecewise linear through measured points
 // (blocks increasing), constant below the first point, extrapolated from the last two beyond the last.
+// Points with a negative block count or a time that is negative or not finite are dropped.
 class Profile {
  public:
   Profile() = default;

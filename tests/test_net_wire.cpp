@@ -1,5 +1,6 @@
 // Edge-cloud building blocks without sockets: the wire format and its checks, framing limits, block
 // payload codecs, bandwidth shaping, link estimation, the path scheduler, tokens, hashes.
+#include <limits>
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -288,6 +289,12 @@ TEST_CASE("scheduler: profiles and policies", "[net][scheduler]") {
   CHECK(fe.ms(50) == Approx(6.0));
   CHECK(fe.ms(250) == Approx(26.0));
   CHECK(fe.ms(500) == Approx(51.0));
+  // A hostile server's points: NaN, infinite, negative times and block counts are dropped.
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  Profile bad({{0, nan}, {10, 2.0}, {20, inf}, {-5, 1.0}, {30, -1.0}, {40, 5.0}, {50, nan}});
+  REQUIRE(bad.points().size() == 2);
+  CHECK(bad.ms(25) == Approx(3.5));
+  CHECK(Profile({{0, nan}}).empty());
   Profile fc({{0, 0.5}, {400, 4.5}});
   SchedulerInput in;
   in.ecb = 100, in.ccb = 100, in.ccb_bytes = 100000, in.bytes_per_s = 1e7, in.rtt_s = 0.02, in.cloud_ready = true;
