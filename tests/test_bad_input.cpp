@@ -184,6 +184,30 @@ TEST_CASE("plan: a pooling window whose extent overflows is rejected", "[bad-inp
   CHECK_THROWS_WITH(DenseExecutor(plan, std::make_shared<ThreadPool>(1)), Catch::Contains("invalid window parameters"));
 }
 
+TEST_CASE("plan: a transposed convolution whose output size overflows 32 bits is rejected", "[bad-input]") {
+  // The output size is computed in 64 bits (ops/conv/conv.h) before it is compared with the plan's
+  // shapes: with an output padding near INT_MAX a 32-bit sum would overflow (undefined behaviour, which
+  // the sanitizer run of this test catches).
+  OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 16, 16});
+  b.node("ConvTranspose", "up", {x, b.initializer("w", {3, 4, 2, 2}, std::vector<float>(48, 0.1f))},
+         {OnnxAttr::integers("strides", {2, 2})}, 1, {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  std::string m = b.serialize();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "up.onnx");
+  REQUIRE_NOTHROW(DenseExecutor(Plan::from_bytes(bytes.data(), bytes.size(), "up.fsp"), std::make_shared<ThreadPool>(1)));
+  std::string mutant = rewritten_plan(bytes, [](::fluxshard::plan::PlanT& t) {
+    int ups = 0;
+    for (auto& op : t.ops)
+      if (op->kind == OpKind::ConvTranspose) op->options.AsConvOptions()->output_pad_h = 2147483647, ++ups;
+    REQUIRE(ups == 1);
+  });
+  auto plan = Plan::from_bytes(mutant.data(), mutant.size(), "up.fsp");
+  CHECK_THROWS_WITH(DenseExecutor(plan, std::make_shared<ThreadPool>(1)),
+                    Catch::Contains("output size does not follow from the input and window"));
+}
+
 TEST_CASE("run: a plan whose image conversion is not a cached map is refused by the sparse modes", "[bad-input]") {
   // What a corrupted region field looks like (found by fuzzing): the dense path still runs it.
   test::TempDir tmp;

@@ -175,6 +175,7 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   full_spans_.reserve(static_cast<size_t>(P.input_h()));
   saved_.resize(max_floats);
   label_scratch_.reserve(max_positions * 2);
+  changed_positions_.reserve(max_positions);
   runs_.reserve(max_positions);
   offset_count_.assign(static_cast<size_t>(2 * kMaxOffset + 1) * (2 * kMaxOffset + 1), 0);
   offsets_seen_.reserve(offset_count_.size());
@@ -682,17 +683,17 @@ bool SparseExecutor::relayout_changed(int index) {
   // Its NCHW output persists across frames and equals the input's previous values: only positions whose
   // label is not 0 (recomputed or moved) are rewritten, while they are few.
   const int64_t hw = static_cast<int64_t>(L->h) * L->w;
-  std::vector<Label>& changed = label_scratch_;  // positions, reusing reserved scratch
+  std::vector<int64_t>& changed = changed_positions_;
   changed.clear();
   for (int64_t k = 0; k < hw; ++k)
-    if (L->v[static_cast<size_t>(k)] != 0) changed.push_back(static_cast<Label>(k));
+    if (L->v[static_cast<size_t>(k)] != 0) changed.push_back(k);
   if (static_cast<int64_t>(changed.size()) * 4 > hw) return false;
   MapView m = map_of(in);
   float* d = tensor_data(out);
   // Channel by channel: the writes of one channel stay within one plane.
   pool_->run(m.c, [&](int64_t c, int) {
     float* plane = d + c * hw;
-    for (Label k : changed) plane[k] = m.data[k * m.pixel_stride + c];
+    for (int64_t k : changed) plane[k] = m.data[k * m.pixel_stride + c];
   });
   return true;
 }

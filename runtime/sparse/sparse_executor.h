@@ -169,6 +169,7 @@ class SparseExecutor {
   // Per-frame scratch, sized at construction.
   std::vector<Span> spans_;
   std::vector<Label> label_scratch_;
+  std::vector<int64_t> changed_positions_;  // relayout_changed: positions whose label is not 0
   std::vector<float> saved_;  // cached values of positions about to be recomputed in place
   std::vector<Span> full_spans_;
   struct ShiftRun {
