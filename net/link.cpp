@@ -267,13 +267,14 @@ struct Link::Impl {
     wire::Body type = d.message.body.type;
     if (type == wire::Body::Error) {
       const auto* e = d.message.body.AsError();
-      std::string why = "server error: " + e->message;
+      const std::string message = peer_text(e->message);
+      std::string why = "server error: " + message;
       if (!c->ready && permanent(e->code)) {
-        log("session refused by " + opt.host + ":" + std::to_string(opt.port) + ": " + e->message);
+        log("session refused by " + opt.host + ":" + std::to_string(opt.port) + ": " + message);
         gave_up = true;
         LinkEvent ev;
         ev.kind = LinkEvent::Kind::Refused;
-        ev.reason = e->message;
+        ev.reason = message;
         ev.error_code = static_cast<int>(e->code);
         deliver(std::move(ev));
       }

@@ -288,7 +288,7 @@ struct Server::Impl {
       }
       case wire::Body::Bye: {
         const auto* b = d.message.body.AsBye();
-        log("edge " + c->peer + ": bye" + (b && !b->reason.empty() ? " (" + b->reason + ")" : std::string()));
+        log("edge " + c->peer + ": bye" + (b && !b->reason.empty() ? " (" + peer_text(b->reason) + ")" : std::string()));
         graceful_close(c);
         return false;
       }
@@ -322,7 +322,7 @@ struct Server::Impl {
     ack.max_message = opt.max_message;
     ack.session_id = sid;
     send(c, encode_frame(std::move(ack)));
-    std::string name = h.name.size() > 64 ? h.name.substr(0, 64) : h.name;
+    std::string name = peer_text(h.name, 64);
     log("edge " + c->peer + (name.empty() ? "" : " (" + name + ")") + ": session " + std::to_string(sid) + ", " +
         codec_name(st->cfg.codec) + ", " + (st->cfg.approximate ? "approximate" : "exact") + " mode, block " +
         std::to_string(h.block));

@@ -1,5 +1,6 @@
 #include "net/wire.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/framing.h"
@@ -82,6 +83,17 @@ std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& messag
   e.code = code;
   e.message = message;
   return encode_frame(std::move(e));
+}
+
+std::string peer_text(const std::string& s, size_t max) {
+  std::string out;
+  out.reserve(std::min(s.size(), max) + 3);
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    out.push_back(ch >= 0x20 && ch < 0x7f ? static_cast<char>(ch) : '?');
+  }
+  if (s.size() > max) out += "...";
+  return out;
 }
 
 }  // namespace fx::net

@@ -49,6 +49,10 @@ Decoded decode_message(const uint8_t* data, size_t size);
 
 const char* body_name(wire::Body b);
 
+// Text a peer sent (an edge's name, a Bye reason, a server's Error message), made safe for one log
+// line: bytes outside printable ASCII become '?', and at most `max` bytes are kept ("..." marks a cut).
+std::string peer_text(const std::string& s, size_t max = 200);
+
 // A frame holding an Error message.
 std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& message);
 

@@ -122,6 +122,14 @@ TEST_CASE("wire: every check names what is wrong", "[net][wire]") {
   CHECK(decode_message(fbb.GetBufferPointer(), fbb.GetSize()).status == DecodeStatus::NoBody);
 }
 
+TEST_CASE("wire: text from a peer is one bounded printable line", "[net][wire]") {
+  CHECK(peer_text("edge-7 (front door)") == "edge-7 (front door)");
+  CHECK(peer_text(std::string("a\nb\x1b[2Jc\0d\xff", 11)) == "a?b?[2Jc?d?");
+  CHECK(peer_text(std::string(300, 'x')) == std::string(200, 'x') + "...");
+  CHECK(peer_text("abcdef", 3) == "abc...");
+  CHECK(peer_text("") == "");
+}
+
 TEST_CASE("framing: messages split anywhere, limits before allocation", "[net][framing]") {
   std::vector<uint8_t> stream;
   std::vector<std::vector<uint8_t>> msgs;
