@@ -15,6 +15,7 @@ namespace fb = ::fluxshard::plan;
 namespace {
 
 constexpr int64_t kMaxElements = int64_t(1) << 31;
+constexpr int kMaxStride = 4096;  // of a spatial map, in input pixels
 constexpr uint64_t kMaxArenaBytes = uint64_t(1) << 36;
 
 uint64_t fnv1a64(const uint8_t* p, size_t n) {
@@ -121,6 +122,8 @@ void Plan::validate() {
       ti.physical = {ti.shape[0], ti.shape[2], ti.shape[3], ti.shape[1]};
     }
     ti.stride = t->stride();
+    // In input pixels (0: not spatial). Bounded so that cell arithmetic on shifts cannot overflow.
+    if (ti.stride < 0 || ti.stride > kMaxStride) throw bad(what + " has an invalid spatial stride");
     ti.pixel_stride = ti.shape.size() == 4 ? ti.shape[1] : 0;
     ti.alias_root = t->alias_of();
     ti.channel_offset = t->alias_channel_offset();

@@ -10,6 +10,7 @@
 #include "runtime/error.h"
 #include "runtime/io/npy.h"
 #include "runtime/plan.h"
+#include "runtime/sparse/sparse_executor.h"
 #include "test_util.h"
 
 using namespace fx;
@@ -182,6 +183,30 @@ TEST_CASE("plan: a pooling window whose extent overflows is rejected", "[bad-inp
   });
   auto plan = Plan::from_bytes(mutant.data(), mutant.size(), "pool.fsp");
   CHECK_THROWS_WITH(DenseExecutor(plan, std::make_shared<ThreadPool>(1)), Catch::Contains("invalid window parameters"));
+}
+
+TEST_CASE("plan: a spatial stride out of range is rejected", "[bad-input]") {
+  // Found by fuzzing: a stride near 2^30 overflowed the cell arithmetic of shifted blocks.
+  std::string m = tiny_model();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "tiny.onnx");
+  for (int stride : {1 << 30, -2}) {
+    std::string mutant = rewritten_plan(bytes, [stride](::fluxshard::plan::PlanT& t) {
+      for (auto& tensor : t.tensors)
+        if (tensor->stride > 0) tensor->stride = stride;
+    });
+    CHECK_THROWS_WITH(Plan::from_bytes(mutant.data(), mutant.size(), "stride.fsp"),
+                      Catch::Contains("has an invalid spatial stride"));
+  }
+  // In range, but a 32x32 map at stride 64 would cover 2048 pixels of a 32-pixel input.
+  std::string mutant = rewritten_plan(bytes, [](::fluxshard::plan::PlanT& t) {
+    int maps = 0;
+    for (auto& tensor : t.tensors)
+      if (tensor->stride == 1 && tensor->shape.size() == 4 && tensor->shape[1] == 8) tensor->stride = 64, ++maps;
+    REQUIRE(maps > 0);
+  });
+  auto plan = Plan::from_bytes(mutant.data(), mutant.size(), "stride.fsp");
+  CHECK_THROWS_WITH(SparseExecutor(plan, std::make_shared<ThreadPool>(1), 8),
+                    Catch::Contains("(32x32 at stride 64) does not fit the 32x32 input"));
 }
 
 TEST_CASE("plan: a transposed convolution whose output size overflows 32 bits is rejected", "[bad-input]") {
