@@ -20,7 +20,21 @@ option(FLUXSHARD_CUDA_LINK_CUBLAS "Link cuBLAS instead of loading it at run time
 
 if(FLUXSHARD_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
-    set(CMAKE_CUDA_ARCHITECTURES "86;87;89;90" CACHE STRING "CUDA architectures" FORCE)
+    # sm_89 and sm_90 need nvcc 11.8 or newer; older toolkits (JetPack 5: 11.4) get 86;87, whose
+    # compute_87 PTX still runs on newer GPUs through the driver's JIT.
+    if(NOT CMAKE_CUDA_COMPILER)
+      check_language(CUDA)
+    endif()
+    set(_fx_archs "86;87;89;90")
+    if(CMAKE_CUDA_COMPILER)
+      execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --version OUTPUT_VARIABLE _fx_nvcc_out ERROR_QUIET)
+      if(_fx_nvcc_out MATCHES "release ([0-9]+\\.[0-9]+)")
+        if(CMAKE_MATCH_1 VERSION_LESS 11.8)
+          set(_fx_archs "86;87")
+        endif()
+      endif()
+    endif()
+    set(CMAKE_CUDA_ARCHITECTURES "${_fx_archs}" CACHE STRING "CUDA architectures" FORCE)
   endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)

@@ -1180,6 +1180,16 @@ TEST_CASE("gpu: the motion search gives MotionAligner's vectors, costs and flags
   al.estimate(big.cur.px.data(), big.ref.px.data(), nullptr, {}, cpu);
   cuda::estimate_motion_cuda(big.ref.w, big.ref.h, big.opt, big.cur.px.data(), big.ref.px.data(), nullptr, {}, gpu);
   CHECK(field_mismatches(cpu, gpu) == 0);
+  // A block too large for shared memory (128 px: 48 KiB of RGB) is read in place.
+  MotionScenario wide{texture(384, 256, 97), Img(1, 1), {}, false, {}, {}};
+  wide.opt.block = 128;
+  wide.cur = shifted(wide.ref, 8, -5, 96, 6);
+  MotionAligner al_wide(wide.ref.w, wide.ref.h, wide.opt);
+  MotionField cpu_wide, gpu_wide;
+  al_wide.estimate(wide.cur.px.data(), wide.ref.px.data(), nullptr, {}, cpu_wide);
+  cuda::estimate_motion_cuda(wide.ref.w, wide.ref.h, wide.opt, wide.cur.px.data(), wide.ref.px.data(), nullptr, {},
+                             gpu_wide);
+  CHECK(field_mismatches(cpu_wide, gpu_wide) == 0);
 }
 
 #endif  // FLUXSHARD_HAVE_CUDA

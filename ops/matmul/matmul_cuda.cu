@@ -160,6 +160,9 @@ void MatmulCuda::run(const float* a, const Shape& a_shape, const float* b, const
     const CublasApi& api = cublas_api();
     cublasHandle_t h = static_cast<cublasHandle_t>(handle_);
     cublas_check(api.set_stream(h, stream), "cublasSetStream");
+    // cublasSetStream resets the workspace to cuBLAS's default pool: attach ours again.
+    if (api.set_workspace && workspace_.get())
+      cublas_check(api.set_workspace(h, workspace_.get(), workspace_.bytes()), "cublasSetWorkspace");
     const float alpha = 1.f, beta = 0.f;
     cublas_check(api.sgemm_strided_batched(h, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(g.n), static_cast<int>(g.m),
                                            static_cast<int>(g.k), &alpha, b, static_cast<int>(g.n), g.stride_b, a,

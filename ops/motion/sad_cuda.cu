@@ -26,7 +26,8 @@ struct RefView {
 };
 
 struct DeviceEval {
-  const uint8_t* cur;  // the block, B rows of 3B bytes (shared memory)
+  const uint8_t* cur;  // the block: B rows of 3B bytes, cur_stride bytes apart (shared or global memory)
+  int64_t cur_stride;
   RefView ref;
   int B, x0, y0;
   uint32_t* s_sad;      // shared: one per list entry (>= 10)
@@ -38,7 +39,7 @@ struct DeviceEval {
     uint32_t s = 0;
     const int64_t col = static_cast<int64_t>(x0 + dx) * 3 - ref.col0;
     for (int r = 0; r < B; ++r) {
-      const uint8_t* a = cur + r * rb;
+      const uint8_t* a = cur + r * cur_stride;
       const uint8_t* b = ref.p + static_cast<int64_t>(y0 + dy + r - ref.row0) * ref.stride + col;
       for (int c = lane; c < rb; c += 32) {
         const int d = static_cast<int>(a[c]) - static_cast<int>(b[c]);
@@ -89,7 +90,7 @@ struct DeviceEval {
 };
 
 __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, const uint8_t* cur, const uint8_t* ref,
-                                                                 bool stage_ref, MotionResult* out) {
+                                                                 bool stage_cur, bool stage_ref, MotionResult* out) {
   extern __shared__ __align__(16) uint8_t smem[];
   __shared__ uint32_t s_sad[16];
   __shared__ MotionCand s_best[kWarps];
@@ -99,15 +100,21 @@ __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, co
   const int64_t stride = static_cast<int64_t>(j.width) * 3;
   const MotionRect R = motion_rect(j, bx, by);
 
-  uint8_t* s_cur = smem;
-  for (int i = threadIdx.x; i < B * rb; i += kThreads) {
-    const int r = i / rb, c = i - r * rb;
-    s_cur[i] = cur[static_cast<int64_t>(y0 + r) * stride + static_cast<int64_t>(x0) * 3 + c];
+  // The block, staged in shared memory when it fits (blocks of 128 px and more are read in place).
+  const uint8_t* block = cur + static_cast<int64_t>(y0) * stride + static_cast<int64_t>(x0) * 3;
+  int64_t block_stride = stride;
+  if (stage_cur) {
+    for (int i = threadIdx.x; i < B * rb; i += kThreads) {
+      const int r = i / rb, c = i - r * rb;
+      smem[i] = block[static_cast<int64_t>(r) * stride + c];
+    }
+    block = smem;
+    block_stride = rb;
   }
   RefView rv{ref, stride, 0, 0};
   if (stage_ref) {
     // Rows [y0 + dy_lo, y0 + dy_hi + B), bytes [(x0 + dx_lo) * 3, (x0 + dx_hi + B) * 3).
-    uint8_t* s_ref = smem + B * rb;
+    uint8_t* s_ref = smem + (stage_cur ? B * rb : 0);
     const int rows = R.dy_hi - R.dy_lo + B, bytes = (R.dx_hi - R.dx_lo + B) * 3;
     const int row0 = y0 + R.dy_lo, col0 = (x0 + R.dx_lo) * 3;
     for (int i = threadIdx.x; i < rows * bytes; i += kThreads) {
@@ -117,7 +124,7 @@ __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, co
     rv = RefView{s_ref, bytes, row0, col0};
   }
   __syncthreads();
-  DeviceEval ev{s_cur, rv, B, x0, y0, s_sad, s_best, static_cast<int>(threadIdx.x / 32), static_cast<int>(threadIdx.x % 32)};
+  DeviceEval ev{block, block_stride, rv, B, x0, y0, s_sad, s_best, static_cast<int>(threadIdx.x / 32), static_cast<int>(threadIdx.x % 32)};
   const MotionResult r = motion_search_block(j, bx, by, ev);
   if (threadIdx.x == 0) out[static_cast<int64_t>(by) * j.cols + bx] = r;
 }
@@ -143,9 +150,12 @@ MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
   const size_t win_cols = std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(width));
   const size_t ref_bytes = win_rows * win_cols * 3;
   const size_t static_bytes = 16 * sizeof(uint32_t) + kWarps * sizeof(MotionCand) + 64;
-  stage_ref_ = cur_bytes + ref_bytes + static_bytes <= kMaxStaticSmem;
-  smem_bytes_ = cur_bytes + (stage_ref_ ? ref_bytes : 0);
-  if (smem_bytes_ + static_bytes > kMaxStaticSmem) throw Error("motion search (CUDA): block size too large");
+  // Shared memory holds the block and the reference window when they fit; each is read from global
+  // memory otherwise (the same sums, only slower).
+  stage_cur_ = cur_bytes + static_bytes <= kMaxStaticSmem;
+  const size_t smem_cur = stage_cur_ ? cur_bytes : 0;
+  stage_ref_ = smem_cur + ref_bytes + static_bytes <= kMaxStaticSmem;
+  smem_bytes_ = smem_cur + (stage_ref_ ? ref_bytes : 0);
   const size_t image = static_cast<size_t>(width) * height * 3;
   cur_.reset(image);
   ref_.reset(image);
@@ -173,7 +183,7 @@ void MotionSearchCuda::search_only(bool with_prev, cudaStream_t stream) {
   j.hint_mv = have_hints_ ? hints_.get() : nullptr;
   j.hint_count = have_hints_ ? hint_count_.get() : nullptr;
   dim3 grid(static_cast<unsigned>(cols_), static_cast<unsigned>(rows_));
-  motion_search_kernel<<<grid, kThreads, smem_bytes_, stream>>>(j, cur_.get(), ref_.get(), stage_ref_,
+  motion_search_kernel<<<grid, kThreads, smem_bytes_, stream>>>(j, cur_.get(), ref_.get(), stage_cur_, stage_ref_,
                                                                  reinterpret_cast<MotionResult*>(results_.get()));
   CUDA_CHECK_LAUNCH();
 }

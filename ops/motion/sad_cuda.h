@@ -45,7 +45,7 @@ class MotionSearchCuda {
   int cols_, rows_;
   uint32_t tau_sad_, margin_sad_;
   size_t smem_bytes_ = 0;
-  bool stage_ref_ = false;
+  bool stage_cur_ = true, stage_ref_ = false;
   cudaStream_t stream_ = nullptr;
   DeviceArray<uint8_t> cur_, ref_, hint_count_;
   DeviceArray<int16_t> prev_, hints_;

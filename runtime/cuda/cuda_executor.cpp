@@ -559,6 +559,7 @@ std::vector<float> CudaExecutor::download(int tensor) const {
   const Impl& I = *impl_;
   const TensorInfo& ti = I.plan->tensor(tensor);
   CUDA_CHECK(cudaSetDevice(I.opt.device));
+  CUDA_CHECK(cudaStreamSynchronize(I.stream));  // the copy below runs on the legacy stream
   std::vector<float> out;
   if (ti.layout == PlanLayout::NHWC && !ti.constant && ti.shape.size() == 4) {
     const MapView m = I.map(tensor);
@@ -587,12 +588,16 @@ void CudaExecutor::upload(int tensor, const std::vector<float>& packed) {
   if (packed.empty()) return;
   if (ti.layout == PlanLayout::NHWC && ti.shape.size() == 4) {
     const MapView m = I.map(tensor);
-    CUDA_CHECK(cudaMemcpy2D(m.data, static_cast<size_t>(m.pixel_stride) * sizeof(float), packed.data(),
-                            static_cast<size_t>(m.c) * sizeof(float), static_cast<size_t>(m.c) * sizeof(float),
-                            static_cast<size_t>(m.h) * m.w, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy2DAsync(m.data, static_cast<size_t>(m.pixel_stride) * sizeof(float), packed.data(),
+                                 static_cast<size_t>(m.c) * sizeof(float), static_cast<size_t>(m.c) * sizeof(float),
+                                 static_cast<size_t>(m.h) * m.w, cudaMemcpyHostToDevice, I.stream));
   } else {
-    CUDA_CHECK(cudaMemcpy(I.data(tensor), packed.data(), packed.size() * sizeof(float), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpyAsync(I.data(tensor), packed.data(), packed.size() * sizeof(float), cudaMemcpyHostToDevice,
+                               I.stream));
   }
+  // On the executor's (non-blocking) stream, so that its kernels are ordered after the copy; a pageable
+  // copy may return before the data has landed, and `packed` belongs to the caller.
+  CUDA_CHECK(cudaStreamSynchronize(I.stream));
 }
 
 }  // namespace fx
