@@ -102,6 +102,7 @@ struct Link::Impl {
   uint64_t epoch = 0;
   double backoff = 0;
   bool stopping = false, gave_up = false;
+  std::string attempt_failure;  // why the last connection attempt failed (logged when it changes)
   Conn* closing = nullptr;  // the connection being shut down at stop
   bool stop_timer_closed = false;
   double hello_at = 0;
@@ -164,6 +165,11 @@ struct Link::Impl {
   void fail_conn(Conn* c, const std::string& reason) {
     if (c->dead) return;
     c->dead = true;
+    if (!c->ready && !stopping && reason != attempt_failure) {
+      // Once per distinct reason: a refused connect repeats at every backoff step.
+      log("cannot connect to " + opt.host + ":" + std::to_string(opt.port) + ": " + reason + " (retrying)");
+      attempt_failure = reason;
+    }
     if (c->ready) {
       log("disconnected from " + opt.host + ":" + std::to_string(opt.port) + ": " + reason);
       LinkEvent ev;
@@ -290,6 +296,7 @@ struct Link::Impl {
       c->ready = true;
       c->epoch = ++epoch;
       backoff = 0;
+      attempt_failure.clear();
       LinkEvent ev;
       ev.kind = LinkEvent::Kind::Connected;
       ev.epoch = c->epoch;

@@ -282,6 +282,10 @@ TEST_CASE("edge with no server: every frame computed locally, as run computes it
   INFO(e.err);
   REQUIRE(e.status == 0);
   CHECK(e.err.find("edge: server 127.0.0.1:1 not reachable yet; computing locally until it is") != std::string::npos);
+  // The reason, once, however many times the edge retries.
+  const std::string refused = "edge: cannot connect to 127.0.0.1:1: connect failed: connection refused (retrying)";
+  CHECK(e.err.find(refused) != std::string::npos);
+  CHECK(e.err.find(refused) == e.err.rfind(refused));
   auto r = test::run_cli({"run", tmp.file("y.fsp"), "--input", clip, "--mode", "exact", "--max-frames", "4", "--json",
                           tmp.file("run.jsonl"), "--threads", "1", "--quiet"});
   REQUIRE(r.status == 0);
