@@ -12,7 +12,8 @@ Args::Args(std::string command, std::vector<OptionSpec> spec, const std::vector<
     : command_(std::move(command)), spec_(std::move(spec)) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.'))) {
+    if (a.size() > 1 && a[0] == '-' &&
+        !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.'))) {
       std::string name = a, value;
       bool inline_value = false;
       size_t eq = a.find('=');
@@ -24,7 +25,9 @@ Args::Args(std::string command, std::vector<OptionSpec> spec, const std::vector<
       const OptionSpec* s = nullptr;
       for (const auto& o : spec_)
         if (o.name == name) s = &o;
-      if (!s) throw UsageError("fluxshard " + command_ + ": unknown option '" + name + "' (see fluxshard " + command_ + " --help)");
+      if (!s)
+        throw UsageError("fluxshard " + command_ + ": unknown option '" + name + "' (see fluxshard " + command_ +
+                         " --help)");
       if (s->takes_value) {
         if (!inline_value) {
           if (i + 1 >= argv.size()) throw UsageError("fluxshard " + command_ + ": option '" + name + "' needs a value");
@@ -42,12 +45,14 @@ Args::Args(std::string command, std::vector<OptionSpec> spec, const std::vector<
 }
 
 const std::string& Args::positional(size_t i, const char* meaning) const {
-  if (i >= positionals_.size()) throw UsageError("fluxshard " + command_ + ": missing " + meaning + " (see fluxshard " + command_ + " --help)");
+  if (i >= positionals_.size())
+    throw UsageError("fluxshard " + command_ + ": missing " + meaning + " (see fluxshard " + command_ + " --help)");
   return positionals_[i];
 }
 
 void Args::max_positionals(size_t n) const {
-  if (positionals_.size() > n) throw UsageError("fluxshard " + command_ + ": unexpected argument '" + positionals_[n] + "'");
+  if (positionals_.size() > n)
+    throw UsageError("fluxshard " + command_ + ": unexpected argument '" + positionals_[n] + "'");
 }
 
 std::string Args::get(const std::string& name, const std::string& dflt) const {

@@ -39,7 +39,8 @@ class Args {
   int get_int(const std::string& name, int dflt, int lo, int hi) const;
   double get_double(const std::string& name, double dflt, double lo, double hi) const;
   // One of `choices` (error lists them).
-  std::string get_choice(const std::string& name, const std::string& dflt, const std::vector<std::string>& choices) const;
+  std::string get_choice(const std::string& name, const std::string& dflt,
+                         const std::vector<std::string>& choices) const;
 
   std::string usage() const;
 

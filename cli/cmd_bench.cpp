@@ -31,7 +31,8 @@ int bench_dense(const Args& args) {
   const TensorInfo& it = plan->tensor(plan->input());
   if (args.has("--input")) {
     NpyArray in = read_npy(args.get("--input"));
-    if (in.shape != it.shape) throw Error("'" + args.get("--input") + "' does not have the plan's input shape " + shape_text(it.shape));
+    if (in.shape != it.shape)
+      throw Error("'" + args.get("--input") + "' does not have the plan's input shape " + shape_text(it.shape));
     std::copy(in.data.begin(), in.data.end(), exec.input_data());
   } else {
     // An already letterboxed input: values of a natural image's range, fixed seed.
@@ -141,7 +142,8 @@ int bench_sparse(const Args& args) {
         if (clustered) {
           // A square-ish region of k blocks at a random place.
           int side_w = std::min(cols, std::max(1, static_cast<int>(std::ceil(std::sqrt(double(k) * cols / rows)))));
-          int bx0 = static_cast<int>(rng() % static_cast<unsigned>(cols - side_w + 1)), by = static_cast<int>(rng() % static_cast<unsigned>(rows));
+          int bx0 = static_cast<int>(rng() % static_cast<unsigned>(cols - side_w + 1)),
+              by = static_cast<int>(rng() % static_cast<unsigned>(rows));
           for (int i = 0; i < k; ++i) {
             int x = bx0 + i % side_w, y = (by + i / side_w) % rows;
             labels[static_cast<size_t>(y) * cols + x] = kInvalid;
@@ -177,8 +179,10 @@ int bench_sparse(const Args& args) {
         const char* policy_name = pan ? (policy ? "pan-move" : "pan-copy") : footprint ? "footprint" : "exact";
         const char* pattern = clustered ? "clustered" : "random";
         if (json)
-          std::printf("{\"policy\":\"%s\",\"pattern\":\"%s\",\"blocks\":%.3f,\"flops\":%.4f,\"ms\":%.3f,"
-                      "\"dense_ms\":%.3f,\"speedup\":%.3f}\n", policy_name, pattern, pct / 100.0, flops, ms, dense_ms, dense_ms / ms);
+          std::printf(
+              "{\"policy\":\"%s\",\"pattern\":\"%s\",\"blocks\":%.3f,\"flops\":%.4f,\"ms\":%.3f,"
+              "\"dense_ms\":%.3f,\"speedup\":%.3f}\n",
+              policy_name, pattern, pct / 100.0, flops, ms, dense_ms, dense_ms / ms);
         else
           std::printf("%-10s %-10s %8d%% %9.1f%% %10.2f %8.2fx %8.2fx   (kernels %.2f, labels %.2f, copies %.2f, "
                       "island %.2f, epilogue %.2f)\n", policy_name, pattern, pct, 100 * flops, ms, dense_ms / ms,

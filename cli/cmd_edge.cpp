@@ -98,8 +98,12 @@ int cmd_edge(const Args& args) {
       write_detections_json(w, r, names);
       w.field("latency_ms", rep.latency_ms).field("bytes_up", static_cast<int64_t>(rep.bytes_up));
       w.field("payload_bytes", static_cast<int64_t>(rep.payload_bytes));
-      w.field("background_bytes", static_cast<int64_t>(rep.background_bytes)).field("background_blocks", rep.background_blocks);
-      w.field("ecb", rep.ecb).field("ccb", rep.ccb).field("t_edge_ms", rep.t_edge_ms).field("t_cloud_ms", rep.t_cloud_ms);
+      w.field("background_bytes", static_cast<int64_t>(rep.background_bytes))
+          .field("background_blocks", rep.background_blocks);
+      w.field("ecb", rep.ecb)
+          .field("ccb", rep.ccb)
+          .field("t_edge_ms", rep.t_edge_ms)
+          .field("t_cloud_ms", rep.t_cloud_ms);
       w.field("plan_ms", rep.plan_ms).field("exec_ms", rep.exec_ms).field("wait_ms", rep.wait_ms);
       w.field("server_ms", rep.server_ms).field("refresh_ops", rep.refresh_ops);
       w.field("fallback", rep.fallback).field("resync", rep.resync).field("reference_mismatch", rep.reference_mismatch);
@@ -135,12 +139,13 @@ int cmd_edge(const Args& args) {
     json << w.str() << '\n';
   }
   if (!args.has("--quiet"))
-    std::printf("%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
-                "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
-                static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
-                net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps, static_cast<unsigned long long>(t.bytes_up),
-                stream_fps, static_cast<long long>(t.on_edge), static_cast<long long>(t.on_cloud),
-                static_cast<long long>(t.fallbacks), static_cast<long long>(t.resyncs));
+    std::printf(
+        "%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
+        "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
+        static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
+        net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps, static_cast<unsigned long long>(t.bytes_up),
+        stream_fps, static_cast<long long>(t.on_edge), static_cast<long long>(t.on_cloud),
+        static_cast<long long>(t.fallbacks), static_cast<long long>(t.resyncs));
   return 0;
 }
 

@@ -77,16 +77,19 @@ int cmd_inspect(const Args& args) {
       region_flops[ri] += op->flops();
       region_ops[ri]++;
     }
-    int ht = s ? s->halo_top() : 0, hl = s ? s->halo_left() : 0, hb = s ? s->halo_bottom() : 0, hr = s ? s->halo_right() : 0;
+    int ht = s ? s->halo_top() : 0, hl = s ? s->halo_left() : 0, hb = s ? s->halo_bottom() : 0,
+        hr = s ? s->halo_right() : 0;
     std::string name = op->name() ? op->name()->str() : "";
     if (json) {
       std::printf("%s{\"index\":%d,\"op\":", i ? "," : "", i);
       json_string(op_label(op));
       std::printf(",\"name\":");
       json_string(name);
-      std::printf(",\"output_shape\":%s,\"layout\":\"%s\",\"stride\":%d,\"halo\":[%d,%d,%d,%d],\"region\":\"%s\",\"flops\":%llu",
-                  shape_str(out.shape).c_str(), out.layout == PlanLayout::NHWC ? "NHWC" : "plain", out.stride, ht, hl,
-                  hb, hr, region_str(region), static_cast<unsigned long long>(op->flops()));
+      std::printf(
+          ",\"output_shape\":%s,\"layout\":\"%s\",\"stride\":%d,\"halo\":[%d,%d,%d,%d],\"region\":\"%s\",\"flops\":%"
+          "llu",
+          shape_str(out.shape).c_str(), out.layout == PlanLayout::NHWC ? "NHWC" : "plain", out.stride, ht, hl, hb, hr,
+          region_str(region), static_cast<unsigned long long>(op->flops()));
       if (s && (s->kernel_h() > 1 || s->stride_h() > 1 || s->upsample() > 1))
         std::printf(",\"kernel\":[%d,%d],\"conv_stride\":[%d,%d],\"pads\":[%d,%d,%d,%d],\"upsample\":%d", s->kernel_h(),
                     s->kernel_w(), s->stride_h(), s->stride_w(), s->pad_top(), s->pad_left(), s->pad_bottom(),

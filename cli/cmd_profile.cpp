@@ -179,7 +179,8 @@ int cmd_profile(const Args& args) {
   std::ofstream f(args.get("-o"), std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!f) throw Error("cannot write '" + args.get("-o") + "'");
-  std::printf("%s: truncation table with %zu motion buckets (target %.3f)\n", args.get("-o").c_str(), table.size(), target);
+  std::printf("%s: truncation table with %zu motion buckets (target %.3f)\n", args.get("-o").c_str(), table.size(),
+              target);
   return 0;
 }
 

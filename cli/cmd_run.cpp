@@ -219,14 +219,17 @@ int cmd_run(const Args& args) {
     w.end_object();
     json << w.str() << '\n';
   }
-  std::printf("%lld frames of %s (%dx%d), %s mode, %d threads: %.2f ms/frame (letterbox %.2f, motion %.2f, "
-              "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
-              static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
-              mode_name(opt.mode), pool->size(), mean, t.pre / n, t.motion / n, t.classify / n, t.execute / n, t.post / n,
-              100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+  std::printf(
+      "%lld frames of %s (%dx%d), %s mode, %d threads: %.2f ms/frame (letterbox %.2f, motion %.2f, "
+      "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
+      static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
+      mode_name(opt.mode), pool->size(), mean, t.pre / n, t.motion / n, t.classify / n, t.execute / n, t.post / n,
+      100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
   if (opt.mode != SessionMode::Dense)
-    std::printf("execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
-                "epilogue %.2f\n", t.labels / n, t.copies / n, t.kernels / n, t.compare / n, t.islands / n, t.epilogue / n);
+    std::printf(
+        "execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
+        "epilogue %.2f\n",
+        t.labels / n, t.copies / n, t.kernels / n, t.compare / n, t.islands / n, t.epilogue / n);
   if (dense)
     std::printf("vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mean box IoU %.4f%s\n", t.dense_total / n,
                 (t.dense_total / n) / mean, acc.f1(), acc.mean_iou(),
@@ -242,9 +245,10 @@ int cmd_run(const Args& args) {
     }
   }
   if (t.gt_frames)
-    std::printf("ground-truth mask IoU over %lld frames: %.4f%s\n", static_cast<long long>(t.gt_frames),
-                t.gt_iou / static_cast<double>(t.gt_frames),
-                dense ? (" (dense: " + std::to_string(t.dense_gt_iou / static_cast<double>(t.gt_frames)) + ")").c_str() : "");
+    std::printf(
+        "ground-truth mask IoU over %lld frames: %.4f%s\n", static_cast<long long>(t.gt_frames),
+        t.gt_iou / static_cast<double>(t.gt_frames),
+        dense ? (" (dense: " + std::to_string(t.dense_gt_iou / static_cast<double>(t.gt_frames)) + ")").c_str() : "");
   annotated.print_summary();
   return 0;
 }

@@ -38,9 +38,9 @@ int cmd_serve(const Args& args) {
     pf << server.port() << '\n';
   }
   if (!quiet) {
-    std::printf("serving %s (%s %dx%d) on %s:%d: backend %s, %d threads%s; f_c:", plan_path.c_str(), plan->task().c_str(),
-                plan->input_w(), plan->input_h(), o.host.c_str(), server.port(), o.backend.c_str(),
-                o.threads, o.token.empty() ? "" : ", token required");
+    std::printf("serving %s (%s %dx%d) on %s:%d: backend %s, %d threads%s; f_c:", plan_path.c_str(),
+                plan->task().c_str(), plan->input_w(), plan->input_h(), o.host.c_str(), server.port(),
+                o.backend.c_str(), o.threads, o.token.empty() ? "" : ", token required");
     for (const auto& p : server.profile()) std::printf(" %d blocks %.2f ms;", p.first, p.second);
     std::printf("\n");
     std::fflush(stdout);

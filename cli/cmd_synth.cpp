@@ -20,11 +20,13 @@ int cmd_synth(const Args& args) {
     o.scale = rest[0];
     if (rest.size() > 1) task = "segment";
   } else {
-    throw UsageError("fluxshard synth: unknown model '" + model + "' (expected yolo11n, yolo11s, yolo11m, yolo11l or yolo11x)");
+    throw UsageError("fluxshard synth: unknown model '" + model +
+                     "' (expected yolo11n, yolo11s, yolo11m, yolo11l or yolo11x)");
   }
   if (args.has("--task")) {
     std::string t = args.get_choice("--task", "detect", {"detect", "segment"});
-    if (!task.empty() && t != task) throw UsageError("fluxshard synth: '" + model + "' is a segment model but --task is " + t);
+    if (!task.empty() && t != task)
+      throw UsageError("fluxshard synth: '" + model + "' is a segment model but --task is " + t);
     task = t;
   }
   o.task = task.empty() ? "detect" : task;

@@ -260,7 +260,8 @@ ir::Graph load_onnx(const void* data, size_t size, const std::string& source) {
       throw Error("unsupported op '" + np.op_type() + "' in node '" + name + "'");
     if (np.output_size() == 0) throw Error("node '" + name + "' has no outputs");
     for (const auto& o : np.output())
-      if (!o.empty() && g.find_tensor(o) >= 0) throw Error("tensor '" + o + "' is produced twice (node '" + name + "')");
+      if (!o.empty() && g.find_tensor(o) >= 0)
+        throw Error("tensor '" + o + "' is produced twice (node '" + name + "')");
 
     if (np.op_type() == "Constant") {
       if (np.output_size() != 1) throw Error("Constant node '" + name + "' must have one output");

@@ -167,12 +167,16 @@ std::vector<uint8_t> write_plan(const ir::Graph& g, const AliasPlan& aliases, co
       opt_type = fb::OpOptions::AxisOptions;
       inputs = n.op == "Concat" ? n.inputs : std::vector<int>{n.inputs[0]};
     } else if (n.op == "Add" || n.op == "Sub" || n.op == "Mul" || n.op == "Div") {
-      kind = n.op == "Add" ? fb::OpKind::Add : n.op == "Sub" ? fb::OpKind::Sub : n.op == "Mul" ? fb::OpKind::Mul : fb::OpKind::Div;
+      kind = n.op == "Add"   ? fb::OpKind::Add
+             : n.op == "Sub" ? fb::OpKind::Sub
+             : n.op == "Mul" ? fb::OpKind::Mul
+                             : fb::OpKind::Div;
       inputs = n.inputs;
     } else if (n.op == "Sigmoid") {
       kind = fb::OpKind::Sigmoid;
       inputs = {n.inputs[0]};
-    } else if (n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze" || n.op == "Identity") {
+    } else if (n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze" ||
+               n.op == "Identity") {
       kind = fb::OpKind::Reshape;
       inputs = {n.inputs[0]};
     } else if (n.op == "Transpose") {
@@ -268,7 +272,8 @@ std::vector<uint8_t> write_plan(const ir::Graph& g, const AliasPlan& aliases, co
   int max_stride = 0;
   for (int t = 0; t < g.tensor_count(); ++t) max_stride = std::max(max_stride, g.tensor(t).stride);
   std::vector<flatbuffers::Offset<fb::KeyValue>> kvs;
-  for (const auto& kv : g.metadata) kvs.push_back(fb::CreateKeyValue(b, b.CreateString(kv.first), b.CreateString(kv.second)));
+  for (const auto& kv : g.metadata)
+    kvs.push_back(fb::CreateKeyValue(b, b.CreateString(kv.first), b.CreateString(kv.second)));
   auto meta = fb::CreateModelMeta(b, b.CreateString(task), b.CreateVectorOfStrings(names),
                                   static_cast<int>(input.shape[2]), static_cast<int>(input.shape[3]), max_stride,
                                   b.CreateVector(kvs), b.CreateString(producer));

@@ -378,7 +378,8 @@ void infer_node_shapes(Graph& g, int ni) {
     const Tensor& b = in_tensor(g, n, 1);
     if (a.shape.size() < 2 || b.shape.size() < 2) throw Error(what + ": 1-D operands are not supported");
     int64_t k1 = a.shape.back(), k2 = b.shape[b.shape.size() - 2];
-    if (k1 != k2) throw Error(what + ": inner dimensions " + std::to_string(k1) + " and " + std::to_string(k2) + " differ");
+    if (k1 != k2)
+      throw Error(what + ": inner dimensions " + std::to_string(k1) + " and " + std::to_string(k2) + " differ");
     std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
     std::vector<int64_t> out = ir::broadcast_shapes(ba, bb, what);
     out.push_back(a.shape[a.shape.size() - 2]);

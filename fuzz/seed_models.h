@@ -31,7 +31,8 @@ inline std::string model_all_ops() {
     return b.op("Mul", name + ".silu", {y, b.op("Sigmoid", name + ".sig", {y})});
   };
   std::string c0 = conv("c0", x, 3, 8, 3, 2, true);
-  auto parts = b.node("Split", "split", {c0, b.initializer_ints("sz", {2}, {4, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
+  auto parts =
+      b.node("Split", "split", {c0, b.initializer_ints("sz", {2}, {4, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
   std::string r = b.op("Add", "res", {parts[1], conv("c1", parts[1], 4, 4, 3, 1, true)});
   std::string cat = b.op("Concat", "cat", {parts[0], r}, {fx::OnnxAttr::integer("axis", 1)});
   std::string p = b.op("MaxPool", "pool", {cat}, {fx::OnnxAttr::integers("kernel_shape", {3, 3}),
@@ -61,15 +62,18 @@ inline std::string model_column_tail() {
   fx::OnnxBuilder b(17);
   std::string x = b.input("images", {1, 3, 16, 16});
   auto conv = [&](const std::string& name, const std::string& in, int cin, int cout, int k, int s) {
-    return b.op("Conv", name, {in, b.initializer(name + ".w", {cout, cin, k, k}, rnd(cout * cin * k * k, 3)),
-                               b.initializer(name + ".b", {cout}, rnd(cout, 4))},
-                {fx::OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), fx::OnnxAttr::integers("strides", {s, s})});
+    return b.op(
+        "Conv", name,
+        {in, b.initializer(name + ".w", {cout, cin, k, k}, rnd(cout * cin * k * k, 3)),
+         b.initializer(name + ".b", {cout}, rnd(cout, 4))},
+        {fx::OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), fx::OnnxAttr::integers("strides", {s, s})});
   };
   std::string c0 = conv("c0", x, 3, 8, 3, 2), c1 = conv("c1", c0, 8, 8, 3, 2);
   std::string f0 = b.op("Reshape", "f0", {conv("h0", c0, 8, 6, 1, 1), b.initializer_ints("s0", {3}, {1, 6, 64})});
   std::string f1 = b.op("Reshape", "f1", {conv("h1", c1, 8, 6, 1, 1), b.initializer_ints("s1", {3}, {1, 6, 16})});
   std::string cat = b.op("Concat", "anchors", {f0, f1}, {fx::OnnxAttr::integer("axis", 2)});
-  auto parts = b.node("Split", "split", {cat, b.initializer_ints("sz", {2}, {2, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
+  auto parts =
+      b.node("Split", "split", {cat, b.initializer_ints("sz", {2}, {2, 4})}, {fx::OnnxAttr::integer("axis", 1)}, 2);
   std::string box = b.op("Sub", "box", {b.initializer("anchor_points", {1, 2, 80}, rnd(160, 5)), parts[0]});
   b.node("Concat", "out", {box, b.op("Sigmoid", "score", {parts[1]})}, {fx::OnnxAttr::integer("axis", 1)}, 1,
          {"output0"});

@@ -139,8 +139,9 @@ void encode_blocks(const uint8_t* img, const BlockGrid& g, const std::vector<uin
     }
     case Codec::Lz4: {
       out.payload.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))));
-      int r = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()), reinterpret_cast<char*>(out.payload.data()),
-                                   static_cast<int>(raw.size()), static_cast<int>(out.payload.size()));
+      int r =
+          LZ4_compress_default(reinterpret_cast<const char*>(raw.data()), reinterpret_cast<char*>(out.payload.data()),
+                               static_cast<int>(raw.size()), static_cast<int>(out.payload.size()));
       if (r <= 0) throw Error("LZ4 compression failed");
       out.payload.resize(static_cast<size_t>(r));
       break;
@@ -156,7 +157,8 @@ void decode_blocks(const uint8_t* payload, size_t size, Codec codec, uint32_t co
   uint32_t marked = 0;
   for (uint8_t f : fresh) marked += f != 0;
   if (marked != count)
-    throw Error("block update: " + std::to_string(count) + " blocks announced, " + std::to_string(marked) + " marked fresh");
+    throw Error("block update: " + std::to_string(count) + " blocks announced, " + std::to_string(marked) +
+                " marked fresh");
   if (count == 0) {
     if (size != 0) throw Error("block update: payload without fresh blocks");
     return;
@@ -194,7 +196,8 @@ void decode_blocks(const uint8_t* payload, size_t size, Codec codec, uint32_t co
   switch (codec) {
     case Codec::Raw:
       if (size != expect)
-        throw Error("block update: " + std::to_string(size) + " payload bytes for " + std::to_string(count) + " raw blocks");
+        throw Error("block update: " + std::to_string(size) + " payload bytes for " + std::to_string(count) +
+                    " raw blocks");
       break;
     case Codec::Zstd: {
       unsigned long long declared = ZSTD_getFrameContentSize(payload, size);

@@ -273,7 +273,8 @@ struct EdgeClient::Impl {
     }
     double ms = ms_since(t0);
     if (!fe.empty()) edge_scale = std::clamp(0.8 * edge_scale + 0.2 * ms / std::max(0.05, fe.ms(rep.ecb)), 0.2, 20.0);
-    result = postprocess(layout, exec->output_data(0), layout.protos >= 0 ? exec->output_data(1) : nullptr, lb, opt.post);
+    result =
+        postprocess(layout, exec->output_data(0), layout.protos >= 0 ? exec->output_data(1) : nullptr, lb, opt.post);
     // The next frame's salience prior, as StreamSession makes it.
     DecodeOptions dp = opt.post.decode;
     dp.conf = std::min(dp.conf, opt.salience_conf);
@@ -325,7 +326,9 @@ struct EdgeClient::Impl {
         cand.emplace_back(pr, k);
       }
       if (cand.empty()) return;
-      std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
       take = std::min<int>(take, static_cast<int>(cand.size()));
       for (int i = 0; i < take; ++i) fresh[static_cast<size_t>(cand[static_cast<size_t>(i)].second)] = 1;
     }
@@ -345,8 +348,10 @@ struct EdgeClient::Impl {
     b.full = full;
     b.blocks.reset(make_blockset(enc, fresh));
     std::vector<uint8_t> frame = encode_frame(std::move(b));
-    if (!full) bg_bytes_per_block = bg_bytes_per_block > 0 ? 0.7 * bg_bytes_per_block + 0.3 * double(enc.payload.size()) / enc.count
-                                                          : double(enc.payload.size()) / enc.count;
+    if (!full)
+      bg_bytes_per_block = bg_bytes_per_block > 0
+                               ? 0.7 * bg_bytes_per_block + 0.3 * double(enc.payload.size()) / enc.count
+                               : double(enc.payload.size()) / enc.count;
     rep.background_bytes += frame.size();
     rep.bytes_up += frame.size();
     rep.payload_bytes += enc.payload.size();
@@ -390,8 +395,8 @@ struct EdgeClient::Impl {
     bool cloud_hopeless = forced == 0;
     double cloud_lower_ms = 0;
     if (forced < 0 && opt.policy == Policy::FluxShard && cloud_usable && proxy_valid && !fc.empty() && !fe.empty()) {
-      cloud_lower_ms = cloud_scale * fc.ms(0) +
-                       1e3 * (est.rtt_s() + static_cast<double>(link->queued_bytes()) / std::max(1.0, est.bytes_per_s()));
+      cloud_lower_ms = cloud_scale * fc.ms(0) + 1e3 * (est.rtt_s() + static_cast<double>(link->queued_bytes()) /
+                                                                         std::max(1.0, est.bytes_per_s()));
       cloud_hopeless = cloud_lower_ms >= edge_scale * fe.ms(std::max(rep.ecb, 0));
       if (cloud_hopeless) ccb_labels.clear();
     }
@@ -529,7 +534,9 @@ struct EdgeClient::Impl {
         out.detections.push_back(std::move(det));
       }
       if (layout.protos >= 0 && opt.post.masks) {
-        if (r.masks.size() != r.boxes.size()) throw Error("result with " + std::to_string(r.masks.size()) + " masks for " + std::to_string(r.boxes.size()) + " boxes");
+        if (r.masks.size() != r.boxes.size())
+          throw Error("result with " + std::to_string(r.masks.size()) + " masks for " + std::to_string(r.boxes.size()) +
+                      " boxes");
         for (const auto& m : r.masks) {
           if (!m || m->width != lb.src_w || m->height != lb.src_h) throw Error("result mask of the wrong size");
           out.masks.push_back(rle_decode(m->counts, m->width, m->height));
@@ -569,11 +576,13 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   if (m->opt.mode == SessionMode::Dense) throw Error("the edge runs in exact or fluxshard mode");
   const int W = m->plan->input_w(), H = m->plan->input_h(), B = m->opt.aligner.block;
   if (B < 4 || B > 128 || W % B || H % B)
-    throw Error("block size " + std::to_string(B) + " must divide the plan's input size " + std::to_string(W) + "x" + std::to_string(H));
+    throw Error("block size " + std::to_string(B) + " must divide the plan's input size " + std::to_string(W) + "x" +
+                std::to_string(H));
   m->layout = output_layout(*m->plan);
   m->truncation = TruncationTable(*m->plan);
   m->grid = BlockGrid{W, H, B};
-  int threads = m->opt.threads > 0 ? m->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads =
+      m->opt.threads > 0 ? m->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   m->pool = std::make_shared<ThreadPool>(threads);
   m->runner = std::make_shared<OpRunner>(m->plan);
   m->exec = std::make_unique<SparseExecutor>(m->plan, m->pool, B, m->runner);

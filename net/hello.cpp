@@ -15,7 +15,8 @@ HelloVerdict refuse(wire::ErrorCode code, std::string reason) {
 }
 }  // namespace
 
-HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::string& token, const std::string& backend) {
+HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::string& token,
+                         const std::string& backend) {
   if (h.protocol_version != kProtocolVersion)
     return refuse(wire::ErrorCode::Version, "unsupported protocol version " + std::to_string(h.protocol_version) +
                                                 " (server speaks " + std::to_string(kProtocolVersion) + ")");
@@ -29,7 +30,8 @@ HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::str
     return refuse(wire::ErrorCode::PlanMismatch, msg);
   }
   if (h.block < 4 || h.block > 128 || plan.input_w() % h.block || plan.input_h() % h.block)
-    return refuse(wire::ErrorCode::PlanMismatch, "block size " + std::to_string(h.block) + " does not divide the input");
+    return refuse(wire::ErrorCode::PlanMismatch,
+                  "block size " + std::to_string(h.block) + " does not divide the input");
   int codec = static_cast<int>(h.codec), mode = static_cast<int>(h.mode);
   if (codec < 0 || codec > 3 || mode < 0 || mode > 1 || !(h.conf >= 0 && h.conf <= 1) || !(h.iou >= 0 && h.iou <= 1) ||
       !(h.island_eps >= 0 && h.island_eps <= 1e3) || !(h.salience_conf >= 0 && h.salience_conf <= 1))

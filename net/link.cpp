@@ -143,7 +143,8 @@ struct Link::Impl {
       down.pop_front();
     }
     if (!down.empty() && !stopping)
-      uv_timer_start(&down_timer, on_down_timer, static_cast<uint64_t>(std::ceil((down.front().deliver - now) * 1e3)), 0);
+      uv_timer_start(&down_timer, on_down_timer, static_cast<uint64_t>(std::ceil((down.front().deliver - now) * 1e3)),
+                     0);
   }
   static void on_down_timer(uv_timer_t* t) { static_cast<Impl*>(t->data)->pump_down(); }
 
@@ -178,7 +179,8 @@ struct Link::Impl {
       ev.reason = reason;
       deliver(std::move(ev));
     }
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
     if (c == conn) {
       conn = nullptr;
       clear_out();
@@ -255,7 +257,8 @@ struct Link::Impl {
     Impl* l = c->l;
     if (c->dead || nread == 0) return;
     if (nread < 0) {
-      l->fail_conn(c, nread == UV_EOF ? "server closed the connection" : std::string(uv_strerror(static_cast<int>(nread))));
+      l->fail_conn(
+          c, nread == UV_EOF ? "server closed the connection" : std::string(uv_strerror(static_cast<int>(nread))));
       return;
     }
     bool ok = c->reader.feed(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread),
@@ -363,7 +366,8 @@ struct Link::Impl {
       write_raw(conn, ch.buf, ch.off, ch.len);
     }
     if (!out.empty() && conn && !conn->dead)
-      uv_timer_start(&shape_timer, on_shape_timer, static_cast<uint64_t>(std::ceil((out.front().release - now) * 1e3)), 0);
+      uv_timer_start(&shape_timer, on_shape_timer, static_cast<uint64_t>(std::ceil((out.front().release - now) * 1e3)),
+                     0);
   }
   static void on_shape_timer(uv_timer_t* t) { static_cast<Impl*>(t->data)->pump(); }
 
@@ -406,7 +410,8 @@ struct Link::Impl {
   // The connection being stopped is closed: after its Bye went out, or when the peer does not take it
   // within a second (stop_timer).
   void finish_stop(Conn* c) {
-    if (c && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
+    if (c && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_conn_close);
     closing = nullptr;
     if (!stop_timer_closed) {
       stop_timer_closed = true;

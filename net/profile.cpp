@@ -40,7 +40,8 @@ std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> p
     double best = 1e30;
     for (int rep = 0; rep < std::max(1, repeats); ++rep) {
       std::shuffle(order.begin(), order.end(), rng);
-      for (int i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = (i % cols == cols - 1) ? pack_shift(0, 0) : pack_shift(1, 0);
+      for (int i = 0; i < n; ++i)
+        labels[static_cast<size_t>(i)] = (i % cols == cols - 1) ? pack_shift(0, 0) : pack_shift(1, 0);
       for (int i = 0; i < k; ++i) labels[static_cast<size_t>(order[static_cast<size_t>(i)])] = kInvalid;
       const std::vector<uint8_t>& img = (flip++ % 2) ? a : b;
       auto t0 = Clock::now();

@@ -147,7 +147,8 @@ struct Server::Impl {
   void close_conn(Conn* c) {
     if (c->session) c->session->closed = true;
     c->st = St::Closing;
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_close);
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_close);
   }
 
   static void on_shutdown(uv_shutdown_t* req, int) {
@@ -288,7 +289,8 @@ struct Server::Impl {
       }
       case wire::Body::Bye: {
         const auto* b = d.message.body.AsBye();
-        log("edge " + c->peer + ": bye" + (b && !b->reason.empty() ? " (" + peer_text(b->reason) + ")" : std::string()));
+        log("edge " + c->peer + ": bye" +
+            (b && !b->reason.empty() ? " (" + peer_text(b->reason) + ")" : std::string()));
         graceful_close(c);
         return false;
       }
@@ -498,7 +500,8 @@ Server::Server(std::shared_ptr<const Plan> plan, ServerOptions opt) : impl_(std:
   if (impl_->opt.backend != "cpu" && !dense_backend_available(impl_->opt.backend))
     make_dense_backend(impl_->opt.backend, impl_->plan);  // throws the reason
   output_layout(*impl_->plan);  // a plan the server cannot post-process fails here, not per edge
-  int threads = impl_->opt.threads > 0 ? impl_->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads =
+      impl_->opt.threads > 0 ? impl_->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->pool = std::make_shared<ThreadPool>(threads);
   impl_->runner = std::make_shared<OpRunner>(impl_->plan);
   impl_->truncation = std::make_shared<TruncationTable>(*impl_->plan);

@@ -53,7 +53,8 @@ RateTrace RateTrace::parse_text(const std::string& text, const std::string& sour
     if (!(ls >> time)) continue;  // blank line
     std::string rest;
     if (!(ls >> mbit) || (ls >> rest) || !std::isfinite(time) || !std::isfinite(mbit) || time < 0 || mbit <= 0)
-      throw Error("trace '" + source + "' line " + std::to_string(no) + ": expected 'time_s mbit_per_s' with a positive rate");
+      throw Error("trace '" + source + "' line " + std::to_string(no) +
+                  ": expected 'time_s mbit_per_s' with a positive rate");
     if (t.points_.empty() ? time != 0 : time <= t.points_.back().t)
       throw Error("trace '" + source + "' line " + std::to_string(no) +
                   ": times must start at 0 and increase strictly");

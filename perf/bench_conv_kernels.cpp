@@ -163,7 +163,9 @@ double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool q
   ThreadPool pool(threads);
   std::printf("\n== %s, %d thread%s, median of %d run%s ==\n", isa_name(isa), threads, threads == 1 ? "" : "s", runs,
               runs == 1 ? "" : "s");
-  if (!quiet) std::printf("%3s %5s %4s %4s %5s %2s %2s %4s %8s %9s %8s %9s\n", "#", "cin", "H", "W", "cout", "k", "s", "grp", "MFLOP", "ms", "GFLOP/s", "min ms");
+  if (!quiet)
+    std::printf("%3s %5s %4s %4s %5s %2s %2s %4s %8s %9s %8s %9s\n", "#", "cin", "H", "W", "cout", "k", "s", "grp",
+                "MFLOP", "ms", "GFLOP/s", "min ms");
   double total = 0, total_flop = 0, total_min = 0;
   const int n = static_cast<int>(sizeof(kLayers) / sizeof(kLayers[0]));
   for (int i = 0; i < n; ++i) {
@@ -218,8 +220,8 @@ double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool q
       g_part_total += part;
       g_ideal_total += med * share;
       if (!quiet)
-        std::printf("    region %dx%d (%.1f%%): %.3f ms, per position %.2fx the whole map's\n", rh, rw, 100 * share, part,
-                    part / (med * share));
+        std::printf("    region %dx%d (%.1f%%): %.3f ms, per position %.2fx the whole map's\n", rh, rw, 100 * share,
+                    part, part / (med * share));
     }
     std::free(w);
     std::free(b);
@@ -255,8 +257,8 @@ double bench_isa(CpuIsa isa, int threads, int runs, int warmup, int only, bool q
     }
     std::sort(t.begin(), t.end());
     const double mflop = 160.0 * 160 * 64 * 64 * 2 / 1e6;
-    std::printf("ConvTranspose2d k2 s2 64->64 80x80->160x160 (%.1f MFLOP): %.3f ms, %.1f GFLOP/s (min %.3f ms)\n", mflop,
-                t[t.size() / 2], mflop / t[t.size() / 2], t[0]);
+    std::printf("ConvTranspose2d k2 s2 64->64 80x80->160x160 (%.1f MFLOP): %.3f ms, %.1f GFLOP/s (min %.3f ms)\n",
+                mflop, t[t.size() / 2], mflop / t[t.size() / 2], t[0]);
     std::free(w);
     std::free(b);
     std::free(in);
@@ -300,7 +302,8 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: %s [--threads N] [--runs N] [--isa avx512|avx2|generic|best|all|default] [--generic-runs N] "
-                   "[--layer I] [--quiet] [--repeat N] [--act silu|none|sigmoid] [--kblock BYTES] [--achunk BYTES] [--share F] [--cold]\n",
+                   "[--layer I] [--quiet] [--repeat N] [--act silu|none|sigmoid] [--kblock BYTES] [--achunk BYTES] "
+                   "[--share F] [--cold]\n",
                    argv[0]);
       return 2;
     }
@@ -332,8 +335,11 @@ int main(int argc, char** argv) {
     // On a shared machine, whole passes can be disturbed: --repeat N reports the best of N passes.
     double best = 1e300;
     const int passes = isa == CpuIsa::Generic ? 1 : repeat;
-    for (int i = 0; i < passes; ++i) best = std::min(best, bench_isa(isa, threads, std::max(1, r), r > 1 ? 2 : 0, only, quiet || i > 0));
-    if (passes > 1) std::printf("best of %d passes, %s %d thread%s: %.2f ms\n", passes, isa_name(isa), threads, threads == 1 ? "" : "s", best);
+    for (int i = 0; i < passes; ++i)
+      best = std::min(best, bench_isa(isa, threads, std::max(1, r), r > 1 ? 2 : 0, only, quiet || i > 0));
+    if (passes > 1)
+      std::printf("best of %d passes, %s %d thread%s: %.2f ms\n", passes, isa_name(isa), threads,
+                  threads == 1 ? "" : "s", best);
   }
   return 0;
 }

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
     else if (a == "--json") json_path = next();
     else if (a == "--skip-kernels") skip_kernels = true;
     else {
-      std::fprintf(stderr, "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx] [--runs N] [--json FILE] [--skip-kernels]\n");
+      std::fprintf(
+          stderr, "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx] [--runs N] [--json FILE] [--skip-kernels]\n");
       return 2;
     }
   }
@@ -134,7 +135,8 @@ int main(int argc, char** argv) {
         const int ow = static_cast<int>(conv_out_size(s.w, s.k, s.s, p.pad_l, p.pad_r, 1));
         std::mt19937 rng(1);
         std::uniform_real_distribution<float> u(-0.1f, 0.1f);
-        std::vector<float> w(static_cast<size_t>(s.cout) * (s.cin / s.group) * s.k * s.k), b(static_cast<size_t>(s.cout));
+        std::vector<float> w(static_cast<size_t>(s.cout) * (s.cin / s.group) * s.k * s.k),
+            b(static_cast<size_t>(s.cout));
         for (float& v : w) v = u(rng);
         for (float& v : b) v = u(rng);
         DeviceArray<float> in(static_cast<size_t>(s.h) * s.w * s.cin), out(static_cast<size_t>(oh) * ow * s.cout);
@@ -193,10 +195,11 @@ int main(int argc, char** argv) {
           inv.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
         const double md = median(dev), mi = median(inv);
-        const std::string notes = std::string(exec.graph_active() ? "CUDA graph" : "plain launches (" + exec.graph_error() + ")") +
-                                  (exec.uses_cublas() ? ", cuBLAS" : ", built-in GEMM");
-        std::printf("%-6s %12.3f %12.3f %10.2f %s\n", precision_name(prec), md, mi, plan->total_flops() / (md * 1e-3) / 1e12,
-                    notes.c_str());
+        const std::string notes =
+            std::string(exec.graph_active() ? "CUDA graph" : "plain launches (" + exec.graph_error() + ")") +
+            (exec.uses_cublas() ? ", cuBLAS" : ", built-in GEMM");
+        std::printf("%-6s %12.3f %12.3f %10.2f %s\n", precision_name(prec), md, mi,
+                    plan->total_flops() / (md * 1e-3) / 1e12, notes.c_str());
         js.begin_object().field("precision", precision_name(prec)).field("device_ms", md).field("invoke_ms", mi);
         js.field("graph", exec.graph_active()).field("cublas", exec.uses_cublas()).end_object();
       }
@@ -209,7 +212,8 @@ int main(int argc, char** argv) {
       for (int y = 0; y < H; ++y)
         for (int x = 0; x < W; ++x)
           for (int c = 0; c < 3; ++c) {
-            const float v = 128 + 40 * std::sin(0.07f * x + 0.05f * y + c) + 30 * std::sin(0.011f * x * (1 + c) - 0.13f * y);
+            const float v =
+                128 + 40 * std::sin(0.07f * x + 0.05f * y + c) + 30 * std::sin(0.011f * x * (1 + c) - 0.13f * y);
             ref[(static_cast<size_t>(y) * W + x) * 3 + c] = static_cast<uint8_t>(std::min(255.f, std::max(0.f, v)));
           }
       // Global shift (5, -3) plus a block of noise where the search goes exhaustive.

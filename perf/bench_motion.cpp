@@ -10,7 +10,8 @@
 //   seeded+mv   previous field + codec motion vectors (codec_hints())
 //   worst       tau = 0: every block whose best seed is not an exact match is searched exhaustively
 // and two synthetic common cases on the clip's first frame: a static scene (cur == ref) and an exact
-// global pan of (-5, 3) px; finally independent noise frames (every block exhaustive). Prints ms per frame (median and mean over the frames) and the field stats.
+// global pan of (-5, 3) px; finally independent noise frames (every block exhaustive). Prints ms per frame (median and
+// mean over the frames) and the field stats.
 #include <dirent.h>
 #include <time.h>
 
@@ -102,8 +103,8 @@ Summary run_mode(const MotionAligner& al, int pairs, ThreadPool* pool, Fn&& call
 }
 
 void print(const char* clip, const char* mode, const Summary& s) {
-  std::printf("%-18s %-10s %8.2f %8.2f %8.2f   %6.1f%% %6.1f%% %6.2f %6.1f%% %7.4f\n", clip, mode, s.median_ms, s.mean_ms, s.cpu_ms,
-              100 * s.stats.candidate_share, 100 * s.stats.exposed_share, s.stats.median_mv,
+  std::printf("%-18s %-10s %8.2f %8.2f %8.2f   %6.1f%% %6.1f%% %6.2f %6.1f%% %7.4f\n", clip, mode, s.median_ms,
+              s.mean_ms, s.cpu_ms, 100 * s.stats.candidate_share, 100 * s.stats.exposed_share, s.stats.median_mv,
               100 * s.stats.stride_aligned_share, s.stats.mean_cost);
 }
 
@@ -151,8 +152,8 @@ int main(int argc, char** argv) {
     MotionAligner al_worst(size, size, worst_opt);
     std::printf("motion aligner: %dx%d, block %d, window +-%d, tau %.3f, isa %s, threads %d, up to %d frames\n",
                 size, size, opt.block, opt.window, opt.tau, isa_name(best_isa()), threads, max_frames);
-    std::printf("%-18s %-10s %8s %8s %8s   %7s %7s %6s %7s %7s\n", "clip", "mode", "med ms", "mean ms", "cpu ms", "cand", "expo",
-                "med|v|", "align8", "cost");
+    std::printf("%-18s %-10s %8s %8s %8s   %7s %7s %6s %7s %7s\n", "clip", "mode", "med ms", "mean ms", "cpu ms",
+                "cand", "expo", "med|v|", "align8", "cost");
     Summary total_seeded, total_mv, total_worst;
     int nclips = 0;
     for (const std::string& path : clips) {
@@ -171,21 +172,25 @@ int main(int argc, char** argv) {
       auto cur = [&](int i) { return c.frames[i + 1].data(); };
       auto ref = [&](int i) { return c.frames[i].data(); };
       const std::vector<CodecHint> none;
-      print(name, "noseed", run_mode(al, pairs, pool.get(), [&](int i, const MotionField*, MotionField& out, ThreadPool* p) {
+      print(name, "noseed",
+            run_mode(al, pairs, pool.get(), [&](int i, const MotionField*, MotionField& out, ThreadPool* p) {
               al.estimate(cur(i), ref(i), nullptr, none, out, p);
             }));
-      const Summary s1 = run_mode(al, pairs, pool.get(), [&](int i, const MotionField* prev, MotionField& out, ThreadPool* p) {
-        al.estimate(cur(i), ref(i), prev, none, out, p);
-      });
+      const Summary s1 =
+          run_mode(al, pairs, pool.get(), [&](int i, const MotionField* prev, MotionField& out, ThreadPool* p) {
+            al.estimate(cur(i), ref(i), prev, none, out, p);
+          });
       print(name, "seeded", s1);
-      const Summary s2 = run_mode(al, pairs, pool.get(), [&](int i, const MotionField* prev, MotionField& out, ThreadPool* p) {
-        al.estimate(cur(i), ref(i), prev, c.hints[i + 1], out, p);
-      });
+      const Summary s2 =
+          run_mode(al, pairs, pool.get(), [&](int i, const MotionField* prev, MotionField& out, ThreadPool* p) {
+            al.estimate(cur(i), ref(i), prev, c.hints[i + 1], out, p);
+          });
       print(name, "seeded+mv", s2);
       const int wpairs = std::min(pairs, 5);
-      const Summary s3 = run_mode(al_worst, wpairs, pool.get(), [&](int i, const MotionField* prev, MotionField& out, ThreadPool* p) {
-        al_worst.estimate(cur(i), ref(i), prev, none, out, p);
-      });
+      const Summary s3 =
+          run_mode(al_worst, wpairs, pool.get(), [&](int i, const MotionField* prev, MotionField& out, ThreadPool* p) {
+            al_worst.estimate(cur(i), ref(i), prev, none, out, p);
+          });
       print(name, "worst", s3);
       // synthetic common cases on the first frame
       const std::vector<uint8_t>& f0 = c.frames[0];
@@ -196,10 +201,12 @@ int main(int argc, char** argv) {
           const int sx = std::min(std::max(x + pdx, 0), size - 1), sy = std::min(std::max(y + pdy, 0), size - 1);
           std::memcpy(&pan[(static_cast<size_t>(y) * size + x) * 3], &f0[(static_cast<size_t>(sy) * size + sx) * 3], 3);
         }
-      print(name, "static", run_mode(al, 10, pool.get(), [&](int, const MotionField* prev, MotionField& out, ThreadPool* p) {
+      print(name, "static",
+            run_mode(al, 10, pool.get(), [&](int, const MotionField* prev, MotionField& out, ThreadPool* p) {
               al.estimate(f0.data(), f0.data(), prev, none, out, p);
             }));
-      print(name, "pan", run_mode(al, 10, pool.get(), [&](int, const MotionField* prev, MotionField& out, ThreadPool* p) {
+      print(name, "pan",
+            run_mode(al, 10, pool.get(), [&](int, const MotionField* prev, MotionField& out, ThreadPool* p) {
               al.estimate(pan.data(), f0.data(), prev, none, out, p);
             }));
       total_seeded.mean_ms += s1.mean_ms;
@@ -218,14 +225,17 @@ int main(int argc, char** argv) {
       for (auto& v : a) v = static_cast<uint8_t>((h = h * 1664525u + 1013904223u) >> 24);
       for (auto& v : b) v = static_cast<uint8_t>((h = h * 1664525u + 1013904223u) >> 24);
       const std::vector<CodecHint> none;
-      print("noise", "all-exh", run_mode(al, 5, pool.get(), [&](int, const MotionField* prev, MotionField& out, ThreadPool* p) {
+      print("noise", "all-exh",
+            run_mode(al, 5, pool.get(), [&](int, const MotionField* prev, MotionField& out, ThreadPool* p) {
               al.estimate(a.data(), b.data(), prev, none, out, p);
             }));
     }
     if (nclips > 0)
-      std::printf("mean over %d clips (wall / cpu ms per frame): seeded %.2f / %.2f, seeded+mv %.2f / %.2f, worst %.2f / %.2f\n",
-                  nclips, total_seeded.mean_ms / nclips, total_seeded.cpu_ms / nclips, total_mv.mean_ms / nclips,
-                  total_mv.cpu_ms / nclips, total_worst.mean_ms / nclips, total_worst.cpu_ms / nclips);
+      std::printf(
+          "mean over %d clips (wall / cpu ms per frame): seeded %.2f / %.2f, seeded+mv %.2f / %.2f, worst %.2f / "
+          "%.2f\n",
+          nclips, total_seeded.mean_ms / nclips, total_seeded.cpu_ms / nclips, total_mv.mean_ms / nclips,
+          total_mv.cpu_ms / nclips, total_worst.mean_ms / nclips, total_worst.cpu_ms / nclips);
   } catch (const fx::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -16,7 +16,8 @@ OutputLayout output_layout(const Plan& plan) {
   if (outs.size() != (seg ? 2u : 1u))
     throw Error("'" + plan.source() + "': a " + plan.task() + " model must have " + (seg ? "2 outputs" : "1 output"));
   const TensorInfo& o0 = plan.tensor(outs[0]);
-  if (o0.shape.size() != 3 || o0.shape[0] != 1) throw Error("'" + plan.source() + "': output0 must be [1, rows, anchors]");
+  if (o0.shape.size() != 3 || o0.shape[0] != 1)
+    throw Error("'" + plan.source() + "': output0 must be [1, rows, anchors]");
   l.output0 = outs[0];
   l.rows = static_cast<int>(o0.shape[1]);
   l.anchors = static_cast<int>(o0.shape[2]);
@@ -80,7 +81,8 @@ void draw_result(Frame& f, const FrameResult& r, const std::vector<std::string>&
   for (size_t i = 0; i < r.masks.size() && i < r.detections.size(); ++i)
     blend_mask(img, r.masks[i].data.data(), r.masks[i].width, palette_color(r.detections[i].cls), 0.4f);
   for (const Detection& d : r.detections) {
-    std::string name = d.cls < static_cast<int>(names.size()) ? names[static_cast<size_t>(d.cls)] : std::to_string(d.cls);
+    std::string name =
+        d.cls < static_cast<int>(names.size()) ? names[static_cast<size_t>(d.cls)] : std::to_string(d.cls);
     char label[96];
     std::snprintf(label, sizeof label, "%s %.2f", name.c_str(), d.score);
     draw_box_label(img, d.box, label, palette_color(d.cls));

@@ -189,7 +189,8 @@ void OpRunner::prepare_op(int index) {
         cp.group = g, cp.out_pad_h = o->output_pad_h(), cp.out_pad_w = o->output_pad_w();
         cp.act = act_of(o->activation());
         if (w.shape != std::vector<int64_t>{cin, cout / g, cp.kh, cp.kw}) throw fail("weight shape does not fit");
-        if (conv_transpose_out_size(p->in_map.h, cp.kh, cp.sh, cp.pad_t, cp.pad_b, cp.dh, cp.out_pad_h) != p->out_map.h ||
+        if (conv_transpose_out_size(p->in_map.h, cp.kh, cp.sh, cp.pad_t, cp.pad_b, cp.dh, cp.out_pad_h) !=
+                p->out_map.h ||
             conv_transpose_out_size(p->in_map.w, cp.kw, cp.sw, cp.pad_l, cp.pad_r, cp.dw, cp.out_pad_w) != p->out_map.w)
           throw fail("output size does not follow from the input and window");
         p->conv_t = std::make_unique<ConvTranspose2d>(cp, plan_->constant_data(p->in[1]), bias);
@@ -397,7 +398,8 @@ void OpRunner::prepare_op(int index) {
       for (int i = 0; i < ry - 2; ++i) {
         int64_t da = i < ry - ra ? 1 : p->a_shape.d[i - (ry - ra)];
         int64_t db = i < ry - rb ? 1 : p->b_shape.d[i - (ry - rb)];
-        if ((da != db && da != 1 && db != 1) || std::max(da, db) != p->out_shape.d[i]) throw fail("batch axes do not broadcast");
+        if ((da != db && da != 1 && db != 1) || std::max(da, db) != p->out_shape.d[i])
+          throw fail("batch axes do not broadcast");
       }
       break;
     }

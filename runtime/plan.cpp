@@ -189,7 +189,8 @@ void Plan::validate() {
   for (int i = 0; i < nops; ++i) {
     const fb::Op* op = fb_->ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     std::string what = "op " + std::to_string(i);
-    if (!op || !op->inputs() || !op->outputs() || op->outputs()->size() == 0) throw bad(what + " has no inputs/outputs");
+    if (!op || !op->inputs() || !op->outputs() || op->outputs()->size() == 0)
+      throw bad(what + " has no inputs/outputs");
     if (op->kind() > fb::OpKind::MAX) throw bad(what + " has an unknown kind");
     for (int t : *op->inputs())
       if (t < -1 || t >= nt) throw bad(what + " reads a tensor that does not exist");

@@ -5,7 +5,8 @@
 
 namespace fx {
 
-BlockPlanner::BlockPlanner(int width, int height, PlannerOptions opt) : opt_(opt), aligner_(width, height, opt.aligner) {
+BlockPlanner::BlockPlanner(int width, int height, PlannerOptions opt)
+    : opt_(opt), aligner_(width, height, opt.aligner) {
   age_.assign(static_cast<size_t>(aligner_.cols()) * aligner_.rows(), 0);
 }
 
@@ -57,7 +58,8 @@ std::vector<float> BlockPlanner::salience(const SaliencePrior& prior) const {
               const Mask& m = (*prior.masks)[i];
               int mx = static_cast<int>((px + mdx - lb.pad_left) / lb.scale);
               int my = static_cast<int>((py + mdy - lb.pad_top) / lb.scale);
-              if (mx < 0 || my < 0 || mx >= m.width || my >= m.height || !m.data[static_cast<size_t>(my) * m.width + mx])
+              if (mx < 0 || my < 0 || mx >= m.width || my >= m.height ||
+                  !m.data[static_cast<size_t>(my) * m.width + mx])
                 continue;
             }
             ++inside;

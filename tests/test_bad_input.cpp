@@ -221,7 +221,8 @@ TEST_CASE("plan: a transposed convolution whose output size overflows 32 bits is
   b.metadata("task", "detect");
   std::string m = b.serialize();
   std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "up.onnx");
-  REQUIRE_NOTHROW(DenseExecutor(Plan::from_bytes(bytes.data(), bytes.size(), "up.fsp"), std::make_shared<ThreadPool>(1)));
+  REQUIRE_NOTHROW(
+      DenseExecutor(Plan::from_bytes(bytes.data(), bytes.size(), "up.fsp"), std::make_shared<ThreadPool>(1)));
   std::string mutant = rewritten_plan(bytes, [](::fluxshard::plan::PlanT& t) {
     int ups = 0;
     for (auto& op : t.ops)

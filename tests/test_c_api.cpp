@@ -47,7 +47,8 @@ TEST_CASE("C API: load, session, push frames, read detections", "[c-api]") {
   // Pass the frame with a padded stride to check stride handling.
   int stride = f.width * 3 + 16;
   std::vector<uint8_t> padded(static_cast<size_t>(stride) * f.height, 0);
-  for (int y = 0; y < f.height; ++y) std::memcpy(&padded[static_cast<size_t>(y) * stride], &f.rgb[static_cast<size_t>(y) * f.width * 3], f.width * 3);
+  for (int y = 0; y < f.height; ++y)
+    std::memcpy(&padded[static_cast<size_t>(y) * stride], &f.rgb[static_cast<size_t>(y) * f.width * 3], f.width * 3);
   REQUIRE(fx_session_push_rgb(s, padded.data(), f.width, f.height, stride) == FX_OK);
   // The same frame through the C++ pipeline gives the same detections, bit for bit.
   auto cpp_plan = Plan::load_file(path);

@@ -160,12 +160,12 @@ TEST_CASE("run --annotate writes the clip again with the detections drawn", "[cl
   }
   CHECK(frames == 3);
 
-  auto bad = test::run_cli({"run", plan, "--input", clip, "--max-frames", "1", "--annotate", "/nonexistent_dir_fx/a.mp4",
-                            "--quiet"});
+  auto bad = test::run_cli(
+      {"run", plan, "--input", clip, "--max-frames", "1", "--annotate", "/nonexistent_dir_fx/a.mp4", "--quiet"});
   CHECK(bad.status != 0);
   CHECK(bad.err == "error: cannot write video '/nonexistent_dir_fx/a.mp4': No such file or directory\n");
-  auto bad_json = test::run_cli({"run", plan, "--input", clip, "--max-frames", "1", "--json", "/nonexistent_dir_fx/a.jsonl",
-                                 "--quiet"});
+  auto bad_json = test::run_cli(
+      {"run", plan, "--input", clip, "--max-frames", "1", "--json", "/nonexistent_dir_fx/a.jsonl", "--quiet"});
   CHECK(bad_json.status == 1);
   CHECK(bad_json.err == "error: cannot write '/nonexistent_dir_fx/a.jsonl'\n");
 }

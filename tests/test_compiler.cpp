@@ -178,12 +178,13 @@ TEST_CASE("BatchNormalization folds into the preceding Conv, or becomes Mul + Ad
   OnnxBuilder b(15);
   std::string x = b.input("images", {1, 3, 6, 6});
   auto w = rand_vec(4 * 3 * 1 * 1, 5);
-  auto gamma = rand_vec(4, 6, 0.5f, 1.5f), beta = rand_vec(4, 7), mean = rand_vec(4, 8), var = rand_vec(4, 9, 0.2f, 2.f);
+  auto gamma = rand_vec(4, 6, 0.5f, 1.5f), beta = rand_vec(4, 7), mean = rand_vec(4, 8),
+       var = rand_vec(4, 9, 0.2f, 2.f);
   auto g2 = rand_vec(4, 10, 0.5f, 1.5f), b2 = rand_vec(4, 11), m2 = rand_vec(4, 12), v2 = rand_vec(4, 13, 0.2f, 2.f);
   std::string y = b.op("Conv", "conv", {x, b.initializer("w", {4, 3, 1, 1}, w)});
   std::string bn = b.op("BatchNormalization", "bn",
-                        {y, b.initializer("g", {4}, gamma), b.initializer("be", {4}, beta), b.initializer("m", {4}, mean),
-                         b.initializer("v", {4}, var)},
+                        {y, b.initializer("g", {4}, gamma), b.initializer("be", {4}, beta),
+                         b.initializer("m", {4}, mean), b.initializer("v", {4}, var)},
                         {OnnxAttr::real("epsilon", 1e-3f)});
   std::string sum = b.op("Add", "add", {bn, bn});
   b.node("BatchNormalization", "bn2",
@@ -267,7 +268,8 @@ TEST_CASE("every ONNX op the YOLO11 exports use matches a plain reference", "[co
       std::string x = b.input("images", {1, 3, H, W});
       std::vector<std::string> parts;
       if (opset >= 13)
-        parts = b.node("Split", "split", {x, b.initializer_ints("sizes", {2}, {1, 2})}, {OnnxAttr::integer("axis", 1)}, 2);
+        parts =
+            b.node("Split", "split", {x, b.initializer_ints("sizes", {2}, {1, 2})}, {OnnxAttr::integer("axis", 1)}, 2);
       else
         parts = b.node("Split", "split", {x}, {OnnxAttr::integer("axis", 1), OnnxAttr::integers("split", {1, 2})}, 2);
       std::string d = b.op("Div", "div", {parts[1], b.initializer("two", {}, {2.f})});
@@ -351,7 +353,8 @@ TEST_CASE("every ONNX op the YOLO11 exports use matches a plain reference", "[co
         for (int xx = 0; xx < 10; ++xx) {
           double acc = bias[o];
           for (int ci = 0; ci < 3; ++ci)
-            acc += static_cast<double>(x0[(ci * 3 + yy / 2) * 5 + xx / 2]) * w[((ci * 2 + o) * 2 + yy % 2) * 2 + xx % 2];
+            acc +=
+                static_cast<double>(x0[(ci * 3 + yy / 2) * 5 + xx / 2]) * w[((ci * 2 + o) * 2 + yy % 2) * 2 + xx % 2];
           ref[(o * 6 + yy) * 10 + xx] = static_cast<float>(acc);
         }
     check_close(run_model(b.serialize(), x0)[0], ref, 1e-5);

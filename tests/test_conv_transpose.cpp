@@ -27,8 +27,12 @@ struct TCase {
   int ih = 1, iw = 1;
   bool bias = true;
   int in_extra = 0, in_first = 0, out_extra = 0, out_first = 0;
-  int oh() const { return static_cast<int>(conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h)); }
-  int ow() const { return static_cast<int>(conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w)); }
+  int oh() const {
+    return static_cast<int>(conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h));
+  }
+  int ow() const {
+    return static_cast<int>(conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w));
+  }
   std::string str() const {
     std::ostringstream s;
     s << "cin=" << p.cin << " cout=" << p.cout << " k=" << p.kh << "x" << p.kw << " s=" << p.sh << "x" << p.sw

@@ -161,7 +161,8 @@ TEST_CASE("cuda: fp32 end to end matches the CPU and ONNX Runtime, identical det
     REQUIRE(gpu_outs.size() == cpu_outs.size());
     for (size_t i = 0; i < cpu_outs.size(); ++i) {
       const Diff d = diff(gpu_outs[i], cpu_outs[i]);
-      INFO("output " << i << ": max abs " << d.max_abs << " over range " << d.range << ", " << d.differing << " differ");
+      INFO("output " << i << ": max abs " << d.max_abs << " over range " << d.range << ", " << d.differing
+                     << " differ");
       CHECK(d.max_abs <= 1e-4 * d.range);
       size_t non_finite = 0;
       for (float v : gpu_outs[i]) non_finite += !std::isfinite(v);
@@ -217,8 +218,8 @@ TEST_CASE("cuda: fp16 end to end gives the same detections", "[cuda][gpu][model]
     const auto gpu_outs = run_gpu(gpu, g);
     for (size_t i = 0; i < cpu_outs.size(); ++i) {
       const Diff d = diff(gpu_outs[i], cpu_outs[i]);
-      WARN(file << " fp16 output " << i << ": max abs error " << d.max_abs << " = " << d.max_abs / std::max(d.range, 1e-30)
-                << " of the range " << d.range);
+      WARN(file << " fp16 output " << i << ": max abs error " << d.max_abs << " = "
+                << d.max_abs / std::max(d.range, 1e-30) << " of the range " << d.range);
       size_t non_finite = 0;
       for (float v : gpu_outs[i]) non_finite += !std::isfinite(v);
       CHECK(non_finite == 0);
@@ -305,8 +306,8 @@ TEST_CASE("cli: --backend cuda runs dense, and says why when it cannot", "[cuda]
     INFO(r.err);
     CHECK(r.status == 0);
     CHECK(r.out.find("cuda backend") != std::string::npos);
-    auto r16 = test::run_cli({"run", plan, "--input", clip, "--backend", "cuda", "--precision", "fp16", "--max-frames", "2",
-                              "--quiet"});
+    auto r16 = test::run_cli(
+        {"run", plan, "--input", clip, "--backend", "cuda", "--precision", "fp16", "--max-frames", "2", "--quiet"});
     CHECK(r16.status == 0);
   }
 #endif

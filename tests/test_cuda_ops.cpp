@@ -330,7 +330,8 @@ TEST_CASE("host: the CUDA conv arithmetic replayed on the CPU equals Conv2d bit 
             const float v = iy >= 0 && iy < iv.h && ix >= 0 && ix < iv.w
                                 ? iv.data[cuda::pixel_offset(iy, ix, iv.w, iv.pixel_stride) + g * cin_g + term.ci]
                                 : 0.0f;
-            acc = cuda::fx_fma(v, w[static_cast<size_t>(cuda::conv_oihw_index(g, k, n, cin_g, cout_g, p.kh, p.kw))], acc);
+            acc =
+                cuda::fx_fma(v, w[static_cast<size_t>(cuda::conv_oihw_index(g, k, n, cin_g, cout_g, p.kh, p.kw))], acc);
           }
           float r = cuda::conv_activation(static_cast<int>(p.act), acc);
           if (cc.residual) r = cuda::fx_add(r, rv.at(oy, ox)[co]);
@@ -377,7 +378,8 @@ TEST_CASE("host: the CUDA ConvTranspose arithmetic replayed on the CPU equals Co
               if (ix < 0) continue;
               for (int ci = 0; ci < cin_g; ++ci) {
                 const int cig = g * cin_g + ci;
-                acc = cuda::fx_fma(iv.at(iy, ix)[cig], w[((static_cast<size_t>(cig) * cout_g + col) * p.kh + ky) * p.kw + kx], acc);
+                acc = cuda::fx_fma(iv.at(iy, ix)[cig],
+                                   w[((static_cast<size_t>(cig) * cout_g + col) * p.kh + ky) * p.kw + kx], acc);
               }
             }
           }
@@ -476,13 +478,15 @@ Img shifted(const Img& ref, int sx, int sy, uint32_t seed, int noise_blocks) {
         cur.px[(static_cast<size_t>(y) * ref.w + x) * 3 + c] = ref.px[(static_cast<size_t>(Y) * ref.w + X) * 3 + c];
     }
   for (int b = 0; b < noise_blocks; ++b) {
-    const int x0 = static_cast<int>(rng() % static_cast<uint32_t>(ref.w - 20)), y0 = static_cast<int>(rng() % static_cast<uint32_t>(ref.h - 20));
+    const int x0 = static_cast<int>(rng() % static_cast<uint32_t>(ref.w - 20)),
+              y0 = static_cast<int>(rng() % static_cast<uint32_t>(ref.h - 20));
     const int amp = b % 2 ? 255 : 12;
     for (int y = y0; y < y0 + 20; ++y)
       for (int x = x0; x < x0 + 20; ++x)
         for (int c = 0; c < 3; ++c) {
           uint8_t& v = cur.px[(static_cast<size_t>(y) * ref.w + x) * 3 + c];
-          v = static_cast<uint8_t>(std::min(255, std::max(0, static_cast<int>(v) + static_cast<int>(rng() % (2 * amp + 1)) - amp)));
+          v = static_cast<uint8_t>(
+              std::min(255, std::max(0, static_cast<int>(v) + static_cast<int>(rng() % (2 * amp + 1)) - amp)));
         }
   }
   return cur;
@@ -517,7 +521,8 @@ MotionField host_core_field(int w, int h, const AlignerOptions& opt, const uint8
   j.width = w, j.height = h, j.B = opt.block, j.window = opt.window, j.cols = w / opt.block, j.rows = h / opt.block;
   const double norm = static_cast<double>(opt.block) * opt.block * 3 * 255;
   j.tau_sad = static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt.tau) * norm), 4294967295.0));
-  j.margin_sad = static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt.stride_margin) * norm), 4294967295.0));
+  j.margin_sad =
+      static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt.stride_margin) * norm), 4294967295.0));
   j.stride_aware = opt.stride_aware;
   std::vector<int16_t> pv, hv;
   std::vector<uint8_t> hc;
@@ -607,7 +612,8 @@ TEST_CASE("host: the motion-search core with a serial evaluator equals MotionAli
     MotionField cpu;
     const MotionField* prev = sc.use_prev ? &sc.prev : nullptr;
     al.estimate(sc.cur.px.data(), sc.ref.px.data(), prev, sc.hints, cpu);
-    const MotionField emu = host_core_field(sc.ref.w, sc.ref.h, sc.opt, sc.cur.px.data(), sc.ref.px.data(), prev, sc.hints);
+    const MotionField emu =
+        host_core_field(sc.ref.w, sc.ref.h, sc.opt, sc.cur.px.data(), sc.ref.px.data(), prev, sc.hints);
     CHECK(field_mismatches(cpu, emu) == 0);
   }
 }
@@ -674,13 +680,15 @@ TEST_CASE("host: broadcast, transpose and slice index maps match the CPU ops", "
     // Broadcast: random out shape, operands drop / squash axes.
     const BroadcastShapes z = random_broadcast(rng, 5, 5);
     const Shape &out = z.out, &sa = z.a, &sb = z.b;
-    std::vector<float> a = random_vector(static_cast<size_t>(sa.numel()), 1000 + t), b = random_vector(static_cast<size_t>(sb.numel()), 1100 + t);
+    std::vector<float> a = random_vector(static_cast<size_t>(sa.numel()), 1000 + t),
+                       b = random_vector(static_cast<size_t>(sb.numel()), 1100 + t);
     std::vector<float> ref(static_cast<size_t>(out.numel()));
     binary_plain_reference(BinaryOp::Sub, a.data(), sa, b.data(), sb, ref.data(), out);
     const cuda::StridedMap ma = cuda::broadcast_map(sa, out), mb = cuda::broadcast_map(sb, out);
     size_t bad = 0;
     for (int64_t i = 0; i < out.numel(); ++i)
-      bad += !same_bits(ref[static_cast<size_t>(i)], a[static_cast<size_t>(cuda::strided_source(ma, i))] - b[static_cast<size_t>(cuda::strided_source(mb, i))]);
+      bad += !same_bits(ref[static_cast<size_t>(i)], a[static_cast<size_t>(cuda::strided_source(ma, i))] -
+                                                         b[static_cast<size_t>(cuda::strided_source(mb, i))]);
     CHECK(bad == 0);
 
     // Transpose.
@@ -694,7 +702,8 @@ TEST_CASE("host: broadcast, transpose and slice index maps match the CPU ops", "
     transpose_reference(x.data(), ts, perm, tref.data());
     const cuda::StridedMap tm = cuda::transpose_map(ts, perm);
     size_t tbad = 0;
-    for (int64_t i = 0; i < ts.numel(); ++i) tbad += !same_bits(tref[static_cast<size_t>(i)], x[static_cast<size_t>(cuda::strided_source(tm, i))]);
+    for (int64_t i = 0; i < ts.numel(); ++i)
+      tbad += !same_bits(tref[static_cast<size_t>(i)], x[static_cast<size_t>(cuda::strided_source(tm, i))]);
     CHECK(tbad == 0);
 
     // Slice with positive and negative steps.
@@ -712,7 +721,8 @@ TEST_CASE("host: broadcast, transpose and slice index maps match the CPU ops", "
     slice(x.data(), ts, starts, steps, sref.data(), so, pool);
     const cuda::StridedMap sm = cuda::slice_map(ts, starts, steps, so);
     size_t sbad = 0;
-    for (int64_t i = 0; i < so.numel(); ++i) sbad += !same_bits(sref[static_cast<size_t>(i)], x[static_cast<size_t>(cuda::strided_source(sm, i))]);
+    for (int64_t i = 0; i < so.numel(); ++i)
+      sbad += !same_bits(sref[static_cast<size_t>(i)], x[static_cast<size_t>(cuda::strided_source(sm, i))]);
     CHECK(sbad == 0);
   }
 }
@@ -785,7 +795,8 @@ void gpu_conv_case(const ConvCase& cc, bool fp16, int variant, uint32_t seed) {
   TestMap in(cc.ih, cc.iw, p.cin, cc.in_extra, cc.in_first), res(cc.oh(), cc.ow(), p.cout);
   in.randomize(seed + 2);
   res.randomize(seed + 3);
-  TestMap cpu(cc.oh(), cc.ow(), p.cout, cc.out_extra, cc.out_first, 0.f), gpu(cc.oh(), cc.ow(), p.cout, cc.out_extra, cc.out_first, 0.f);
+  TestMap cpu(cc.oh(), cc.ow(), p.cout, cc.out_extra, cc.out_first, 0.f),
+      gpu(cc.oh(), cc.ow(), p.cout, cc.out_extra, cc.out_first, 0.f);
   for (TestMap* m : {&cpu, &gpu}) {
     MapView v = m->view();
     for (int y = 0; y < v.h; ++y)
@@ -844,7 +855,8 @@ TEST_CASE("gpu: ConvTranspose2d equals the CPU bit for bit", "[cuda][gpu][conv]"
     const int oh = static_cast<int>(conv_transpose_out_size(ih, p.kh, p.sh, p.pad_t, p.pad_b, p.dh, p.out_pad_h));
     const int ow = static_cast<int>(conv_transpose_out_size(iw, p.kw, p.sw, p.pad_l, p.pad_r, p.dw, p.out_pad_w));
     if (oh < 1 || ow < 1) continue;
-    INFO("t=" << t << " cin=" << p.cin << " cout=" << p.cout << " k=" << p.kh << "x" << p.kw << " s=" << p.sh << "x" << p.sw);
+    INFO("t=" << t << " cin=" << p.cin << " cout=" << p.cout << " k=" << p.kh << "x" << p.kw << " s=" << p.sh << "x"
+              << p.sw);
     const int cout_g = p.cout / p.group;
     std::vector<float> w = random_vector(static_cast<size_t>(p.cin) * cout_g * p.kh * p.kw, 100 + t);
     std::vector<float> b = random_vector(static_cast<size_t>(p.cout), 200 + t);
@@ -873,7 +885,8 @@ TEST_CASE("gpu: ConvTranspose2d equals the CPU bit for bit", "[cuda][gpu][conv]"
   }
 }
 
-TEST_CASE("gpu: local element-wise ops, copies, max pooling and resize equal the CPU bit for bit", "[cuda][gpu][local]") {
+TEST_CASE("gpu: local element-wise ops, copies, max pooling and resize equal the CPU bit for bit",
+          "[cuda][gpu][local]") {
   FX_REQUIRE_CUDA_DEVICE();
   std::mt19937 rng(44);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -944,7 +957,8 @@ TEST_CASE("gpu: local element-wise ops, copies, max pooling and resize equal the
       const int sh = pick(1, 3), sw = pick(1, 3);
       const std::vector<Span> rspans = spans_for(h * sh, w * sw, t % 3, 60 + t);
       DevicePositions rpos(rspans);
-      TestMap cpu(h * sh, w * sw, c, extra_o, std::min(1, extra_o)), gpu(h * sh, w * sw, c, extra_o, std::min(1, extra_o));
+      TestMap cpu(h * sh, w * sw, c, extra_o, std::min(1, extra_o)),
+          gpu(h * sh, w * sw, c, extra_o, std::min(1, extra_o));
       for (TestMap* m : {&cpu, &gpu}) {
         MapView v = m->view();
         for (int y = 0; y < v.h; ++y)
@@ -962,7 +976,8 @@ TEST_CASE("gpu: local element-wise ops, copies, max pooling and resize equal the
       PoolParams pp;
       pp.kh = pick(1, 5), pp.kw = pick(1, 5), pp.sh = pick(1, 2), pp.sw = pick(1, 2), pp.dh = pick(0, 4) ? 1 : 2;
       pp.dw = pp.dh;
-      pp.pad_t = pick(0, pp.kh / 2), pp.pad_b = pick(0, pp.kh / 2), pp.pad_l = pick(0, pp.kw / 2), pp.pad_r = pick(0, pp.kw / 2);
+      pp.pad_t = pick(0, pp.kh / 2), pp.pad_b = pick(0, pp.kh / 2), pp.pad_l = pick(0, pp.kw / 2),
+      pp.pad_r = pick(0, pp.kw / 2);
       if (t == 0) pp = PoolParams{5, 5, 1, 1, 2, 2, 2, 2, 1, 1};  // SPPF
       const int oh = static_cast<int>(conv_out_size(h, pp.kh, pp.sh, pp.pad_t, pp.pad_b, pp.dh));
       const int ow = static_cast<int>(conv_out_size(w, pp.kw, pp.sw, pp.pad_l, pp.pad_r, pp.dw));
@@ -991,8 +1006,9 @@ TEST_CASE("gpu: local element-wise ops, copies, max pooling and resize equal the
   }
 }
 
-TEST_CASE("gpu: plain ops (broadcast binary, sigmoid, transpose, slice, concat, split, relayout, softmax) equal the CPU",
-          "[cuda][gpu][plain]") {
+TEST_CASE(
+    "gpu: plain ops (broadcast binary, sigmoid, transpose, slice, concat, split, relayout, softmax) equal the CPU",
+    "[cuda][gpu][plain]") {
   FX_REQUIRE_CUDA_DEVICE();
   ThreadPool pool(1);
   std::mt19937 rng(45);
@@ -1008,7 +1024,8 @@ TEST_CASE("gpu: plain ops (broadcast binary, sigmoid, transpose, slice, concat, 
     // Broadcast binary.
     const BroadcastShapes z = random_broadcast(rng, 4, 9);
     const Shape &out = z.out, &sa = z.a, &sb = z.b;
-    std::vector<float> a = random_vector(static_cast<size_t>(sa.numel()), 10 + t), b = random_vector(static_cast<size_t>(sb.numel()), 20 + t, 0.5f, 2.f);
+    std::vector<float> a = random_vector(static_cast<size_t>(sa.numel()), 10 + t),
+                       b = random_vector(static_cast<size_t>(sb.numel()), 20 + t, 0.5f, 2.f);
     const BinaryOp op = static_cast<BinaryOp>(t % 4);
     std::vector<float> cpu(static_cast<size_t>(out.numel()));
     binary_plain(op, a.data(), sa, b.data(), sb, cpu.data(), out, pool);

@@ -180,7 +180,8 @@ JsonValue random_value(std::mt19937& rng, int depth) {
     default: {
       JsonValue o = JsonValue::object();
       const int n = rng() % 5;
-      for (int i = 0; i < n; ++i) o.set("k" + std::to_string(rng() % 10) + (i % 2 ? "\xc3\xa9" : ""), random_value(rng, depth + 1));
+      for (int i = 0; i < n; ++i)
+        o.set("k" + std::to_string(rng() % 10) + (i % 2 ? "\xc3\xa9" : ""), random_value(rng, depth + 1));
       return o;
     }
   }

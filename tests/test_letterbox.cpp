@@ -43,9 +43,13 @@ std::vector<uint8_t> reference_resize(const std::vector<uint8_t>& src, int sw, i
       if (x0 >= sw - 1) x0 = sw - 1, wx = 0;
       const int x1 = std::min(x0 + 1, sw - 1);
       for (int c = 0; c < cn; ++c) {
-        auto at = [&](int xx, int yy) { return static_cast<double>(src[(static_cast<size_t>(yy) * sw + xx) * cn + c]); };
-        const double v = (at(x0, y0) * (1 - wx) + at(x1, y0) * wx) * (1 - wy) + (at(x0, y1) * (1 - wx) + at(x1, y1) * wx) * wy;
-        out[(static_cast<size_t>(y) * dw + x) * cn + c] = static_cast<uint8_t>(std::lround(std::min(255.0, std::max(0.0, v))));
+        auto at = [&](int xx, int yy) {
+          return static_cast<double>(src[(static_cast<size_t>(yy) * sw + xx) * cn + c]);
+        };
+        const double v =
+            (at(x0, y0) * (1 - wx) + at(x1, y0) * wx) * (1 - wy) + (at(x0, y1) * (1 - wx) + at(x1, y1) * wx) * wy;
+        out[(static_cast<size_t>(y) * dw + x) * cn + c] =
+            static_cast<uint8_t>(std::lround(std::min(255.0, std::max(0.0, v))));
       }
     }
   }

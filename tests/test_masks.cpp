@@ -227,7 +227,8 @@ TEST_CASE("masks: mask_to_source equals a plain reference; fused path equals the
   for (int k = 0; k < C; ++k)
     for (int r = 0; r < P; ++r)
       for (int c = 0; c < P; ++c)
-        protos[(size_t)k * P * P + (size_t)r * P + c] = std::sin(0.1f * (k + 1) * c + 0.07f * (k + 2) * r) + 0.2f * g(rng);
+        protos[(size_t)k * P * P + (size_t)r * P + c] =
+            std::sin(0.1f * (k + 1) * c + 0.07f * (k + 2) * r) + 0.2f * g(rng);
   struct Src {
     int w, h;
   };

@@ -79,7 +79,8 @@ void check_golden(const std::string& file) {
     OutputLayout layout = output_layout(*c.plan);
     DecodeOptions lo;
     lo.conf = 0.1f;
-    auto all = decode_detections(outs[0].data(), layout.rows, layout.anchors, layout.num_classes, layout.num_mask_coef, lo);
+    auto all =
+        decode_detections(outs[0].data(), layout.rows, layout.anchors, layout.num_classes, layout.num_mask_coef, lo);
     auto direct = decode_detections(outs[0].data(), layout.rows, layout.anchors, layout.num_classes,
                                     layout.num_mask_coef, DecodeOptions{});
     std::vector<Detection> kept;

@@ -188,7 +188,8 @@ TEST_CASE("a planted whole-frame shift is recovered exactly", "[motion]") {
   AlignerOptions opt;
   opt.stride_aware = false;
   MotionAligner al(W, H, opt);
-  const std::vector<MotionVector> shifts = {mv(5, 3), mv(-7, 2), mv(0, -11), mv(16, -16), mv(-13, -9), mv(8, 0), mv(1, -1)};
+  const std::vector<MotionVector> shifts = {mv(5, 3),    mv(-7, 2), mv(0, -11), mv(16, -16),
+                                            mv(-13, -9), mv(8, 0),  mv(1, -1)};
   for (int kind = 0; kind < 2; ++kind) {
     const Img ref = kind == 0 ? noise_image(W, H, 1) : smooth_image(W, H);
     for (const MotionVector v : shifts) {
@@ -249,7 +250,8 @@ TEST_CASE("per-region shifts are recovered for blocks inside each region", "[mot
     for (int bx = 0; bx < f.cols; ++bx) {
       const int x0 = bx * 16, y0 = by * 16;
       const MotionVector v = region_mv(x0, y0);
-      const bool inside = region_mv(x0 + 15, y0 + 15) == v && region_mv(x0 + 15, y0) == v && region_mv(x0, y0 + 15) == v;
+      const bool inside =
+          region_mv(x0 + 15, y0 + 15) == v && region_mv(x0 + 15, y0) == v && region_mv(x0, y0 + 15) == v;
       if (!inside || !in_window(al, bx, by, v.dx, v.dy)) continue;
       const BlockMotion& b = f.at(bx, by);
       INFO("block " << bx << "," << by);
@@ -450,7 +452,8 @@ TEST_CASE("results do not depend on threads or ISA", "[motion]") {
   const int W = 320, H = 256;
   const Img ref = smooth_image(W, H, 100, 700);
   // a mixed scene: global pan, a moving square, a noisy patch (true misses)
-  Img cur = warp(ref, [](int x, int y) { return (x > 100 && x < 200 && y > 60 && y < 180) ? mv(-9, 4) : mv(3, -2); }, 4);
+  Img cur = warp(
+      ref, [](int x, int y) { return (x > 100 && x < 200 && y > 60 && y < 180) ? mv(-9, 4) : mv(3, -2); }, 4);
   const Img patch = noise_image(64, 64, 77);
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x)
@@ -569,7 +572,8 @@ TEST_CASE("codec motion vectors become hints that agree with the planted motion"
         const std::vector<CodecHint> hints = codec_hints(f.mvs, lb);
         for (const CodecHint& c : hints) {
           // interior hints only: the edges show newly exposed content
-          if (c.x < 24 || c.y < lb.pad_top + 24 || c.x + c.w > P - 24 || c.y + c.h > lb.pad_top + lb.new_h - 24) continue;
+          if (c.x < 24 || c.y < lb.pad_top + 24 || c.x + c.w > P - 24 || c.y + c.h > lb.pad_top + lb.new_h - 24)
+            continue;
           ++total;
           agree += c.dx == -dx && c.dy == -dy;
         }

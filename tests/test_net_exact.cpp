@@ -23,7 +23,9 @@ namespace {
 
 constexpr int kFrames = 8;
 
-std::shared_ptr<const Plan> yolo320() { return test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan; }
+std::shared_ptr<const Plan> yolo320() {
+  return test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).plan;
+}
 
 const std::vector<Frame>& bedroom() {
   static std::vector<Frame> f = test::read_clip(test::source_path("assets/bedroom.mp4"), kFrames);
@@ -48,7 +50,8 @@ struct EdgeFrame {
   std::vector<Detection> dets;
 };
 
-std::vector<EdgeFrame> edge_run(const std::string& server, Codec codec, SessionMode mode, EdgeTotals* totals = nullptr) {
+std::vector<EdgeFrame> edge_run(const std::string& server, Codec codec, SessionMode mode,
+                                EdgeTotals* totals = nullptr) {
   EdgeClient edge(yolo320(), edge_options(server, codec, mode));
   std::vector<EdgeFrame> out;
   for (const Frame& f : bedroom()) {
@@ -83,7 +86,8 @@ std::vector<test::LocalFrame> local_run_decoded(Codec codec) {
     std::vector<uint8_t> fresh(static_cast<size_t>(g.count()), 1);
     if (exec.initialised()) {
       PlanReport rep;
-      planner.plan(cur.data(), exec.reference_rgb(), codec_hints(f.mvs, lb), SaliencePrior{}, labels, motion, rep, pool.get());
+      planner.plan(cur.data(), exec.reference_rgb(), codec_hints(f.mvs, lb), SaliencePrior{}, labels, motion, rep,
+                   pool.get());
       for (size_t k = 0; k < fresh.size(); ++k) fresh[k] = labels[k] == kInvalid;
     }
     EncodedBlocks enc;
@@ -138,7 +142,8 @@ TEST_CASE("exact proxy: offloaded exact frames equal a local exact run, every co
     auto local_jpeg = local_run_decoded(Codec::Jpeg);
     compare(edge, local_jpeg);
     int differ = 0;
-    for (int i = 0; i < kFrames; ++i) differ += local_jpeg[static_cast<size_t>(i)].hash != local[static_cast<size_t>(i)].hash;
+    for (int i = 0; i < kFrames; ++i)
+      differ += local_jpeg[static_cast<size_t>(i)].hash != local[static_cast<size_t>(i)].hash;
     CHECK(differ > 0);  // JPEG did change the pixels: the comparison above is not the raw one again
   }
   CHECK(server.stop() == 0);
@@ -229,8 +234,9 @@ TEST_CASE("exact proxy: fluxshard edge / serve / run command lines agree", "[net
   test::TempDir tmp;
   const auto& bytes = test::compiled_model(test::source_path("assets/yolo11n-320.onnx")).bytes;
   test::write_file(tmp.file("y.fsp"), std::string(bytes.begin(), bytes.end()));
-  test::Child serve({"serve", tmp.file("y.fsp"), "--listen", "127.0.0.1:0", "--port-file", tmp.file("port"), "--threads", "1"},
-                    tmp.file("serve.out"), tmp.file("serve.err"));
+  test::Child serve(
+      {"serve", tmp.file("y.fsp"), "--listen", "127.0.0.1:0", "--port-file", tmp.file("port"), "--threads", "1"},
+      tmp.file("serve.out"), tmp.file("serve.err"));
   int port = test::wait_port_file(tmp.file("port"), 30);
   REQUIRE(port > 0);
   std::string clip = test::source_path("assets/bedroom.mp4");
@@ -246,7 +252,8 @@ TEST_CASE("exact proxy: fluxshard edge / serve / run command lines agree", "[net
   auto lines = [](const std::string& s) {
     std::vector<JsonValue> v;
     size_t a = 0;
-    for (size_t b; (b = s.find('\n', a)) != std::string::npos; a = b + 1) v.push_back(JsonValue::parse(s.substr(a, b - a)));
+    for (size_t b; (b = s.find('\n', a)) != std::string::npos; a = b + 1)
+      v.push_back(JsonValue::parse(s.substr(a, b - a)));
     return v;
   };
   auto el = lines(test::read_file(tmp.file("edge.jsonl")));

@@ -112,13 +112,17 @@ TEST_CASE("malformed input: each bad connection is closed with a reason, good ed
     std::memcpy(f.data() + 8, "XXXX", 4);
     attacks.push_back({"wrong identifier", f, "wrong file identifier", wire::ErrorCode::Malformed});
   }
-  attacks.push_back({"version", encode_frame(hello(*plan, kToken), 99), "unsupported protocol version 99", wire::ErrorCode::Version});
+  attacks.push_back(
+      {"version", encode_frame(hello(*plan, kToken), 99), "unsupported protocol version 99", wire::ErrorCode::Version});
   {
     auto h = hello(*plan, kToken);
     h.protocol_version = 7;
-    attacks.push_back({"hello version", encode_frame(std::move(h)), "unsupported protocol version 7", wire::ErrorCode::Version});
+    attacks.push_back(
+        {"hello version", encode_frame(std::move(h)), "unsupported protocol version 7", wire::ErrorCode::Version});
   }
-  attacks.push_back({"over the limit", {0xff, 0xff, 0xff, 0x7f, 1, 2, 3}, "message length 2147483647 over the limit 65536",
+  attacks.push_back({"over the limit",
+                     {0xff, 0xff, 0xff, 0x7f, 1, 2, 3},
+                     "message length 2147483647 over the limit 65536",
                      wire::ErrorCode::TooLarge});
   {
     auto f = good_hello;
@@ -157,7 +161,8 @@ TEST_CASE("malformed input: each bad connection is closed with a reason, good ed
     u.blocks->fresh = {0xff};  // 8 blocks' worth of bitmap for 64 blocks
     auto uf = encode_frame(std::move(u));
     f.insert(f.end(), uf.begin(), uf.end());
-    attacks.push_back({"bad update", f, "update rejected: block bitmap of 1 bytes for 64 blocks", wire::ErrorCode::Malformed});
+    attacks.push_back(
+        {"bad update", f, "update rejected: block bitmap of 1 bytes for 64 blocks", wire::ErrorCode::Malformed});
     auto g = good_hello;
     wire::BackgroundT b;
     b.update_id = 5;

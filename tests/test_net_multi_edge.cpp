@@ -71,7 +71,8 @@ TEST_CASE("four edges on one server, 300 frames each: all complete, all correct,
     REQUIRE(out.reps.size() == kFrames);
     int wrong = 0, local = 0;
     for (int i = 0; i < kFrames; ++i) {
-      wrong += out.reps[static_cast<size_t>(i)].output_hash != locals[static_cast<size_t>(e)][static_cast<size_t>(i)].hash;
+      wrong +=
+          out.reps[static_cast<size_t>(i)].output_hash != locals[static_cast<size_t>(e)][static_cast<size_t>(i)].hash;
       local += !out.reps[static_cast<size_t>(i)].on_cloud;
     }
     CHECK(wrong == 0);

@@ -16,7 +16,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 }
 
-TEST_CASE("server killed mid-stream: local results without a gap, reconnect, resync, offload again", "[net][reconnect]") {
+TEST_CASE("server killed mid-stream: local results without a gap, reconnect, resync, offload again",
+          "[net][reconnect]") {
   test::TempDir tmp;
   const std::string plan_path = tmp.file("tiny.fsp"), clip = tmp.file("clip.mp4");
   test::save_tiny_plan(plan_path);
@@ -27,9 +28,10 @@ TEST_CASE("server killed mid-stream: local results without a gap, reconnect, res
   REQUIRE(frames.size() == kFrames);
   auto plan = Plan::load_file(plan_path);
 
-  auto serve = std::make_unique<test::Child>(
-      std::vector<std::string>{"serve", plan_path, "--listen", "127.0.0.1:0", "--port-file", tmp.file("port1"), "--threads", "1"},
-      tmp.file("serve1.out"), tmp.file("serve1.err"));
+  auto serve =
+      std::make_unique<test::Child>(std::vector<std::string>{"serve", plan_path, "--listen", "127.0.0.1:0",
+                                                             "--port-file", tmp.file("port1"), "--threads", "1"},
+                                    tmp.file("serve1.out"), tmp.file("serve1.err"));
   const int port = test::wait_port_file(tmp.file("port1"), 30);
   REQUIRE(port > 0);
 

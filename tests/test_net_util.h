@@ -49,10 +49,13 @@ inline std::string tiny_detect_onnx(int size = 128) {
   };
   std::string x = b.input("images", {1, 3, size, size});
   auto conv = [&](const std::string& n, const std::string& in, int cin, int cout, int k, int s, bool act) {
-    std::string y = b.op("Conv", n,
-                         {in, b.initializer(n + ".w", {cout, cin, k, k}, rnd(static_cast<size_t>(cout * cin * k * k), 1.7f / std::sqrt(float(cin * k * k)))),
-                          b.initializer(n + ".b", {cout}, rnd(static_cast<size_t>(cout), 0.1f))},
-                         {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), OnnxAttr::integers("strides", {s, s})});
+    std::string y =
+        b.op("Conv", n,
+             {in,
+              b.initializer(n + ".w", {cout, cin, k, k},
+                            rnd(static_cast<size_t>(cout * cin * k * k), 1.7f / std::sqrt(float(cin * k * k)))),
+              b.initializer(n + ".b", {cout}, rnd(static_cast<size_t>(cout), 0.1f))},
+             {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), OnnxAttr::integers("strides", {s, s})});
     return act ? b.op("Mul", n + ".silu", {y, b.op("Sigmoid", n + ".sig", {y})}) : y;
   };
   std::string c = conv("c0", x, 3, 8, 3, 2, true);
@@ -62,9 +65,11 @@ inline std::string tiny_detect_onnx(int size = 128) {
   std::string head = conv("head", c, 32, 7, 1, 1, false);
   const int cells = (size / 16) * (size / 16);
   std::string flat = b.op("Reshape", "flat", {head, b.initializer_ints("fs", {3}, {1, 7, cells})});
-  auto parts = b.node("Split", "split", {flat, b.initializer_ints("sz", {2}, {4, 3})}, {OnnxAttr::integer("axis", 1)}, 2);
-  std::string boxes = b.op("Add", "box.off", {b.op("Mul", "box.scale", {parts[0], b.initializer("bs", {}, {float(size) / 8})}),
-                                              b.initializer("bo", {}, {float(size) / 2})});
+  auto parts =
+      b.node("Split", "split", {flat, b.initializer_ints("sz", {2}, {4, 3})}, {OnnxAttr::integer("axis", 1)}, 2);
+  std::string boxes = b.op("Add", "box.off",
+                           {b.op("Mul", "box.scale", {parts[0], b.initializer("bs", {}, {float(size) / 8})}),
+                            b.initializer("bo", {}, {float(size) / 2})});
   b.node("Concat", "out", {boxes, b.op("Sigmoid", "cls", {parts[1]})}, {OnnxAttr::integer("axis", 1)}, 1, {"output0"});
   b.output("output0");
   b.metadata("task", "detect");
@@ -104,13 +109,16 @@ inline void write_clip(const std::string& path, int frames, unsigned seed, int w
   for (int t = 0; t < frames; ++t) {
     int ox = (t * 2) % 64, oy = (t / 3) % 64;  // pan
     if ((t / 40) % 2) ox = 63 - ox;
-    for (int y = 0; y < h; ++y) std::memcpy(&img[static_cast<size_t>(y) * w * 3], &bg[(static_cast<size_t>(y + oy) * bw + ox) * 3], static_cast<size_t>(w) * 3);
+    for (int y = 0; y < h; ++y)
+      std::memcpy(&img[static_cast<size_t>(y) * w * 3], &bg[(static_cast<size_t>(y + oy) * bw + ox) * 3],
+                  static_cast<size_t>(w) * 3);
     for (int k = 0; k < 2; ++k) {
       int x0 = (sx + t * (3 + k) + k * 50) % (w - 24), y0 = (sy + t * (1 + k)) % (h - 24);
       for (int y = y0; y < y0 + 24; ++y)
         for (int x = x0; x < x0 + 24; ++x) {
           uint8_t* p = &img[(static_cast<size_t>(y) * w + x) * 3];
-          p[0] = static_cast<uint8_t>(220 - 60 * k), p[1] = static_cast<uint8_t>(40 + 100 * k), p[2] = static_cast<uint8_t>(60 + (x * 7 + y * 3) % 50);
+          p[0] = static_cast<uint8_t>(220 - 60 * k), p[1] = static_cast<uint8_t>(40 + 100 * k),
+          p[2] = static_cast<uint8_t>(60 + (x * 7 + y * 3) % 50);
         }
     }
     wr.write(img.data());

@@ -24,7 +24,9 @@ using namespace fx::net;
 
 namespace {
 
-std::vector<uint8_t> body_of(const std::vector<uint8_t>& frame) { return std::vector<uint8_t>(frame.begin() + 4, frame.end()); }
+std::vector<uint8_t> body_of(const std::vector<uint8_t>& frame) {
+  return std::vector<uint8_t>(frame.begin() + 4, frame.end());
+}
 
 wire::HelloT hello() {
   wire::HelloT h;
@@ -214,8 +216,10 @@ TEST_CASE("codec: malformed payloads are errors, never over-allocation", "[net][
     INFO(codec_name(c));
     EncodedBlocks enc = encode(img, g, fresh, c);
     auto& p = enc.payload;
-    CHECK_THROWS_AS(decode_blocks(p.data(), p.size(), c, 2, enc.atlas_cols, g, fresh, out.data()), Error);  // count mismatch
-    CHECK_THROWS_AS(decode_blocks(p.data(), p.size() / 2, c, 3, enc.atlas_cols, g, fresh, out.data()), Error);  // truncated
+    CHECK_THROWS_AS(decode_blocks(p.data(), p.size(), c, 2, enc.atlas_cols, g, fresh, out.data()),
+                    Error);  // count mismatch
+    CHECK_THROWS_AS(decode_blocks(p.data(), p.size() / 2, c, 3, enc.atlas_cols, g, fresh, out.data()),
+                    Error);  // truncated
     auto corrupt = p;
     for (size_t i = 2; i < corrupt.size(); i += 3) corrupt[i] ^= 0x5a;
     if (c != Codec::Raw) {
@@ -263,7 +267,8 @@ TEST_CASE("shaper: token bucket follows presets and traces", "[net][shaper]") {
   RateTrace t = RateTrace::parse_text("# time rate\n0 8\n1.0 16\n", "t");
   CHECK(t.finish_time(0.5, 1000000) == Approx(1.0 + 500000.0 / 2e6));
   CHECK(t.bytes_between(0, 2) == Approx(1e6 + 2e6));
-  CHECK_THROWS_WITH(RateTrace::parse_text("1 8\n", "t"), "trace 't' line 1: times must start at 0 and increase strictly");
+  CHECK_THROWS_WITH(RateTrace::parse_text("1 8\n", "t"),
+                    "trace 't' line 1: times must start at 0 and increase strictly");
   CHECK_THROWS_WITH(RateTrace::parse_text("0 8\n0.5 -1\n", "t"),
                     "trace 't' line 2: expected 'time_s mbit_per_s' with a positive rate");
   test::TempDir tmp;

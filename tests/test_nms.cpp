@@ -136,7 +136,8 @@ TEST_CASE("nms: best class only, first maximum wins", "[nms]") {
 
 TEST_CASE("nms: max_det keeps the best-scored boxes", "[nms]") {
   std::vector<Anchor> a;
-  for (int i = 0; i < 10; ++i) a.push_back(box_anchor(i * 50.f, 0, i * 50.f + 40, 40, 0, 0.3f + 0.05f * ((i * 7) % 10)));
+  for (int i = 0; i < 10; ++i)
+    a.push_back(box_anchor(i * 50.f, 0, i * 50.f + 40, 40, 0, 0.3f + 0.05f * ((i * 7) % 10)));
   DecodeOptions opt;
   opt.max_det = 3;
   auto d = run(a, opt);

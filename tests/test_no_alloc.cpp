@@ -58,7 +58,8 @@ TEST_CASE("the sparse executor's run performs no heap allocation", "[runtime][sp
   auto pool = std::make_shared<ThreadPool>(2);
   SparseExecutor sp(plan, pool, 16);
   std::vector<uint8_t> a(320 * 320 * 3), b(320 * 320 * 3);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 7 + i / 960), b[i] = static_cast<uint8_t>(i * 13);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = static_cast<uint8_t>(i * 7 + i / 960), b[i] = static_cast<uint8_t>(i * 13);
   sp.reset(a.data());
   const int blocks = sp.block_cols() * sp.block_rows();
   // Fresh blocks, zero shifts and non-zero shifts (in place and double-buffered), exact and approximate.

@@ -115,7 +115,8 @@ TEST_CASE("npy reader accepts what numpy writes", "[npy]") {
   const std::vector<float> v = {1.5f, -2.f, 3.25f, 4.f, 5.f, 6.f};
   // numpy >= 1.23 adds growth-axis spaces after the dict; key order and spacing vary.
   auto a = [&](const std::string& bytes) { return fx::read_npy_memory(bytes.data(), bytes.size(), "x.npy"); };
-  auto r1 = a(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }                    ", float_bytes(v)));
+  auto r1 =
+      a(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }                    ", float_bytes(v)));
   CHECK(r1.shape == std::vector<int64_t>{2, 3});
   CHECK((r1.data == v));
   auto r2 = a(make_npy("{'shape':(6,),'fortran_order':False,'descr':'<f4'}", float_bytes(v), 2));
@@ -139,38 +140,50 @@ TEST_CASE("npy errors are one clear line", "[npy][errors]") {
   };
   const std::string q = "'" + t.path() + "/";
 
-  CHECK(error_of([&] { fx::read_npy(t.file("missing.npy")); }) == "cannot open " + q + "missing.npy': No such file or directory");
+  CHECK(error_of([&] { fx::read_npy(t.file("missing.npy")); }) ==
+        "cannot open " + q + "missing.npy': No such file or directory");
   CHECK(err_file("magic.npy", "PK\x03\x04 this is a zip") == q + "magic.npy' is not a .npy file (bad magic)");
   CHECK(err_file("empty.npy", "") == q + "empty.npy' is not a .npy file (bad magic)");
-  CHECK(err_file("f8.npy", make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", std::string(16, '\0'))) ==
-        q + "f8.npy' is not a float32 .npy file (descr '<f8')");
-  CHECK(err_file("be.npy", make_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0'))) ==
-        q + "be.npy' is not a float32 .npy file (descr '>f4')");
-  CHECK(err_file("i4.npy", make_npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0'))) ==
-        q + "i4.npy' is not a float32 .npy file (descr '<i4')");
-  CHECK(err_file("rec.npy", make_npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0'))) ==
+  CHECK(err_file("f8.npy", make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+                                    std::string(16, '\0'))) == q + "f8.npy' is not a float32 .npy file (descr '<f8')");
+  CHECK(err_file("be.npy", make_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }",
+                                    std::string(8, '\0'))) == q + "be.npy' is not a float32 .npy file (descr '>f4')");
+  CHECK(err_file("i4.npy", make_npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+                                    std::string(8, '\0'))) == q + "i4.npy' is not a float32 .npy file (descr '<i4')");
+  CHECK(err_file("rec.npy", make_npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }",
+                                     std::string(8, '\0'))) ==
         q + "rec.npy' is not a float32 .npy file (structured dtype)");
-  CHECK(err_file("fortran.npy", make_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", std::string(16, '\0'))) ==
+  CHECK(err_file("fortran.npy",
+                 make_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", std::string(16, '\0'))) ==
         q + "fortran.npy' is in Fortran order; only C-order arrays are supported");
-  CHECK(err_file("short.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 640, 640), }", std::string(1000, '\0'))) ==
+  CHECK(err_file("short.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 640, 640), }",
+                                       std::string(1000, '\0'))) ==
         q + "short.npy' is truncated: the header promises 1228800 float32 values (4915200 bytes), 1000 bytes follow");
-  CHECK(err_file("cut_header.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "").substr(0, 40)) ==
+  CHECK(err_file("cut_header.npy",
+                 make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "").substr(0, 40)) ==
         q + "cut_header.npy' is truncated (incomplete .npy header)");
   CHECK(err_file("v9.npy", std::string("\x93NUMPY\x09\x00\x10\x00", 10) + std::string(16, ' ')) ==
         q + "v9.npy' has unsupported .npy format version 9.0");
-  CHECK(err_file("garbage.npy", make_npy("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", std::string(8, '\0'))) ==
+  CHECK(err_file("garbage.npy",
+                 make_npy("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", std::string(8, '\0'))) ==
         q + "garbage.npy' has a malformed .npy header ('fortran_order' is not True or False)");
   CHECK(err_file("noshape.npy", make_npy("{'descr': '<f4', 'fortran_order': False}", std::string(8, '\0'))) ==
         q + "noshape.npy' has a malformed .npy header (missing 'descr', 'fortran_order' or 'shape')");
-  CHECK(err_file("neg.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", std::string(8, '\0'))) ==
+  CHECK(err_file("neg.npy",
+                 make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", std::string(8, '\0'))) ==
         q + "neg.npy' has a malformed .npy header (a dimension is not a non-negative integer)");
 
   // Hostile shapes: huge products (overflowing or not) are rejected before any allocation.
-  CHECK(err_file("huge.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }", std::string(64, '\0'))) ==
-        q + "huge.npy' is truncated: the header promises 1000000000000000 float32 values (4000000000000000 bytes), 64 bytes follow");
-  CHECK(err_file("overflow.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", "")) ==
-        q + "overflow.npy' is truncated: the header's shape (4294967296, 4294967296, 4294967296) is larger than the 0 bytes that follow");
-  CHECK(err_file("bigdim.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", "")) ==
+  CHECK(err_file("huge.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 100000), }",
+                                      std::string(64, '\0'))) ==
+        q + "huge.npy' is truncated: the header promises 1000000000000000 float32 values (4000000000000000 bytes), 64 "
+            "bytes follow");
+  CHECK(err_file("overflow.npy",
+                 make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }",
+                          "")) == q + "overflow.npy' is truncated: the header's shape (4294967296, 4294967296, "
+                                      "4294967296) is larger than the 0 bytes that follow");
+  CHECK(err_file("bigdim.npy",
+                 make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", "")) ==
         q + "bigdim.npy' has a malformed .npy header (a dimension is too large)");
   // A header length far beyond the file.
   CHECK(err_file("hlen.npy", std::string("\x93NUMPY\x02\x00\xff\xff\xff\x7f", 12) + "{'descr'") ==

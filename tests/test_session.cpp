@@ -201,7 +201,8 @@ TEST_CASE("miss classifier: salience gating skips non-salient candidates only wh
       int bx = 1 + (2 * k) % (cols - 2), by = 1 + (2 * k) / (cols - 2);  // off the border: not exposed
       for (int y = by * B; y < (by + 1) * B; ++y)
         for (int x = bx * B; x < (bx + 1) * B; ++x)
-          for (int c = 0; c < 3; ++c) cur[(static_cast<size_t>(y) * W + x) * 3 + c] = test::texture(x + 1000, y + 700, c);
+          for (int c = 0; c < 3; ++c)
+            cur[(static_cast<size_t>(y) * W + x) * 3 + c] = test::texture(x + 1000, y + 700, c);
     }
     return cur;
   };

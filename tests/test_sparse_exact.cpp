@@ -44,12 +44,14 @@ std::string small_network(bool anchor_softmax = false, bool island = true) {
   std::string x = b.input("images", {1, 3, 96, 128});
   auto conv = [&](const std::string& n, const std::string& in, int cin, int cout, int k, int s, int group = 1,
                   bool act = true) {
-    std::string y = b.op("Conv", n, {in, b.initializer(n + ".w", {cout, cin / group, k, k},
-                                                       rnd(static_cast<size_t>(cout * (cin / group) * k * k), seed++,
-                                                           1.5f / std::sqrt(float(cin / group * k * k)))),
-                                     b.initializer(n + ".b", {cout}, rnd(cout, seed++, 0.1f))},
-                         {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), OnnxAttr::integers("strides", {s, s}),
-                          OnnxAttr::integer("group", group)});
+    std::string y = b.op("Conv", n,
+                         {in,
+                          b.initializer(n + ".w", {cout, cin / group, k, k},
+                                        rnd(static_cast<size_t>(cout * (cin / group) * k * k), seed++,
+                                            1.5f / std::sqrt(float(cin / group * k * k)))),
+                          b.initializer(n + ".b", {cout}, rnd(cout, seed++, 0.1f))},
+                         {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}),
+                          OnnxAttr::integers("strides", {s, s}), OnnxAttr::integer("group", group)});
     return act ? b.op("Mul", n + ".silu", {y, b.op("Sigmoid", n + ".sig", {y})}) : y;
   };
   std::string c0 = conv("c0", x, 3, 8, 3, 2);        // stride 2
@@ -61,18 +63,21 @@ std::string small_network(bool anchor_softmax = false, bool island = true) {
   std::string c2 = conv("c2", cat, 24, 16, 1, 1);
   std::string dw = conv("dw", c2, 16, 16, 5, 1, 16);  // depthwise 5x5
   std::string c3 = conv("c3", dw, 16, 32, 3, 2);      // stride 8
-  std::string pool = b.op("MaxPool", "pool", {c3}, {OnnxAttr::integers("kernel_shape", {5, 5}), OnnxAttr::integers("pads", {2, 2, 2, 2})});
+  std::string pool = b.op("MaxPool", "pool", {c3},
+                          {OnnxAttr::integers("kernel_shape", {5, 5}), OnnxAttr::integers("pads", {2, 2, 2, 2})});
   std::string c4 = conv("c4", pool, 32, 32, 3, 2);    // stride 16 (6x8)
   // Dense island: flatten the positions, attention-like mixing, back to a map.
   std::string flat = b.op("Reshape", "att.flat", {c4, b.initializer_ints("att.s", {3}, {1, 32, 48})});
   std::string tr = b.op("Transpose", "att.t", {flat}, {OnnxAttr::integers("perm", {0, 2, 1})});
-  std::string sc = b.op("Mul", "att.scale", {b.op("MatMul", "att.qk", {tr, flat}), b.initializer("att.k", {}, {0.05f})});
+  std::string sc =
+      b.op("Mul", "att.scale", {b.op("MatMul", "att.qk", {tr, flat}), b.initializer("att.k", {}, {0.05f})});
   std::string sm = b.op("Softmax", "att.sm", {sc}, {OnnxAttr::integer("axis", -1)});
   std::string mixed = b.op("MatMul", "att.av", {flat, sm});
   std::string back = b.op("Reshape", "att.back", {mixed, b.initializer_ints("att.s2", {4}, {1, 32, 6, 8})});
   std::string c5 = island ? b.op("Add", "att.res", {c4, back}) : c4;
-  std::string up = b.op("Resize", "up", {c5, "", b.initializer("sc", {4}, {1, 1, 2, 2})},
-                        {OnnxAttr::string("coordinate_transformation_mode", "asymmetric"), OnnxAttr::string("nearest_mode", "floor")});
+  std::string up = b.op(
+      "Resize", "up", {c5, "", b.initializer("sc", {4}, {1, 1, 2, 2})},
+      {OnnxAttr::string("coordinate_transformation_mode", "asymmetric"), OnnxAttr::string("nearest_mode", "floor")});
   std::string cat2 = b.op("Concat", "cat2", {up, c3}, {OnnxAttr::integer("axis", 1)});
   std::string c6 = conv("c6", cat2, 64, 16, 3, 1);
   std::string ct = b.op("ConvTranspose", "ct", {c6, b.initializer("ct.w", {16, 8, 2, 2}, rnd(16 * 8 * 4, seed++, 0.3f)),
@@ -301,7 +306,8 @@ void require_same_caches(SparseExecutor& a, SparseExecutor& b, const Plan& plan,
   }
   for (size_t o = 0; o < plan.outputs().size(); ++o) {
     INFO("frame " << frame << ", output " << o);
-    REQUIRE(std::memcmp(a.output_data(o), b.output_data(o), static_cast<size_t>(plan.tensor(plan.outputs()[o]).bytes())) == 0);
+    REQUIRE(std::memcmp(a.output_data(o), b.output_data(o),
+                        static_cast<size_t>(plan.tensor(plan.outputs()[o]).bytes())) == 0);
   }
 }
 
@@ -434,7 +440,8 @@ void require_epilogue_of_maps(SparseExecutor& sp, DenseExecutor& dense, const Pl
   dense.run_ops(first, plan.op_count());
   for (size_t o = 0; o < plan.outputs().size(); ++o) {
     INFO("frame " << frame << ", output " << plan.tensor(plan.outputs()[o]).name);
-    REQUIRE(std::memcmp(sp.output_data(o), dense.output_data(o), static_cast<size_t>(plan.tensor(plan.outputs()[o]).bytes())) == 0);
+    REQUIRE(std::memcmp(sp.output_data(o), dense.output_data(o),
+                        static_cast<size_t>(plan.tensor(plan.outputs()[o]).bytes())) == 0);
   }
   for (int i = first; i < plan.op_count(); ++i) {
     const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -507,7 +514,8 @@ TEST_CASE("the column tail of YOLO11 heads: found, and anything it cannot take r
   CHECK_FALSE(ColumnTail::find(compile_bytes(small_network(/*anchor_softmax=*/true), "small_softmax.onnx")));
 }
 
-TEST_CASE("exact mode: frames that recompute few anchor columns stay equal to dense inference", "[sparse][exact][tail]") {
+TEST_CASE("exact mode: frames that recompute few anchor columns stay equal to dense inference",
+          "[sparse][exact][tail]") {
   // Without a dense island (which recomputes everything in exact mode) a fresh block changes few head
   // positions: the column path. Between such frames, a fully fresh frame (the covered ops run whole
   // from stale conversions) and a pan by 32 px.
@@ -528,7 +536,8 @@ TEST_CASE("exact mode: frames that recompute few anchor columns stay equal to de
     if (f == 4) labels = std::vector<Label>(nb, kInvalid);
     else if (f == 5) labels = pan_update(sp.block_cols(), sp.block_rows(), 16, 32, 0);
     else if (f != 9) labels[corners[f % 4]] = kInvalid;  // frame 9: nothing changes
-    const SparseStats& st = sp.run(labels, test_pattern_rgb(W, H, 80 + static_cast<unsigned>(f)).data(), SparseParams{});
+    const SparseStats& st =
+        sp.run(labels, test_pattern_rgb(W, H, 80 + static_cast<unsigned>(f)).data(), SparseParams{});
     column_frames += st.tail_columns > 0;
     whole_frames += st.tail_columns == 0 && st.epilogue_run > 0;
     if (f == 9) CHECK(st.epilogue_run == 0);

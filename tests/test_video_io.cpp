@@ -57,7 +57,8 @@ void moving_frame(std::vector<uint8_t>& rgb, int w, int h, int t, int dx, int dy
   rgb.resize(static_cast<size_t>(w) * h * 3);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = texture(x - dx * t + 500, y - dy * t + 500, c);
+      for (int c = 0; c < 3; ++c)
+        rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = texture(x - dx * t + 500, y - dy * t + 500, c);
 }
 
 std::string write_moving_clip(const TempDir& t, const std::string& name, const std::string& codec, int w, int h,
@@ -276,7 +277,8 @@ TEST_CASE("codec motion vectors follow the planted translation", "[video_io][mv]
 
 TEST_CASE("decoding is deterministic (threaded decoder)", "[video_io]") {
   TempDir t;
-  const std::string path = write_moving_clip(t, "det.mp4", VideoWriter::has_encoder("libx264") ? "libx264" : "mpeg4", 256, 192, 12, 1, 3);
+  const std::string path =
+      write_moving_clip(t, "det.mp4", VideoWriter::has_encoder("libx264") ? "libx264" : "mpeg4", 256, 192, 12, 1, 3);
   auto decode = [&](std::vector<uint8_t>& pixels, std::vector<int32_t>& mvs) {
     VideoReader r(path);
     Frame f;
@@ -354,7 +356,8 @@ TEST_CASE("open errors are one clear line", "[video_io][errors]") {
   CHECK(error_of([&] { VideoReader r(t.path()); }) == "cannot open video '" + t.path() + "': Is a directory");
 
   write_file(t.file("empty.mp4"), "");
-  CHECK(error_of([&] { VideoReader r(t.file("empty.mp4")); }) == "'" + t.file("empty.mp4") + "' is not a video or image (empty file)");
+  CHECK(error_of([&] { VideoReader r(t.file("empty.mp4")); }) ==
+        "'" + t.file("empty.mp4") + "' is not a video or image (empty file)");
 
   write_file(t.file("notes.txt"), "These are my notes.\nNothing to see here.\n");
   CHECK(error_of([&] { VideoReader r(t.file("notes.txt")); }) ==
@@ -368,7 +371,8 @@ TEST_CASE("open errors are one clear line", "[video_io][errors]") {
   wav += u32(36 + samples.size()) + "WAVEfmt " + u32(16) + u16(1) + u16(1) + u32(8000) + u32(8000) + u16(1) + u16(8) +
          "data" + u32(samples.size()) + samples;
   write_file(t.file("sound.wav"), wav);
-  CHECK(error_of([&] { VideoReader r(t.file("sound.wav")); }) == "video '" + t.file("sound.wav") + "' has no decodable video stream");
+  CHECK(error_of([&] { VideoReader r(t.file("sound.wav")); }) ==
+        "video '" + t.file("sound.wav") + "' has no decodable video stream");
 }
 
 TEST_CASE("truncated and corrupt files: clear errors or a clean early end, never a crash", "[video_io][errors]") {
@@ -457,15 +461,18 @@ TEST_CASE("VideoWriter: default codec, read back, sizes and errors", "[video_io]
   CHECK(error_of([&] { VideoWriter wr("/nonexistent_dir_fx/x.mp4", 64, 64, 25); }) ==
         "cannot write video '/nonexistent_dir_fx/x.mp4': No such file or directory");
   CHECK(error_of([&] { VideoWriter wr(t.file("x.notacontainer"), 64, 64, 25); }) ==
-        "cannot write video '" + t.file("x.notacontainer") + "': unknown container format (use a name ending in .mp4, .mkv, .avi, ...)");
-  CHECK(error_of([&] { VideoWriter wr(t.file("y.mp4"), 0, 64, 25); }) == "cannot write video '" + t.file("y.mp4") + "': invalid frame size 0x64");
+        "cannot write video '" + t.file("x.notacontainer") +
+            "': unknown container format (use a name ending in .mp4, .mkv, .avi, ...)");
+  CHECK(error_of([&] { VideoWriter wr(t.file("y.mp4"), 0, 64, 25); }) ==
+        "cannot write video '" + t.file("y.mp4") + "': invalid frame size 0x64");
   CHECK(VideoWriter::has_encoder("mpeg4"));
   CHECK_FALSE(VideoWriter::has_encoder("no_such_encoder"));
   {
     VideoWriterOptions o;
     o.codec = "no_such_encoder";
     CHECK(error_of([&] { VideoWriter wr(t.file("e.mkv"), 64, 64, 25, o); }) ==
-          "cannot write video '" + t.file("e.mkv") + "': encoder 'no_such_encoder' is not available in this FFmpeg build");
+          "cannot write video '" + t.file("e.mkv") +
+              "': encoder 'no_such_encoder' is not available in this FFmpeg build");
   }
   {
     VideoWriter wr(t.file("z.mp4"), 64, 64, 25);
@@ -473,7 +480,8 @@ TEST_CASE("VideoWriter: default codec, read back, sizes and errors", "[video_io]
     f.width = 32;
     f.height = 32;
     f.rgb.resize(32 * 32 * 3);
-    CHECK(error_of([&] { wr.write(f); }) == "cannot write video '" + t.file("z.mp4") + "': frame is 32x32, the video 64x64");
+    CHECK(error_of([&] { wr.write(f); }) ==
+          "cannot write video '" + t.file("z.mp4") + "': frame is 32x32, the video 64x64");
   }
 }
 
@@ -493,7 +501,8 @@ TEST_CASE("bedroom.mp4: 200 frames of 960x540 with codec MVs", "[video_io][asset
   auto mv_fnv = [&](const std::vector<fx::CodecMotionVector>& mvs) {  // field by field: no padding bytes
     uint64_t h = 1469598103934665603ull;
     for (const auto& m : mvs) {
-      const int32_t v[10] = {m.w, m.h, m.src_x, m.src_y, m.dst_x, m.dst_y, m.source, m.motion_x, m.motion_y, m.motion_scale};
+      const int32_t v[10] = {m.w,     m.h,      m.src_x,    m.src_y,    m.dst_x,
+                             m.dst_y, m.source, m.motion_x, m.motion_y, m.motion_scale};
       h = fnv(h, v, sizeof v);
     }
     return h;

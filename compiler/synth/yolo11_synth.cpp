@@ -435,7 +435,8 @@ Act Yolo11Builder::psa_block(const Act& x, const std::string& scope, const std::
   std::string as = scope + "/attn", ak = key + ".attn";
   // Queries and keys at unit scale keep the softmax temperature of an initialised model.
   Act qkv = conv(x, as + "/qkv", ak + ".qkv", c + 2 * key_dim * heads, 1, 1, 1, false, 1.0);
-  std::string r = reshape(as + "/Reshape", qkv.name, ints(as + "/Constant_output_0", {1, heads, 2 * key_dim + head_dim, n}));
+  std::string r =
+      reshape(as + "/Reshape", qkv.name, ints(as + "/Constant_output_0", {1, heads, 2 * key_dim + head_dim, n}));
   std::vector<std::string> qkv3 = split_raw(as + "/Split", r, {key_dim, key_dim, head_dim}, 2);
   std::string qt = emit1("Transpose", as + "/Transpose", {qkv3[0]}, {OnnxAttr::integers("perm", {0, 1, 3, 2})});
   std::string mm = emit1("MatMul", as + "/MatMul", {qt, qkv3[1]});
@@ -675,12 +676,14 @@ void Yolo11Builder::head(const std::vector<Act>& x) {
     for (int i = 0; i < 3; ++i) boxes.push_back(reshape("/model.23/Reshape" + suffix(i), level_box(x[i], i), bshape));
     std::string box = emit1("Concat", "/model.23/Concat", boxes, {OnnxAttr::integer("axis", -1)});
     std::string cshape = ints("/model.23/Constant_3_output_0", {1, nc, -1});
-    for (int i = 0; i < 3; ++i) scores.push_back(reshape("/model.23/Reshape" + suffix(3 + i), level_cls(x[i], i), cshape));
+    for (int i = 0; i < 3; ++i)
+      scores.push_back(reshape("/model.23/Reshape" + suffix(3 + i), level_cls(x[i], i), cshape));
     std::string score = emit1("Concat", "/model.23/Concat_1", scores, {OnnxAttr::integer("axis", -1)});
     std::string mc;
     if (seg_) {
       std::string mshape = ints("/model.23/Constant_6_output_0", {1, kMasks, -1});
-      for (int i = 0; i < 3; ++i) masks.push_back(reshape("/model.23/Reshape" + suffix(6 + i), level_mask(x[i], i), mshape));
+      for (int i = 0; i < 3; ++i)
+        masks.push_back(reshape("/model.23/Reshape" + suffix(6 + i), level_mask(x[i], i), mshape));
       mc = emit1("Concat", "/model.23/Concat_2", masks, {OnnxAttr::integer("axis", 2)});
     }
     int c = seg_ ? 3 : 2;
@@ -757,8 +760,9 @@ std::string Yolo11Builder::build(SynthInfo* info) {
   std::string names = "{";
   for (int i = 0; i < 80; ++i) names += (i ? ", " : "") + std::to_string(i) + ": '" + kCocoNames[i] + "'";
   names += "}";
-  b_.metadata("description", "Synthetic Ultralytics " + model + " graph written by fluxshard synth: random weights (seed " +
-                                 std::to_string(o_.seed) + "), not a trained model; its detections are meaningless");
+  b_.metadata("description", "Synthetic Ultralytics " + model +
+                                 " graph written by fluxshard synth: random weights (seed " + std::to_string(o_.seed) +
+                                 "), not a trained model; its detections are meaningless");
   b_.metadata("author", "fluxshard synth");
   b_.metadata("version", o_.head);
   b_.metadata("stride", "32");

@@ -112,7 +112,8 @@ Conv2d::Conv2d(const ConvParams& p, const float* weight_oihw, const float* bias,
     I.B = AlignedFloats(static_cast<size_t>(taps) * I.cpad);
     I.bias = AlignedFloats(static_cast<size_t>(I.cpad));
     for (int c = 0; c < C; ++c) {
-      for (int t = 0; t < taps; ++t) I.B.data()[static_cast<size_t>(t) * I.cpad + c] = weight_oihw[static_cast<size_t>(c) * taps + t];
+      for (int t = 0; t < taps; ++t)
+        I.B.data()[static_cast<size_t>(t) * I.cpad + c] = weight_oihw[static_cast<size_t>(c) * taps + t];
       if (bias) I.bias.data()[c] = bias[c];
     }
     size_t off = 0;

@@ -250,7 +250,8 @@ __global__ void conv_depthwise_kernel(ConvArgs a) {
       const bool row_in = iy >= 0 && iy < a.in.h;
       for (int kx = 0; kx < a.kw; ++kx) {
         const int ix = ix0 + kx * a.dw;
-        const float v = row_in && ix >= 0 && ix < a.in.w ? a.in.data[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + c] : 0.0f;
+        const float v =
+            row_in && ix >= 0 && ix < a.in.w ? a.in.data[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + c] : 0.0f;
         acc = fx_fma(v, a.w32[static_cast<int64_t>(ky * a.kw + kx) * C + c], acc);
       }
     }
@@ -289,7 +290,8 @@ __global__ void conv_transpose_kernel(ConvTArgs a) {
       for (int kx = 0; kx < a.kw; ++kx) {
         const int ix = convt_source(ox, a.pad_l, kx, a.dw, a.sw, a.in.w);
         if (ix < 0) continue;
-        const float* px = a.in.data + pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + static_cast<int64_t>(g) * a.cin_g;
+        const float* px =
+            a.in.data + pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + static_cast<int64_t>(g) * a.cin_g;
         const float* wt = a.w + ((static_cast<int64_t>(g) * a.kh + ky) * a.kw + kx) * a.cin_g * a.cout_g + col;
         for (int ci = 0; ci < a.cin_g; ++ci) acc = fx_fma(px[ci], wt[static_cast<int64_t>(ci) * a.cout_g], acc);
       }
@@ -394,7 +396,8 @@ ConvCuda::ConvCuda(const ConvParams& p, const float* weight_oihw, const float* b
     const int taps = p.kh * p.kw;
     std::vector<float> w(static_cast<size_t>(taps) * p.cout);
     for (int c = 0; c < p.cout; ++c)
-      for (int t = 0; t < taps; ++t) w[static_cast<size_t>(t) * p.cout + c] = weight_oihw[static_cast<size_t>(c) * taps + t];
+      for (int t = 0; t < taps; ++t)
+        w[static_cast<size_t>(t) * p.cout + c] = weight_oihw[static_cast<size_t>(c) * taps + t];
     w32_.upload(w.data(), w.size());
     return;
   }
@@ -446,7 +449,8 @@ void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residua
     case Path::GemmF32: {
       const int64_t mb = (pos.positions + kBM - 1) / kBM;
       if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
-      dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((cout_g_ + kBN - 1) / kBN), static_cast<unsigned>(p_.group));
+      dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((cout_g_ + kBN - 1) / kBN),
+                static_cast<unsigned>(p_.group));
       if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
       conv_gemm_f32_kernel<<<grid, kF32Threads, 0, stream>>>(a);
       break;

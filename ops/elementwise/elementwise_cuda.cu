@@ -45,7 +45,8 @@ __global__ void unary_local_kernel(bool silu, MapView in, MapView out, PosList p
 
 __global__ void copy_channels_kernel(MapView in, MapView out, PosList pos) {
   for_each_position_channel(pos, out.c, [&](int y, int x, int ch) {
-    out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] = in.data[pixel_offset(y, x, in.w, in.pixel_stride) + ch];
+    out.data[pixel_offset(y, x, out.w, out.pixel_stride) + ch] =
+        in.data[pixel_offset(y, x, in.w, in.pixel_stride) + ch];
   });
 }
 

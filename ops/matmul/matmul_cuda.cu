@@ -70,7 +70,8 @@ const CublasApi& cublas_api() {
 }
 
 void cublas_check(cublasStatus_t st, const char* what) {
-  if (st != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error in ") + what + ": status " + std::to_string(static_cast<int>(st)));
+  if (st != CUBLAS_STATUS_SUCCESS)
+    throw Error(std::string("cuBLAS error in ") + what + ": status " + std::to_string(static_cast<int>(st)));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -173,7 +174,8 @@ void MatmulCuda::run(const float* a, const Shape& a_shape, const float* b, const
   }
   const int64_t gy = (g.m + 15) / 16, gx = (g.n + 15) / 16;
   if (gy > 65535 || gx > 0x7fffffff) throw Error("matmul_cuda: matrix too large");
-  dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(g.count < 65535 ? g.count : 65535));
+  dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy),
+            static_cast<unsigned>(g.count < 65535 ? g.count : 65535));
   matmul_kernel<<<grid, dim3(16, 16), 0, stream>>>(a, b, out, static_cast<const MatmulBatch&>(g));
   CUDA_CHECK_LAUNCH();
 }

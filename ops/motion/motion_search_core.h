@@ -196,8 +196,8 @@ FX_HD MotionResult motion_search_block(const MotionJob& j, int bx, int by, Eval&
 struct HintRect {
   int x, y, w, h, dx, dy;
 };
-inline void motion_block_hints(const HintRect* hints, size_t count, int B, int cols, int rows, std::vector<int16_t>& vecs,
-                               std::vector<uint8_t>& counts) {
+inline void motion_block_hints(const HintRect* hints, size_t count, int B, int cols, int rows,
+                               std::vector<int16_t>& vecs, std::vector<uint8_t>& counts) {
   const size_t nb = static_cast<size_t>(cols) * rows;
   vecs.assign(nb * kMotionMaxHints * 2, 0);
   counts.assign(nb, 0);

@@ -43,7 +43,8 @@ void block_sad_rgb_multi_avx512(const uint8_t* a, int a_stride, const uint8_t* b
       for (int i = 0; i < row; i += 64) {
         const int len = row - i < 64 ? row - i : 64;
         const __mmask64 m = len == 64 ? ~__mmask64{0} : (__mmask64{1} << len) - 1;
-        acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, pa + i), _mm512_maskz_loadu_epi8(m, pb + i)));
+        acc = _mm512_add_epi64(acc,
+                               _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, pa + i), _mm512_maskz_loadu_epi8(m, pb + i)));
       }
     }
     out[k] = static_cast<uint32_t>(_mm512_reduce_add_epi64(acc));

@@ -124,7 +124,16 @@ __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, co
     rv = RefView{s_ref, bytes, row0, col0};
   }
   __syncthreads();
-  DeviceEval ev{block, block_stride, rv, B, x0, y0, s_sad, s_best, static_cast<int>(threadIdx.x / 32), static_cast<int>(threadIdx.x % 32)};
+  DeviceEval ev{block,
+                block_stride,
+                rv,
+                B,
+                x0,
+                y0,
+                s_sad,
+                s_best,
+                static_cast<int>(threadIdx.x / 32),
+                static_cast<int>(threadIdx.x % 32)};
   const MotionResult r = motion_search_block(j, bx, by, ev);
   if (threadIdx.x == 0) out[static_cast<int64_t>(by) * j.cols + bx] = r;
 }
@@ -146,7 +155,8 @@ MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
   tau_sad_ = sad_threshold(opt.tau, norm);
   margin_sad_ = sad_threshold(opt.stride_margin, norm);
   const size_t cur_bytes = static_cast<size_t>(opt.block) * opt.block * 3;
-  const size_t win_rows = std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(height));
+  const size_t win_rows =
+      std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(height));
   const size_t win_cols = std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(width));
   const size_t ref_bytes = win_rows * win_cols * 3;
   const size_t static_bytes = 16 * sizeof(uint32_t) + kWarps * sizeof(MotionCand) + 64;
@@ -223,7 +233,8 @@ void MotionSearchCuda::estimate(const uint8_t* cur, const uint8_t* ref, const Mo
     CUDA_CHECK(cudaMemcpyAsync(hint_count_.get(), hc.data(), hc.size(), cudaMemcpyHostToDevice, stream_));
   }
   search_only(prev != nullptr, stream_);
-  CUDA_CHECK(cudaMemcpyAsync(host_results_.data(), results_.get(), host_results_.size(), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(
+      cudaMemcpyAsync(host_results_.data(), results_.get(), host_results_.size(), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));  // also keeps pv / hv / hc alive until the copies are done
 
   out.block = B;

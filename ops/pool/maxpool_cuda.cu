@@ -29,7 +29,8 @@ __global__ void maxpool_kernel(PoolParams p, MapView in, MapView out, PosList po
 
 }  // namespace
 
-void maxpool2d_cuda(const PoolParams& p, const MapView& in, const MapView& out, const PosList& pos, cudaStream_t stream) {
+void maxpool2d_cuda(const PoolParams& p, const MapView& in, const MapView& out, const PosList& pos,
+                    cudaStream_t stream) {
   if (out.c <= 0 || pos.positions <= 0) return;
   maxpool_kernel<<<grid_for(pos.positions * out.c, 256, 1 << 20), 256, 0, stream>>>(p, in, out, pos);
   CUDA_CHECK_LAUNCH();

@@ -11,6 +11,7 @@
 
 namespace fx::cuda {
 
-void maxpool2d_cuda(const PoolParams& p, const MapView& in, const MapView& out, const PosList& pos, cudaStream_t stream);
+void maxpool2d_cuda(const PoolParams& p, const MapView& in, const MapView& out, const PosList& pos,
+                    cudaStream_t stream);
 
 }  // namespace fx::cuda

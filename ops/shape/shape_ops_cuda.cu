@@ -120,8 +120,8 @@ void concat_plain_cuda(const float* const* inputs, const Shape* input_shapes, in
   for (int t = 0; t < count; ++t) {
     const int64_t chunk = input_shapes[t].d[axis] * inner;
     if (chunk > 0 && outer > 0) {
-      part_copy_kernel<<<grid_for(outer * chunk, kThreads, kGridCap), kThreads, 0, stream>>>(inputs[t], out, outer, chunk,
-                                                                                            whole, off, true);
+      part_copy_kernel<<<grid_for(outer * chunk, kThreads, kGridCap), kThreads, 0, stream>>>(inputs[t], out, outer,
+                                                                                             chunk, whole, off, true);
       CUDA_CHECK_LAUNCH();
     }
     off += chunk;
@@ -139,8 +139,8 @@ void split_plain_cuda(const float* in, const Shape& in_shape, int axis, float* c
   for (int t = 0; t < count; ++t) {
     const int64_t chunk = sizes[t] * inner;
     if (chunk > 0 && outer > 0) {
-      part_copy_kernel<<<grid_for(outer * chunk, kThreads, kGridCap), kThreads, 0, stream>>>(in, outputs[t], outer, chunk,
-                                                                                            whole, off, false);
+      part_copy_kernel<<<grid_for(outer * chunk, kThreads, kGridCap), kThreads, 0, stream>>>(in, outputs[t], outer,
+                                                                                             chunk, whole, off, false);
       CUDA_CHECK_LAUNCH();
     }
     off += chunk;

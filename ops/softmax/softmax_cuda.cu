@@ -76,7 +76,8 @@ void softmax_cuda(const float* in, const Shape& shape, int axis, float* out, cud
   if (inner == 1) {
     softmax_rows_kernel<<<grid_for(outer * 16, kThreads, 1 << 20), kThreads, 0, stream>>>(in, out, outer, len);
   } else {
-    softmax_cols_kernel<<<grid_for(outer * inner, kThreads, 1 << 20), kThreads, 0, stream>>>(in, out, outer, len, inner);
+    softmax_cols_kernel<<<grid_for(outer * inner, kThreads, 1 << 20), kThreads, 0, stream>>>(in, out, outer, len,
+                                                                                             inner);
   }
   CUDA_CHECK_LAUNCH();
 }

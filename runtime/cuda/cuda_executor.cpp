@@ -389,7 +389,9 @@ void CudaExecutor::Impl::prepare_op(int index) {
       const Shape sx = physical_shape(x), sy = physical_shape(y);
       const float* px = data(in[0]);
       float* py = data(out[0]);
-      add([px, sx, starts, steps_, py, sy](cudaStream_t s) { slice_cuda(px, sx, starts.data(), steps_.data(), py, sy, s); });
+      add([px, sx, starts, steps_, py, sy](cudaStream_t s) {
+        slice_cuda(px, sx, starts.data(), steps_.data(), py, sy, s);
+      });
       break;
     }
     case OpKind::Relayout: {
@@ -500,7 +502,9 @@ bool CudaExecutor::graph_active() const { return impl_->graph_exec != nullptr; }
 const std::string& CudaExecutor::graph_error() const { return impl_->graph_error; }
 bool CudaExecutor::uses_cublas() const { return impl_->matmul && impl_->matmul->uses_cublas(); }
 std::string CudaExecutor::device_name() const { return describe_device(impl_->opt.device); }
-size_t CudaExecutor::device_bytes() const { return impl_->arena.bytes() + impl_->constants.bytes() + impl_->weight_bytes; }
+size_t CudaExecutor::device_bytes() const {
+  return impl_->arena.bytes() + impl_->constants.bytes() + impl_->weight_bytes;
+}
 
 const float* CudaExecutor::output_host(size_t i) const { return impl_->host_out.at(i).get(); }
 
@@ -567,8 +571,8 @@ std::vector<float> CudaExecutor::download(int tensor) const {
     out.resize(pixels * static_cast<size_t>(m.c));
     if (!out.empty())
       CUDA_CHECK(cudaMemcpy2D(out.data(), static_cast<size_t>(m.c) * sizeof(float), m.data,
-                              static_cast<size_t>(m.pixel_stride) * sizeof(float), static_cast<size_t>(m.c) * sizeof(float),
-                              pixels, cudaMemcpyDeviceToHost));
+                              static_cast<size_t>(m.pixel_stride) * sizeof(float),
+                              static_cast<size_t>(m.c) * sizeof(float), pixels, cudaMemcpyDeviceToHost));
   } else if (ti.constant) {
     out.assign(I.plan->constant_data(tensor), I.plan->constant_data(tensor) + ti.numel);
   } else {

@@ -132,7 +132,8 @@ double measure_copy_gbps(int device) {
   DeviceArray<float> a(bytes / 4), b(bytes / 4);
   CUDA_CHECK(cudaMemset(a.get(), 0, bytes));
   const double ms = median_ms([&] {
-    copy_kernel<<<sms * 16, 256>>>(reinterpret_cast<const float4*>(a.get()), reinterpret_cast<float4*>(b.get()), bytes / 16);
+    copy_kernel<<<sms * 16, 256>>>(reinterpret_cast<const float4*>(a.get()), reinterpret_cast<float4*>(b.get()),
+                                   bytes / 16);
   });
   return 2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9;
 }

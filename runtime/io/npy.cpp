@@ -187,13 +187,15 @@ Header parse_header(const uint8_t* buf, size_t avail, uint64_t total, const std:
     throw Error(q(name) + " has unsupported .npy format version " + std::to_string(major) + "." +
                 std::to_string(minor));
   }
-  if (hlen > kMaxHeader) throw Error(q(name) + " has a malformed .npy header (header length " + std::to_string(hlen) + ")");
+  if (hlen > kMaxHeader)
+    throw Error(q(name) + " has a malformed .npy header (header length " + std::to_string(hlen) + ")");
   if (prefix + hlen > avail) throw Error(q(name) + " is truncated (incomplete .npy header)");
 
   std::string descr;
   bool descr_is_string = false, fortran = false;
   Header h;
-  DictParser(reinterpret_cast<const char*>(buf + prefix), hlen, name).parse(&descr, &descr_is_string, &fortran, &h.shape);
+  DictParser(reinterpret_cast<const char*>(buf + prefix), hlen, name)
+      .parse(&descr, &descr_is_string, &fortran, &h.shape);
   if (!descr_is_string) throw Error(q(name) + " is not a float32 .npy file (structured dtype)");
   // '<f4' always; '|f4' / '=f4' mean native order, little-endian on every host this code runs on.
   if (descr != "<f4" && descr != "=f4" && descr != "|f4")

@@ -167,7 +167,8 @@ void VideoReader::Impl::open(const std::string& p, const VideoReaderOptions& opt
   dec.reset(avcodec_alloc_context3(codec_ptr));
   if (!dec) throw std::bad_alloc();
   r = avcodec_parameters_to_context(dec.get(), st->codecpar);
-  if (r < 0) throw Error("video " + quoted(p) + " has no decodable video stream (" + lower_first(error_string(r)) + ")");
+  if (r < 0)
+    throw Error("video " + quoted(p) + " has no decodable video stream (" + lower_first(error_string(r)) + ")");
   dec->pkt_timebase = st->time_base;
   if (opt.motion_vectors) {
     dec->flags2 |= AV_CODEC_FLAG2_EXPORT_MVS;

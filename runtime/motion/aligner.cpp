@@ -280,8 +280,10 @@ void MotionAligner::estimate(const uint8_t* cur, const uint8_t* ref, const Motio
     for (const CodecHint& h : hints) {
       if (h.w <= 0 || h.h <= 0) continue;
       // centre c = b * B + half in [x, x + w)  <=>  b in [ceil((x - half) / B), floor((x + w - 1 - half) / B)]
-      const int bx0 = std::max(0, -floor_div(-(h.x - half), B)), bx1 = std::min(C - 1, floor_div(h.x + h.w - 1 - half, B));
-      const int by0 = std::max(0, -floor_div(-(h.y - half), B)), by1 = std::min(R - 1, floor_div(h.y + h.h - 1 - half, B));
+      const int bx0 = std::max(0, -floor_div(-(h.x - half), B)),
+                bx1 = std::min(C - 1, floor_div(h.x + h.w - 1 - half, B));
+      const int by0 = std::max(0, -floor_div(-(h.y - half), B)),
+                by1 = std::min(R - 1, floor_div(h.y + h.h - 1 - half, B));
       MotionVector v;
       v.dx = static_cast<int16_t>(std::min(std::max(h.dx, -32767), 32767));
       v.dy = static_cast<int16_t>(std::min(std::max(h.dy, -32767), 32767));
@@ -312,7 +314,8 @@ void MotionAligner::estimate(const uint8_t* cur, const uint8_t* ref, const Motio
   job.height = height_;
   const double norm = static_cast<double>(B) * B * 3 * 255;
   job.tau_sad = static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt_.tau) * norm), 4294967295.0));
-  job.margin_sad = static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt_.stride_margin) * norm), 4294967295.0));
+  job.margin_sad =
+      static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt_.stride_margin) * norm), 4294967295.0));
   job.stride_aware = opt_.stride_aware;
   job.sad_fn = block_sad_rgb_multi_fn(best_isa());
 

@@ -267,7 +267,8 @@ Mask mask_to_source(const Mask& m, int pad_left, int pad_top, int new_w, int new
     r.h = y1 - y0;
     r.data.resize(static_cast<size_t>(r.w) * r.h);
     for (int y = 0; y < r.h; ++y)
-      for (int x = 0; x < r.w; ++x) r.data[static_cast<size_t>(y) * r.w + x] = m.data[static_cast<size_t>(y0 + y) * m.width + x0 + x] ? 1 : 0;
+      for (int x = 0; x < r.w; ++x)
+        r.data[static_cast<size_t>(y) * r.w + x] = m.data[static_cast<size_t>(y0 + y) * m.width + x0 + x] ? 1 : 0;
   }
   return map.run(r);
 }
@@ -295,8 +296,8 @@ std::vector<Mask> process_masks_to_source(const std::vector<Detection>& dets, co
                                           const MaskOptions& opt) {
   if (!(scale > 0.f)) throw Error("process_masks_to_source: letterbox scale must be positive");
   return process_masks_to_source(dets, protos, input_w, input_h, pad_left, pad_top,
-                                 letterbox_extent(src_w, scale, input_w), letterbox_extent(src_h, scale, input_h), src_w,
-                                 src_h, opt);
+                                 letterbox_extent(src_w, scale, input_w), letterbox_extent(src_h, scale, input_h),
+                                 src_w, src_h, opt);
 }
 
 void resize_bilinear(const float* src, int src_w, int src_h, float* dst, int dst_w, int dst_h) {

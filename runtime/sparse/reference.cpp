@@ -11,7 +11,8 @@ void apply_block_update(const uint8_t* prev, const std::vector<Label>& labels, c
                         int block, uint8_t* out) {
   const int cols = W / block, rows = H / block;
   if (labels.size() != static_cast<size_t>(cols) * rows)
-    throw Error("block update: " + std::to_string(labels.size()) + " labels for " + std::to_string(cols * rows) + " blocks");
+    throw Error("block update: " + std::to_string(labels.size()) + " labels for " + std::to_string(cols * rows) +
+                " blocks");
   for (int by = 0; by < rows; ++by)
     for (int bx = 0; bx < cols; ++bx) {
       Label l = labels[static_cast<size_t>(by) * cols + bx];
@@ -21,7 +22,8 @@ void apply_block_update(const uint8_t* prev, const std::vector<Label>& labels, c
       if (l != kInvalid) {
         sx = x0 + shift_dx(l), sy0 = y0 + shift_dy(l);
         if (sx < 0 || sy0 < 0 || sx + block > W || sy0 + block > H)
-          throw Error("block (" + std::to_string(bx) + "," + std::to_string(by) + ") moves outside the reference image");
+          throw Error("block (" + std::to_string(bx) + "," + std::to_string(by) +
+                      ") moves outside the reference image");
         src = prev;
       }
       for (int y = 0; y < block; ++y)

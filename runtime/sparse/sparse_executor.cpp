@@ -113,7 +113,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     for (int t : *op->outputs()) {
       const TensorInfo& ti = P.tensor(t);
       bool spatial = ti.layout == PlanLayout::NHWC && ti.stride > 0;
-      if (region == fb::Region::Local && !spatial) throw Error("local op writes a non-spatial tensor '" + ti.name + "'");
+      if (region == fb::Region::Local && !spatial)
+        throw Error("local op writes a non-spatial tensor '" + ti.name + "'");
       if (!spatial) continue;
       // A map covers the image at its stride (plus a border cell or two): label arithmetic in input
       // pixels then stays small.
@@ -152,7 +153,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     const TensorInfo& ti = P.tensors()[t];
     int r = ti.alias_root >= 0 ? ti.alias_root : static_cast<int>(t);
     if (!ti.constant && roots_[r] && roots_[r]->labelled && !labels_[t])
-      throw Error("tensor '" + ti.name + "' shares storage with cached maps but is not one; unsupported for sparse execution");
+      throw Error("tensor '" + ti.name +
+                  "' shares storage with cached maps but is not one; unsupported for sparse execution");
   }
   for (size_t t = 0; t < nt; ++t) {
     Root* r = roots_[t].get();
@@ -250,7 +252,8 @@ void SparseExecutor::collect_runs(const LabelMap& L, bool round) {
       int x1 = x + 1;
       while (x1 < L.w && lr[x1] == l) ++x1;
       int dx = 0, dy = 0;
-      if (l != kInvalid && cell_offset(shift_dx(l), L.stride, round, dx) && cell_offset(shift_dy(l), L.stride, round, dy))
+      if (l != kInvalid && cell_offset(shift_dx(l), L.stride, round, dx) &&
+          cell_offset(shift_dy(l), L.stride, round, dy))
         runs_.push_back({y, x, x1, dy, dx, l, 0});
       x = x1;
     }
@@ -553,7 +556,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   const LabelMap* maps[OpRunner::kMaxParts + 4];
   int nmaps = 0;
   for (int t : *op->inputs())
-    if (t >= 0 && !P.tensor(t).constant && nmaps < static_cast<int>(OpRunner::kMaxParts) + 4) maps[nmaps++] = in_labels(t);
+    if (t >= 0 && !P.tensor(t).constant && nmaps < static_cast<int>(OpRunner::kMaxParts) + 4)
+      maps[nmaps++] = in_labels(t);
   AxisWindow wy, wx;
   if (auto c = op->options_as_ConvOptions()) {
     wy = {c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
@@ -569,7 +573,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
                      op->kind() != OpKind::ResizeNearest && nmaps > 0;
   for (int i = 1; i < nmaps && passthrough; ++i) passthrough = maps[i] == maps[0];
   LabelMap* shared = passthrough ? const_cast<LabelMap*>(maps[0]) : nullptr;
-  if (shared && shared->h == labels_[static_cast<size_t>(out)]->h && shared->w == labels_[static_cast<size_t>(out)]->w) {
+  if (shared && shared->h == labels_[static_cast<size_t>(out)]->h &&
+      shared->w == labels_[static_cast<size_t>(out)]->w) {
     for (int t : *outs) cur_labels_[static_cast<size_t>(t)] = shared;
   } else {
     LabelMap& L = *labels_[static_cast<size_t>(out)];
@@ -612,7 +617,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         propagate_pointwise(maps, nmaps, L);
         break;
     }
-    for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k) cur_labels_[static_cast<size_t>(outs->Get(k))] = &L;  // split
+    for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k)
+      cur_labels_[static_cast<size_t>(outs->Get(k))] = &L;  // split
   }
   LabelMap& L = *cur_labels_[static_cast<size_t>(out)];
   stats_.labels_ms += ms_since(t_labels);
@@ -752,7 +758,8 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
 const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, const uint8_t* frame_rgb,
                                        const SparseParams& params) {
   if (block_labels.size() != static_cast<size_t>(cols_) * rows_)
-    throw Error("block labels: expected " + std::to_string(cols_ * rows_) + ", got " + std::to_string(block_labels.size()));
+    throw Error("block labels: expected " + std::to_string(cols_ * rows_) + ", got " +
+                std::to_string(block_labels.size()));
   stats_ = SparseStats{};
   for (auto& r : roots_)
     if (r) {
@@ -810,7 +817,8 @@ void SparseExecutor::refresh_op(int index) {
     const uint8_t* rgb = reference_rgb();
     for (int y = 0; y < m.h; ++y)
       for (int x = 0; x < m.w; ++x)
-        for (int c = 0; c < 3; ++c) m.at(y, x)[c] = static_cast<float>(rgb[(static_cast<size_t>(y) * m.w + x) * 3 + c]) / 255.0f;
+        for (int c = 0; c < 3; ++c)
+          m.at(y, x)[c] = static_cast<float>(rgb[(static_cast<size_t>(y) * m.w + x) * 3 + c]) / 255.0f;
     cur_labels_[static_cast<size_t>(out)] = labels_[static_cast<size_t>(out)].get();
     labels_[static_cast<size_t>(out)]->fill(0);
     return;

@@ -8,9 +8,9 @@
 //  - local ops: output labels follow from input labels through the op's window (labels.h); positions
 //    with a label are taken from the cache (in place when the shift is 0, else from the other of two
 //    buffers at q + v / S; when most positions share one shift, the buffer's origin moves by it instead
-//    of copying); the remaining positions are recomputed by the op's kernel, batched as one span list. A recomputed value that equals the cached one (bit for bit in exact mode, within the
-//    layer's threshold eps in approximate mode) keeps the cached value and gets a label again, so the
-//    change does not bleed into the consumers.
+//    of copying); the remaining positions are recomputed by the op's kernel, batched as one span list. A recomputed
+//    value that equals the cached one (bit for bit in exact mode, within the layer's threshold eps in approximate mode)
+//    keeps the cached value and gets a label again, so the change does not bleed into the consumers.
 //  - dense islands (global ops, the attention): recomputed whole when any input changed; outputs are
 //    then compared with the cache the same way.
 //  - epilogue ops: recomputed whole when any input changed; the head's column tail (column_tail.h)

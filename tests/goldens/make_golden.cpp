@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     g.clip = argv[3];
     g.frame = std::atoi(argv[4]);
     fx::NpyArray in = fx::read_npy(argv[5]);
-    if (in.shape.size() != 4 || in.shape[0] != 1 || in.shape[1] != 3) throw std::runtime_error("input must be [1,3,H,W]");
+    if (in.shape.size() != 4 || in.shape[0] != 1 || in.shape[1] != 3)
+      throw std::runtime_error("input must be [1,3,H,W]");
     g.height = static_cast<int>(in.shape[2]);
     g.width = static_cast<int>(in.shape[3]);
     size_t plane = static_cast<size_t>(g.width) * g.height;
