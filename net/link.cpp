@@ -166,7 +166,7 @@ struct Link::Impl {
   void fail_conn(Conn* c, const std::string& reason) {
     if (c->dead) return;
     c->dead = true;
-    if (!c->ready && !stopping && reason != attempt_failure) {
+    if (!c->ready && !stopping && !gave_up && reason != attempt_failure) {
       // Once per distinct reason: a refused connect repeats at every backoff step.
       log("cannot connect to " + opt.host + ":" + std::to_string(opt.port) + ": " + reason + " (retrying)");
       attempt_failure = reason;
