@@ -558,8 +558,21 @@ TEST_CASE("segment head: mask coefficients by column, the prototypes' conversion
 
 namespace {
 
+// Two labels agree: equal, or (round) moving a position of a map of `stride` by the same whole cells.
+bool same_move(Label a, Label b, int stride, bool round) {
+  if (a == b) return true;
+  if (!round || a == kInvalid || b == kInvalid) return false;
+  int ax, ay, bx, by;
+  cell_offset(shift_dx(a), stride, true, ax);
+  cell_offset(shift_dy(a), stride, true, ay);
+  cell_offset(shift_dx(b), stride, true, bx);
+  cell_offset(shift_dy(b), stride, true, by);
+  return ax == bx && ay == by;
+}
+
 // propagate_window by definition, position by position: the label every in-bounds input of the window
-// shares, then whole cells, zero padding untouched and the shifted position inside the map.
+// agrees on (the first of them), then whole cells, zero padding untouched and the shifted position
+// inside the map.
 void naive_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out) {
   for (int y = 0; y < out.h; ++y)
     for (int x = 0; x < out.w; ++x) {
@@ -572,7 +585,7 @@ void naive_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, 
           pad_x = pad_x || c < 0 || c >= in.w;
           if (r < 0 || r >= in.h || c < 0 || c >= in.w) continue;
           Label v = in.row(r)[c];
-          l = first ? v : (l == v ? l : kInvalid);
+          l = first ? v : (same_move(l, v, out.stride, round) ? l : kInvalid);
           first = false;
         }
       if (l != 0 && l != kInvalid) {
@@ -590,7 +603,9 @@ void naive_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, 
 TEST_CASE("label propagation through a window matches its definition", "[sparse][labels]") {
   std::mt19937 rng(17);
   std::vector<Label> scratch;
-  const Label choices[] = {0, 0, kInvalid, pack_shift(8, 0), pack_shift(-16, 8), pack_shift(3, -5), pack_shift(32, 32)};
+  // Shifts that differ but round to the same cells at some strides (3 / 4 / -1 px; -5 / -6 px).
+  const Label choices[] = {0, 0, kInvalid, pack_shift(8, 0), pack_shift(-16, 8), pack_shift(3, -5), pack_shift(32, 32),
+                           pack_shift(4, -6), pack_shift(-1, 0)};
   for (int trial = 0; trial < 300; ++trial) {
     AxisWindow wy{1 + static_cast<int>(rng() % 5), 1 + static_cast<int>(rng() % 2), static_cast<int>(rng() % 3),
                   1 + static_cast<int>(rng() % 2)};
@@ -608,7 +623,7 @@ TEST_CASE("label propagation through a window matches its definition", "[sparse]
     int run = 1 + static_cast<int>(rng() % 6);
     for (int y = 0; y < ih; ++y)
       for (int x = 0; x < iw; ++x)
-        in.row(y)[x] = trial % 7 == 0 ? choices[3] : choices[(rng() % 7 + (x / run) * 3 + (y / run)) % 7];
+        in.row(y)[x] = trial % 7 == 0 ? choices[3] : choices[(rng() % 9 + (x / run) * 3 + (y / run)) % 9];
     in.summarize();
     a.resize(oh, ow, s * wy.stride);
     b.resize(oh, ow, s * wy.stride);
@@ -620,4 +635,31 @@ TEST_CASE("label propagation through a window matches its definition", "[sparse]
                   << "," << wx.dilation);
     REQUIRE(a.v == b.v);
   }
+}
+
+TEST_CASE("label propagation: point-wise ops and changed values round shifts to cells", "[sparse][labels]") {
+  LabelMap a, b, out;
+  a.resize(1, 4, 32);
+  b.resize(1, 4, 32);
+  out.resize(1, 4, 32);
+  const Label la[] = {pack_shift(3, 0), pack_shift(-20, 0), 0, kInvalid};
+  const Label lb[] = {pack_shift(4, 0), pack_shift(-12, 0), pack_shift(1, 1), 0};
+  for (int x = 0; x < 4; ++x) a.row(0)[x] = la[x], b.row(0)[x] = lb[x];
+  a.summarize();
+  b.summarize();
+  const LabelMap* maps[2] = {&a, &b};
+  // Exact mode: only equal labels agree.
+  propagate_pointwise(maps, 2, false, out);
+  CHECK(out.v == std::vector<Label>{kInvalid, kInvalid, kInvalid, kInvalid});
+  // Approximate mode at stride 32: 3 and 4 px both move by 0 cells (the first label stands for both),
+  // -20 px by -1 cell but -12 px by 0, (0, 0) and (1, 1) px by 0.
+  propagate_pointwise(maps, 2, true, out);
+  CHECK(out.v == std::vector<Label>{pack_shift(3, 0), kInvalid, 0, kInvalid});
+
+  CHECK_FALSE(changes_value(0, 32, true));
+  CHECK(changes_value(kInvalid, 32, true));
+  CHECK_FALSE(changes_value(pack_shift(3, -4), 32, true));  // stays in its cell
+  CHECK(changes_value(pack_shift(3, -4), 2, true));         // moves by (2, -2) cells of 2 px
+  CHECK(changes_value(pack_shift(-20, 0), 32, true));
+  CHECK(changes_value(pack_shift(3, -4), 32, false));       // exact mode: any shift
 }

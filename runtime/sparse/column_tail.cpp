@@ -364,7 +364,7 @@ bool ColumnTail::prepare_compact(const std::vector<int>& ax) {
   return true;
 }
 
-int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels) {
+int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels, bool round) {
   cols_.clear();
   bool any = false;
   for (int m : sources_) any = any || !labels[static_cast<size_t>(m)]->all_zero;
@@ -375,7 +375,11 @@ int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels) {
       const LabelMap& L = *labels[static_cast<size_t>(g.maps[p])];
       if (L.all_zero) continue;
       char* c = changed_.data() + part_offset_[p];
-      for (size_t k = 0; k < L.v.size(); ++k) c[k] |= L.v[k] != 0;
+      if (!round) {
+        for (size_t k = 0; k < L.v.size(); ++k) c[k] |= L.v[k] != 0;
+      } else {
+        for (size_t k = 0; k < L.v.size(); ++k) c[k] |= changes_value(L.v[k], L.stride, true);
+      }
     }
   for (int64_t j = 0; j < n_; ++j)
     if (changed_[static_cast<size_t>(j)]) cols_.push_back(j);

@@ -52,9 +52,9 @@ class ColumnTail {
   int64_t max_columns() const { return buckets_.empty() ? 0 : buckets_.front().k; }
   size_t workspace_bytes() const { return workspace_bytes_; }
 
-  // Collects the columns whose position carries a non-zero label in any source map (labels indexed by
-  // tensor id) and returns their number. Never allocates.
-  int64_t collect(const std::vector<LabelMap*>& labels);
+  // Collects the columns whose position changed value in any source map (changes_value: labels indexed
+  // by tensor id, `round` as the frame's SparseParams) and returns their number. Never allocates.
+  int64_t collect(const std::vector<LabelMap*>& labels, bool round);
   // Runs the tail on the collected columns (at most max_columns()): sources are read and outputs
   // written through `full` over `bases` (the executor's storage). Never allocates.
   void run(const OpRunner& full, const TensorBases& bases, ThreadPool& pool, const Workspace& ws);

@@ -140,6 +140,20 @@ inline Label accept(Label l, int y, int x, const LabelMap& out, bool pad_y, bool
 // The label all of `vals` share, or kInvalid.
 inline Label uniform(Label a, Label b) { return a == b ? a : kInvalid; }
 
+// Approximate mode (round): labels that move a position of a map of `stride` by the same whole cells
+// agree (a stride-32 cell over blocks moved by 3 and 4 pixels reuses its cached value at offset 0, as a
+// cell over blocks all moved by 3 pixels does); the first one stands for them. Exact mode: equality.
+inline Label merge(Label a, Label b, int stride, bool round) {
+  if (a == b) return a;
+  if (!round || a == kInvalid || b == kInvalid) return kInvalid;
+  int ax, ay, bx, by;
+  cell_offset(shift_dx(a), stride, true, ax);
+  cell_offset(shift_dy(a), stride, true, ay);
+  cell_offset(shift_dx(b), stride, true, bx);
+  cell_offset(shift_dy(b), stride, true, by);
+  return ax == bx && ay == by ? a : kInvalid;
+}
+
 }  // namespace
 
 void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
@@ -156,7 +170,15 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
     const Label* src = in.row(r);
     Label* dst = scratch.data() + static_cast<size_t>(r) * out.w;
     if (pairs_x) {
-      for (int x = 0; x < out.w; ++x) dst[x] = src[2 * x] == src[2 * x + 1] ? src[2 * x] : kInvalid;
+      bool mixed = false;  // two valid labels that differ (only where the pair straddles two blocks)
+      for (int x = 0; x < out.w; ++x) {
+        const Label a = src[2 * x], b = src[2 * x + 1];
+        dst[x] = a == b ? a : kInvalid;
+        mixed |= (a != b) & (a != kInvalid) & (b != kInvalid);
+      }
+      if (round && mixed)
+        for (int x = 0; x < out.w; ++x)
+          if (dst[x] == kInvalid) dst[x] = merge(src[2 * x], src[2 * x + 1], out.stride, true);
       continue;
     }
     for (int x = 0; x < out.w; ++x) {
@@ -166,7 +188,7 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
       for (int j = 0; j < wx.kernel; ++j) {
         int c = c0 + j * wx.dilation;
         if (c < 0 || c >= in.w) continue;
-        l = first ? src[c] : uniform(l, src[c]);
+        l = first ? src[c] : merge(l, src[c], out.stride, round);
         first = false;
         if (l == kInvalid) break;
       }
@@ -184,7 +206,14 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
     if (pairs_y) {
       const Label* s0 = scratch.data() + static_cast<size_t>(r0) * out.w;
       const Label* s1 = s0 + out.w;
-      for (int x = 0; x < out.w; ++x) dst[x] = s0[x] == s1[x] ? s0[x] : kInvalid;
+      bool mixed = false;
+      for (int x = 0; x < out.w; ++x) {
+        dst[x] = s0[x] == s1[x] ? s0[x] : kInvalid;
+        mixed |= (s0[x] != s1[x]) & (s0[x] != kInvalid) & (s1[x] != kInvalid);
+      }
+      if (round && mixed)
+        for (int x = 0; x < out.w; ++x)
+          if (dst[x] == kInvalid) dst[x] = merge(s0[x], s1[x], out.stride, true);
       for (int x = 0; x < out.w; ++x) {
         Label l = dst[x];
         if (l != 0 && l != kInvalid) {
@@ -202,7 +231,7 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
         int r = r0 + j * wy.dilation;
         if (r < 0 || r >= in.h) continue;
         Label s = scratch[static_cast<size_t>(r) * out.w + x];
-        l = first ? s : uniform(l, s);
+        l = first ? s : merge(l, s, out.stride, round);
         first = false;
         if (l == kInvalid) break;
       }
@@ -273,7 +302,7 @@ void propagate_upsample(const LabelMap& in, int up_y, int up_x, bool round, Labe
   out.changed(all_zero);
 }
 
-void propagate_pointwise(const LabelMap* const* inputs, int count, LabelMap& out) {
+void propagate_pointwise(const LabelMap* const* inputs, int count, bool round, LabelMap& out) {
   bool all_zero = true;
   for (int i = 0; i < count; ++i) all_zero = all_zero && inputs[i]->all_zero;
   if (all_zero) {
@@ -285,7 +314,7 @@ void propagate_pointwise(const LabelMap* const* inputs, int count, LabelMap& out
   for (int i = 1; i < count; ++i) {
     const Label* s = inputs[i]->v.data();
     for (size_t k = 0; k < n; ++k)
-      if (out.v[k] != s[k]) out.v[k] = kInvalid;
+      if (out.v[k] != s[k]) out.v[k] = merge(out.v[k], s[k], out.stride, round);
   }
   out.summarize();
 }

@@ -38,6 +38,18 @@ inline bool cell_offset(int v, int s, bool round, int& out) {
   return true;
 }
 
+// Whether a position of a map of `stride` labelled `l` holds a different value than before the frame:
+// recomputed, or moved by whole cells (approximate mode rounds the shift to cells, so a small shift at a
+// coarse stride leaves the value where it was; exact mode: any non-zero shift).
+inline bool changes_value(Label l, int stride, bool round) {
+  if (l == 0) return false;
+  if (l == kInvalid || !round) return true;
+  int dx = 0, dy = 0;
+  cell_offset(shift_dx(l), stride, true, dx);
+  cell_offset(shift_dy(l), stride, true, dy);
+  return dx != 0 || dy != 0;
+}
+
 struct Span;
 
 struct LabelMap {
@@ -86,6 +98,9 @@ struct AxisWindow {
   int kernel = 1, stride = 1, pad = 0, dilation = 1;
 };
 
+// With `round` (approximate mode) the labels a position gathers agree when they move it by the same
+// whole cells of `out`'s stride, and the first of them is kept; otherwise they must be equal.
+//
 // Conv / MaxPool. out must be sized to the op's output (its stride set).
 void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
                       std::vector<Label>& scratch);
@@ -95,6 +110,6 @@ void propagate_transposed(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool
 void propagate_upsample(const LabelMap& in, int up_y, int up_x, bool round, LabelMap& out);
 // Point-wise ops over maps of one size (element-wise, channel concat / split): a position keeps a label
 // only when every input agrees on it.
-void propagate_pointwise(const LabelMap* const* inputs, int count, LabelMap& out);
+void propagate_pointwise(const LabelMap* const* inputs, int count, bool round, LabelMap& out);
 
 }  // namespace fx

@@ -614,7 +614,7 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
       }
       default:
         // Point-wise: element-wise ops, channel concat and split.
-        propagate_pointwise(maps, nmaps, L);
+        propagate_pointwise(maps, nmaps, round, L);
         break;
     }
     for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k)
@@ -691,19 +691,19 @@ bool SparseExecutor::dirty_inputs(int index) const {
   return false;
 }
 
-bool SparseExecutor::relayout_changed(int index) {
+bool SparseExecutor::relayout_changed(int index, bool round) {
   const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
   if (op->kind() != OpKind::Relayout) return false;
   const int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
   const LabelMap* L = labels(in);
   if (!L || plan_->tensor(out).layout == PlanLayout::NHWC) return false;
   // Its NCHW output persists across frames and equals the input's previous values: only positions whose
-  // label is not 0 (recomputed or moved) are rewritten, while they are few.
+  // value changed (recomputed, or moved by whole cells: changes_value) are rewritten, while they are few.
   const int64_t hw = static_cast<int64_t>(L->h) * L->w;
   std::vector<int64_t>& changed = changed_positions_;
   changed.clear();
   for (int64_t k = 0; k < hw; ++k)
-    if (L->v[static_cast<size_t>(k)] != 0) changed.push_back(k);
+    if (changes_value(L->v[static_cast<size_t>(k)], L->stride, round)) changed.push_back(k);
   if (static_cast<int64_t>(changed.size()) * 4 > hw) return false;
   MapView m = map_of(in);
   float* d = tensor_data(out);
@@ -736,7 +736,7 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   op_share_[static_cast<size_t>(index)] = dirty ? 1.f : 0.f;
   if (!dirty) return;
   auto t0 = Clock::now();
-  if (!global && !stale && relayout_changed(index)) {
+  if (!global && !stale && relayout_changed(index, p.round_offsets)) {
     ++stats_.epilogue_run;
     stats_.epilogue_ms += ms_since(t0);
     return;
@@ -774,7 +774,7 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
   for (int i = 0; i < P.op_count(); ++i) {
     const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
-    if (tail_ && i == tail_->covered().front()) columns = run_tail();
+    if (tail_ && i == tail_->covered().front()) columns = run_tail(params.round_offsets);
     if (columns && tail_->covers(i)) continue;
     if (i == input_op_) {
       run_input_op(block_labels, frame_rgb, params);
@@ -788,8 +788,8 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
   return stats_;
 }
 
-bool SparseExecutor::run_tail() {
-  const int64_t k = tail_->collect(cur_labels_);
+bool SparseExecutor::run_tail(bool round) {
+  const int64_t k = tail_->collect(cur_labels_, round);
   if (k > tail_->max_columns()) return false;
   auto t0 = Clock::now();
   if (k > 0) {

@@ -122,10 +122,10 @@ class SparseExecutor {
   void run_dense_op(int index, const SparseParams& p);
   // An epilogue NHWC -> NCHW relayout of a labelled map with few changed positions: rewrites just those
   // in its persistent output and returns true; false leaves the op to the dense kernel.
-  bool relayout_changed(int index);
+  bool relayout_changed(int index, bool round);
   // At the column tail's first op: collects the changed anchor columns and, when they are few enough,
   // recomputes them and returns true (the covered ops are then skipped); false leaves them to run whole.
-  bool run_tail();
+  bool run_tail(bool round);
   // Prepares a channel range of a labelled root for writing this frame: decides in-place or
   // double-buffered and copies the positions labelled in L from the previous frame's buffer.
   // force_swap: the whole range is about to be rewritten and compared with the previous frame's values
@@ -169,7 +169,7 @@ class SparseExecutor {
   // Per-frame scratch, sized at construction.
   std::vector<Span> spans_;
   std::vector<Label> label_scratch_;
-  std::vector<int64_t> changed_positions_;  // relayout_changed: positions whose label is not 0
+  std::vector<int64_t> changed_positions_;  // relayout_changed: positions whose value changed
   std::vector<float> saved_;  // cached values of positions about to be recomputed in place
   std::vector<Span> full_spans_;
   struct ShiftRun {
