@@ -558,20 +558,8 @@ TEST_CASE("segment head: mask coefficients by column, the prototypes' conversion
 
 namespace {
 
-// Two labels agree: equal, or (round) moving a position of a map of `stride` by the same whole cells.
-bool same_move(Label a, Label b, int stride, bool round) {
-  if (a == b) return true;
-  if (!round || a == kInvalid || b == kInvalid) return false;
-  int ax, ay, bx, by;
-  cell_offset(shift_dx(a), stride, true, ax);
-  cell_offset(shift_dy(a), stride, true, ay);
-  cell_offset(shift_dx(b), stride, true, bx);
-  cell_offset(shift_dy(b), stride, true, by);
-  return ax == bx && ay == by;
-}
-
 // propagate_window by definition, position by position: the label every in-bounds input of the window
-// agrees on (the first of them), then whole cells, zero padding untouched and the shifted position
+// agrees on (same_move; the first of them), then whole cells, zero padding untouched and the shifted position
 // inside the map.
 void naive_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out) {
   for (int y = 0; y < out.h; ++y)

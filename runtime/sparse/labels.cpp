@@ -140,19 +140,10 @@ inline Label accept(Label l, int y, int x, const LabelMap& out, bool pad_y, bool
 // The label all of `vals` share, or kInvalid.
 inline Label uniform(Label a, Label b) { return a == b ? a : kInvalid; }
 
-// Approximate mode (round): labels that move a position of a map of `stride` by the same whole cells
-// agree (a stride-32 cell over blocks moved by 3 and 4 pixels reuses its cached value at offset 0, as a
-// cell over blocks all moved by 3 pixels does); the first one stands for them. Exact mode: equality.
-inline Label merge(Label a, Label b, int stride, bool round) {
-  if (a == b) return a;
-  if (!round || a == kInvalid || b == kInvalid) return kInvalid;
-  int ax, ay, bx, by;
-  cell_offset(shift_dx(a), stride, true, ax);
-  cell_offset(shift_dy(a), stride, true, ay);
-  cell_offset(shift_dx(b), stride, true, bx);
-  cell_offset(shift_dy(b), stride, true, by);
-  return ax == bx && ay == by ? a : kInvalid;
-}
+// The label a position keeps from two it gathers (same_move), the first standing for both: in the
+// approximate mode a stride-32 cell over blocks moved by 3 and 4 pixels reuses its cached value at
+// offset 0, as a cell over blocks all moved by 3 pixels does.
+inline Label merge(Label a, Label b, int stride, bool round) { return same_move(a, b, stride, round) ? a : kInvalid; }
 
 }  // namespace
 

@@ -38,17 +38,23 @@ inline bool cell_offset(int v, int s, bool round, int& out) {
   return true;
 }
 
+// Whether two labels of positions of a map of `stride` agree: equal, or (approximate mode, `round`)
+// both valid and moving the position by the same whole cells.
+inline bool same_move(Label a, Label b, int stride, bool round) {
+  if (a == b) return true;
+  if (!round || a == kInvalid || b == kInvalid) return false;
+  int ax = 0, ay = 0, bx = 0, by = 0;
+  cell_offset(shift_dx(a), stride, true, ax);
+  cell_offset(shift_dy(a), stride, true, ay);
+  cell_offset(shift_dx(b), stride, true, bx);
+  cell_offset(shift_dy(b), stride, true, by);
+  return ax == bx && ay == by;
+}
+
 // Whether a position of a map of `stride` labelled `l` holds a different value than before the frame:
 // recomputed, or moved by whole cells (approximate mode rounds the shift to cells, so a small shift at a
 // coarse stride leaves the value where it was; exact mode: any non-zero shift).
-inline bool changes_value(Label l, int stride, bool round) {
-  if (l == 0) return false;
-  if (l == kInvalid || !round) return true;
-  int dx = 0, dy = 0;
-  cell_offset(shift_dx(l), stride, true, dx);
-  cell_offset(shift_dy(l), stride, true, dy);
-  return dx != 0 || dy != 0;
-}
+inline bool changes_value(Label l, int stride, bool round) { return !same_move(l, 0, stride, round); }
 
 struct Span;
 
