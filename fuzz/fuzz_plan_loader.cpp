@@ -32,11 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       labels[0] = fx::kInvalid;
       image[0] = 0;
       sparse.run(labels, image.data(), fx::SparseParams{});
-      // A pan in the approximate mode: every block whose source stays inside moves left by 8 pixels
-      // (cache shifts or an origin move, nearest-cell reuse), the first column is fresh; the island
-      // outputs are compared with the cache.
+      // A pan in the approximate mode: every block whose source stays inside moves left by 8 or 7
+      // pixels (cache shifts or an origin move, nearest-cell reuse, cells over both agreeing), the first
+      // column is fresh; the island outputs are compared with the cache.
       const int cols = sparse.block_cols();
-      for (size_t k = 0; k < labels.size(); ++k) labels[k] = k % cols == 0 ? fx::kInvalid : fx::pack_shift(-8, 0);
+      for (size_t k = 0; k < labels.size(); ++k)
+        labels[k] = k % cols == 0 ? fx::kInvalid : fx::pack_shift(k % 2 ? -8 : -7, 0);
       for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<uint8_t>(i * 7);
       std::vector<float> eps(static_cast<size_t>(plan->op_count()), 0.05f);
       fx::SparseParams approx;
