@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     auto bytes = fx::compile_onnx(m.data(), m.size(), name + ".onnx");
     write(std::string(argv[2]) + "/" + name + ".fsp", bytes.data(), bytes.size());
     if (argc == 4 && name == "column_tail") {
-      fx::fuzz::WireServer server;
+      fx::fuzz::WireServer server(bytes);  // the plan the wire fuzzer's server compiles the same way
       for (auto codec : {fx::net::Codec::Raw, fx::net::Codec::Zstd, fx::net::Codec::Lz4, fx::net::Codec::Jpeg})
         for (bool approximate : {false, true}) {
           auto s = session_stream(*server.plan, codec, approximate);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "compiler/compile.h"
 #include "fuzz/seed_models.h"
@@ -19,17 +20,20 @@
 
 namespace fx::fuzz {
 
-// The server side: the column-tail model's plan, one thread.
+// The column-tail model's plan: the wire fuzzer's server plan and its seeds' plan.
+inline std::vector<uint8_t> wire_plan_bytes() {
+  std::string m = model_column_tail();
+  return compile_onnx(m.data(), m.size(), "column_tail.onnx");
+}
+
+// The server side: that plan, one thread.
 struct WireServer {
   std::shared_ptr<const Plan> plan;
   std::shared_ptr<ThreadPool> pool = std::make_shared<ThreadPool>(1);
   std::shared_ptr<const OpRunner> runner;
-  WireServer() {
-    std::string m = model_column_tail();
-    auto bytes = compile_onnx(m.data(), m.size(), "column_tail.onnx");
-    plan = Plan::from_bytes(bytes.data(), bytes.size(), "column_tail.fsp");
-    runner = std::make_shared<OpRunner>(plan);
-  }
+  explicit WireServer(const std::vector<uint8_t>& bytes = wire_plan_bytes())
+      : plan(Plan::from_bytes(bytes.data(), bytes.size(), "column_tail.fsp")),
+        runner(std::make_shared<OpRunner>(plan)) {}
 };
 
 // Feeds `data` as one connection's stream (in two reads, split inside it as TCP may deliver it) and

@@ -209,6 +209,19 @@ TEST_CASE("plan: a spatial stride out of range is rejected", "[bad-input]") {
                     Catch::Contains("(32x32 at stride 64) does not fit the 32x32 input"));
 }
 
+TEST_CASE("plan: an input wider than 16384 pixels is rejected", "[bad-input]") {
+  // The bound every executor relies on (sparse label arithmetic in int, block grids).
+  OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 8, 16400});
+  b.node("Conv", "conv0", {x, b.initializer("w0", {4, 3, 1, 1}, std::vector<float>(12, 0.1f))}, {}, 1, {"output0"});
+  b.output("output0");
+  b.metadata("task", "detect");
+  std::string m = b.serialize();
+  std::vector<uint8_t> bytes = compile_onnx(m.data(), m.size(), "wide.onnx");
+  CHECK_THROWS_WITH(Plan::from_bytes(bytes.data(), bytes.size(), "wide.fsp"),
+                    "'wide.fsp' is an invalid plan: invalid input size");
+}
+
 TEST_CASE("plan: a transposed convolution whose output size overflows 32 bits is rejected", "[bad-input]") {
   // The output size is computed in 64 bits (ops/conv/conv.h) before it is compared with the plan's
   // shapes: with an output padding near INT_MAX a 32-bit sum would overflow (undefined behaviour, which

@@ -1,10 +1,12 @@
 // Edge-cloud building blocks without sockets: the wire format and its checks, framing limits, block
-// payload codecs, bandwidth shaping, link estimation, the path scheduler, tokens, hashes.
-#include <limits>
+// payload codecs, bandwidth shaping, link estimation, the path scheduler, the server's Hello admission,
+// tokens, hashes.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <random>
 
 #include "net/codec.h"
@@ -12,6 +14,7 @@
 #include "net/estimator.h"
 #include "net/framing.h"
 #include "net/hash.h"
+#include "net/hello.h"
 #include "net/scheduler.h"
 #include "net/shaper.h"
 #include "net/token.h"
@@ -324,6 +327,59 @@ TEST_CASE("scheduler: profiles and policies", "[net][scheduler]") {
   CHECK_FALSE(decide(Policy::Offload, fe, fc, in).cloud);
   CHECK(parse_policy("offload") == Policy::Offload);
   CHECK_THROWS_WITH(parse_policy("x"), "unknown policy 'x' (fluxshard, local or offload)");
+}
+
+TEST_CASE("hello: the server admits a session only with parameters it can serve", "[net][wire]") {
+  auto plan = test::tiny_plan();  // 128 x 128
+  auto good = [&] {
+    wire::HelloT h;
+    h.protocol_version = kProtocolVersion;
+    h.plan_hash = plan->hash();
+    h.input_w = plan->input_w();
+    h.input_h = plan->input_h();
+    h.block = 16;
+    h.codec = wire::Codec::Jpeg;
+    h.mode = wire::Mode::Approximate;
+    h.token = {'s', 'e', 'c'};
+    h.conf = 0.3f;
+    h.island_eps = 0.2f;
+    h.salience_conf = 0.1f;
+    return h;
+  };
+  HelloVerdict v = admit_hello(good(), *plan, "sec", "cpu");
+  REQUIRE(v.ok);
+  CHECK(v.cfg.block == 16);
+  CHECK(v.cfg.codec == Codec::Jpeg);
+  CHECK(v.cfg.approximate);
+  CHECK(v.cfg.conf == 0.3f);
+  CHECK(v.cfg.island_eps == 0.2f);
+  CHECK(v.cfg.salience_conf == 0.1f);
+  CHECK(v.cfg.backend == "cpu");
+  auto refused = [&](const std::function<void(wire::HelloT&)>& edit, const std::string& token) {
+    wire::HelloT h = good();
+    edit(h);
+    HelloVerdict r = admit_hello(h, *plan, token, "cpu");
+    CHECK_FALSE(r.ok);
+    return r;
+  };
+  HelloVerdict r = refused([](wire::HelloT& h) { h.block = 24; }, "sec");
+  CHECK(r.code == wire::ErrorCode::PlanMismatch);
+  CHECK(r.reason == "block size 24 does not divide the input");
+  r = refused([](wire::HelloT& h) { h.block = 256; }, "sec");
+  CHECK(r.reason == "block size 256 does not divide the input");
+  r = refused([](wire::HelloT& h) { h.conf = std::numeric_limits<float>::quiet_NaN(); }, "sec");
+  CHECK(r.code == wire::ErrorCode::Malformed);
+  CHECK(r.reason == "invalid session parameters in Hello");
+  r = refused([](wire::HelloT& h) { h.codec = static_cast<wire::Codec>(9); }, "sec");
+  CHECK(r.reason == "invalid session parameters in Hello");
+  r = refused([](wire::HelloT& h) { h.input_w = 64; }, "sec");
+  CHECK(r.code == wire::ErrorCode::PlanMismatch);
+  CHECK(r.reason.rfind("plan mismatch: edge runs 64x128 plan ", 0) == 0);
+  r = refused([](wire::HelloT&) {}, "other");
+  CHECK(r.code == wire::ErrorCode::Unauthorized);
+  CHECK(r.reason == "wrong token");
+  // Without a server token the edge's token is not looked at.
+  CHECK(admit_hello(good(), *plan, "", "cpu").ok);
 }
 
 TEST_CASE("tokens and hashes", "[net]") {

@@ -375,11 +375,7 @@ int64_t ColumnTail::collect(const std::vector<LabelMap*>& labels, bool round) {
       const LabelMap& L = *labels[static_cast<size_t>(g.maps[p])];
       if (L.all_zero) continue;
       char* c = changed_.data() + part_offset_[p];
-      if (!round) {
-        for (size_t k = 0; k < L.v.size(); ++k) c[k] |= L.v[k] != 0;
-      } else {
-        for (size_t k = 0; k < L.v.size(); ++k) c[k] |= changes_value(L.v[k], L.stride, true);
-      }
+      for (size_t k = 0; k < L.v.size(); ++k) c[k] |= changes_value(L.v[k], L.stride, round);
     }
   for (int64_t j = 0; j < n_; ++j)
     if (changed_[static_cast<size_t>(j)]) cols_.push_back(j);

@@ -57,9 +57,6 @@ bool is_graph_input(const Plan& plan, int t) { return t == plan.input(); }
 // Cache copies are memory-bound: below this many floats the pool's wake-up costs more than it saves.
 constexpr int64_t kParallelCopyFloats = 1 << 16;
 
-// The largest input side sparse execution accepts (block grids and label arithmetic in int).
-constexpr int kMaxSide = 16384;
-
 // Runs fn(i, 0) for i in [0, n) on the pool when `floats` of data move, else on the calling thread.
 template <typename F>
 void copy_loop(ThreadPool& pool, int64_t n, int64_t floats, F&& fn) {
@@ -81,8 +78,6 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   if (block_ <= 0 || P.input_w() % block_ || P.input_h() % block_)
     throw Error("the block size " + std::to_string(block_) + " must divide the plan's input size " +
                 std::to_string(P.input_w()) + "x" + std::to_string(P.input_h()));
-  if (P.input_w() > kMaxSide || P.input_h() > kMaxSide)
-    throw Error("sparse execution supports inputs up to " + std::to_string(kMaxSide) + " pixels a side");
   cols_ = P.input_w() / block_;
   rows_ = P.input_h() / block_;
   size_t nt = P.tensors().size();
@@ -116,8 +111,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
       if (region == fb::Region::Local && !spatial)
         throw Error("local op writes a non-spatial tensor '" + ti.name + "'");
       if (!spatial) continue;
-      // A map covers the image at its stride (plus a border cell or two): label arithmetic in input
-      // pixels then stays small.
+      // A map covers the image at its stride (plus a border cell or two): with the plan's input of at
+      // most 16384 pixels a side, label arithmetic in input pixels then stays small.
       if (ti.w() * ti.stride > 2 * (P.input_w() + ti.stride) || ti.h() * ti.stride > 2 * (P.input_h() + ti.stride))
         throw Error("map '" + ti.name + "' (" + std::to_string(ti.w()) + "x" + std::to_string(ti.h()) + " at stride " +
                     std::to_string(ti.stride) + ") does not fit the " + std::to_string(P.input_w()) + "x" +
