@@ -163,6 +163,7 @@ int bench_sparse(const Args& args) {
         // The dense island's outputs are compared with the cache as the sessions do by default
         // (SessionOptions::island_eps), else any change dirties every later layer.
         p.eps = &island_eps;
+        if (footprint) p.island_reused_scale = SessionOptions{}.island_reused_scale;
         std::vector<double> st;
         double flops = 0;
         SparseStats last;

@@ -73,6 +73,8 @@ int cmd_run(const Args& args) {
   opt.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", opt.gate_max_share, 0.0, 1.0));
   opt.tau_salient = static_cast<float>(args.get_double("--tau-salient", 0.01, 0, 1.0));
   opt.island_eps = static_cast<float>(args.get_double("--island-eps", SessionOptions{}.island_eps, 0, 100.0));
+  opt.island_reused_scale =
+      static_cast<float>(args.get_double("--island-reused", SessionOptions{}.island_reused_scale, 1, 1e6));
   opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
   opt.codec_mvs = !args.has("--no-codec-mvs");

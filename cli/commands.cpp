@@ -30,6 +30,9 @@ const std::vector<Command>& commands() {
         {"--tau", true, "normalised SAD above which a block is a recompute candidate (default 0.025)"},
         {"--island-eps", true,
          "without a profiled table: attention-island truncation, relative to its outputs' mean |value| (default 0.2)"},
+        {"--island-reused", true,
+         "island positions whose own inputs were reused compare at this multiple of --island-eps "
+         "(default 1.5; 1: off)"},
         {"--tau-salient", true,
          "salient blocks are recomputed above this SAD too (fluxshard mode; default 0.01, 0: off)"},
         {"--sigma", true, "salience threshold for recomputing a candidate (default: detect 0.1, segment 0.05)"},

@@ -44,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       approx.round_offsets = approx.footprint_only = true;
       approx.eps = &eps;
       approx.block_motion = &labels;
+      approx.island_reused_scale = 3.f;
       sparse.run(labels, image.data(), approx);
     }
   } catch (const fx::Error&) {

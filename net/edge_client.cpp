@@ -258,6 +258,7 @@ struct EdgeClient::Impl {
     p.footprint_only = approx;
     p.eps = approx ? truncation.eps(truncation.bucket(m), &local_default_eps) : nullptr;
     p.block_motion = motion;
+    if (approx) p.island_reused_scale = opt.island_reused_scale;
     return p;
   }
 
@@ -622,6 +623,7 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   h.name = m->opt.name;
   h.island_eps = m->opt.mode == SessionMode::FluxShard ? m->opt.island_eps : 0.f;
   h.salience_conf = m->opt.salience_conf;
+  h.island_reused_scale = m->opt.mode == SessionMode::FluxShard ? m->opt.island_reused_scale : 1.f;
   m->link = std::make_unique<Link>(lo, encode_frame(std::move(h)));
   // Wait for the first handshake: a refusal is an error; an unreachable server is not (the edge computes
   // locally and keeps trying).

@@ -51,6 +51,7 @@ struct EdgeOptions {
   float gate_max_share = SessionOptions{}.gate_max_share;
   float tau_salient = SessionOptions{}.tau_salient;
   float island_eps = SessionOptions{}.island_eps;
+  float island_reused_scale = SessionOptions{}.island_reused_scale;
   float salience_conf = SessionOptions{}.salience_conf;
   bool codec_mvs = true;
   PostOptions post;

@@ -64,6 +64,7 @@ void ServerSession::apply(const std::vector<Label>* motion, int bucket) {
       p.footprint_only = cfg_.approximate;
       p.eps = cfg_.approximate && truncation_ ? truncation_->eps(bucket, &default_eps_) : nullptr;
       p.block_motion = motion;
+      if (cfg_.approximate) p.island_reused_scale = cfg_.island_reused_scale;
       const SparseStats& st = exec_->run(labels_, frame_.data(), p);
       recomputed_share_ = static_cast<float>(1.0 - st.hit_ratio());
     }

@@ -32,6 +32,7 @@ struct SessionConfig {
   bool approximate = false;
   float conf = 0.25f, iou = 0.7f;
   float island_eps = 0;        // approximate mode without a truncation table (see net/truncation.h)
+  float island_reused_scale = 1;  // approximate mode: SparseParams::island_reused_scale
   float salience_conf = 1;     // below conf: results also carry the salience prior
   std::string backend = "cpu";
 };

@@ -122,6 +122,7 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     params.footprint_only = opt_.mode == SessionMode::FluxShard && opt_.footprint_only;
     params.eps = thresholds(rep.motion, rep.bucket);
     params.block_motion = &block_motion_;
+    if (opt_.mode == SessionMode::FluxShard) params.island_reused_scale = opt_.island_reused_scale;
     rep.time.classify_ms = ms_since(t2);
     auto t3 = Clock::now();
     rep.sparse = sparse_->run(block_labels_, cur_.data(), params);

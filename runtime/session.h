@@ -40,6 +40,9 @@ struct SessionOptions {
   // eps = island_eps x the output's mean |value| (measured on the first frame), so a small change does
   // not dirty every later layer. 0: off.
   float island_eps = 0.2f;
+  // Fluxshard mode: island positions whose own inputs were reused compare at this multiple of the
+  // island's eps (SparseParams::island_reused_scale; 1: off).
+  float island_reused_scale = 1.5f;
   // Detections down to this score feed the salience prior (below the reporting threshold: objects near
   // it are where a stale reference changes the result).
   float salience_conf = 0.1f;

@@ -343,6 +343,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
     h.token = {'s', 'e', 'c'};
     h.conf = 0.3f;
     h.island_eps = 0.2f;
+    h.island_reused_scale = 3.f;
     h.salience_conf = 0.1f;
     return h;
   };
@@ -353,6 +354,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   CHECK(v.cfg.approximate);
   CHECK(v.cfg.conf == 0.3f);
   CHECK(v.cfg.island_eps == 0.2f);
+  CHECK(v.cfg.island_reused_scale == 3.f);
   CHECK(v.cfg.salience_conf == 0.1f);
   CHECK(v.cfg.backend == "cpu");
   auto refused = [&](const std::function<void(wire::HelloT&)>& edit, const std::string& token) {
@@ -371,6 +373,8 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   CHECK(r.code == wire::ErrorCode::Malformed);
   CHECK(r.reason == "invalid session parameters in Hello");
   r = refused([](wire::HelloT& h) { h.codec = static_cast<wire::Codec>(9); }, "sec");
+  CHECK(r.reason == "invalid session parameters in Hello");
+  r = refused([](wire::HelloT& h) { h.island_reused_scale = 0.5f; }, "sec");
   CHECK(r.reason == "invalid session parameters in Hello");
   r = refused([](wire::HelloT& h) { h.input_w = 64; }, "sec");
   CHECK(r.code == wire::ErrorCode::PlanMismatch);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <tuple>
 
@@ -650,4 +651,71 @@ TEST_CASE("label propagation: point-wise ops and changed values round shifts to 
   CHECK(changes_value(pack_shift(3, -4), 2, true));         // moves by (2, -2) cells of 2 px
   CHECK(changes_value(pack_shift(-20, 0), 32, true));
   CHECK(changes_value(pack_shift(3, -4), 32, false));       // exact mode: any shift
+}
+
+TEST_CASE("approximate mode: island positions whose own inputs were reused keep the cache within the reused eps",
+          "[sparse][island]") {
+  // One corner of fresh blocks, everything else still; thresholds on the island only (a hundredth of
+  // the default session's: this small attention's softmax is peaked, so its spread is small). With scale
+  // 1 the attention spreads the corner's change to other positions; with an infinite scale only
+  // positions whose own island input changed are recomputed.
+  auto run = [](float scale, std::vector<uint8_t>* dirty_out, std::vector<uint8_t>* dirty_in, bool* kept) {
+    SmallNetwork net(31);
+    auto [plan, sp, dense, W, H] = net.parts();
+    int out = -1;
+    for (int i = 0; i < plan->op_count(); ++i) {
+      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      const bool global = op->spatial() && op->spatial()->region() == fluxshard::plan::Region::Global;
+      if (global && sp.has_cache(op->outputs()->Get(0))) out = op->outputs()->Get(0);
+    }
+    REQUIRE(out >= 0);
+    const int entry = sp.island_entry(out);
+    INFO("island output '" << plan->tensor(out).name << "'");
+    REQUIRE(entry >= 0);
+    CHECK(plan->tensor(entry).name == "c4.silu_out0");
+    MapView m = sp.map_of(out);
+    std::vector<float> before;
+    for (int y = 0; y < m.h; ++y)
+      for (int x = 0; x < m.w; ++x) before.insert(before.end(), m.at(y, x), m.at(y, x) + m.c);
+    const std::vector<float> island_eps = default_eps(*plan, sp, 0.002f);
+    std::vector<Label> labels(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
+    for (int by = 0; by < 3; ++by)
+      for (int bx = 0; bx < 3; ++bx) labels[static_cast<size_t>(by) * sp.block_cols() + bx] = kInvalid;
+    auto frame = test_pattern_rgb(W, H, 77);
+    SparseParams p;
+    p.eps = &island_eps;
+    p.round_offsets = true;
+    p.footprint_only = true;
+    p.island_reused_scale = scale;
+    sp.run(labels, frame.data(), p);
+    const LabelMap &O = *sp.labels(out), &E = *sp.labels(entry);
+    m = sp.map_of(out);
+    *kept = true;
+    for (int y = 0; y < O.h; ++y)
+      for (int x = 0; x < O.w; ++x) {
+        dirty_out->push_back(O.row(y)[x] == kInvalid);
+        dirty_in->push_back(E.row(y)[x] == kInvalid);
+        if (O.row(y)[x] != kInvalid)
+          *kept = *kept && std::memcmp(m.at(y, x), &before[(static_cast<size_t>(y) * O.w + x) * m.c], m.c * 4) == 0;
+      }
+  };
+  std::vector<uint8_t> o1, e1, oi, ei;
+  bool kept1 = false, kepti = false;
+  run(1.f, &o1, &e1, &kept1);
+  run(std::numeric_limits<float>::infinity(), &oi, &ei, &kepti);
+  REQUIRE(e1 == ei);
+  int changed_in = 0, spread = 0, beyond = 0, lost = 0;
+  for (size_t k = 0; k < e1.size(); ++k) {
+    changed_in += e1[k];
+    spread += o1[k] && !e1[k];  // scale 1: recomputed through the mixing alone
+    beyond += oi[k] && !ei[k];  // infinite scale: must not happen
+    lost += oi[k] && !o1[k];    // the larger threshold never recomputes more
+  }
+  CHECK(changed_in > 0);
+  CHECK(changed_in < static_cast<int>(e1.size()) / 2);
+  CHECK(spread > 0);
+  CHECK(beyond == 0);
+  CHECK(lost == 0);
+  CHECK(kept1);
+  CHECK(kepti);
 }

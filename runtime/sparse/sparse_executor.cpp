@@ -170,6 +170,7 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     r->written.reserve(OpRunner::kMaxParts + 4);
     bases_[t] = r->buf[0];
   }
+  find_island_entries();
   // The head's column tail, when every map it reads is cached.
   tail_ = ColumnTail::find(plan_);
   if (tail_)
@@ -198,6 +199,54 @@ SparseExecutor::~SparseExecutor() {
       mi_free(r->mem[0]);
       mi_free(r->mem[1]);
     }
+}
+
+void SparseExecutor::find_island_entries() {
+  const Plan& P = *plan_;
+  const size_t nt = P.tensors().size();
+  island_entry_.assign(nt, -1);
+  std::vector<int> producer(nt, -1);
+  for (int i = 0; i < P.op_count(); ++i)
+    for (int t : *P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs())
+      producer[static_cast<size_t>(t)] = i;
+  auto region_of = [&](int op) {
+    const fb::Op* o = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(op));
+    return o->spatial() ? o->spatial()->region() : fb::Region::Epilogue;
+  };
+  std::vector<char> seen(nt);
+  std::vector<int> stack;
+  for (int i = 0; i < P.op_count(); ++i) {
+    if (region_of(i) != fb::Region::Global) continue;
+    for (int out : *P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()) {
+      const LabelMap* L = labels_[static_cast<size_t>(out)].get();
+      if (!L) continue;
+      // Back through the island's ops (and unlabelled layout conversions) to the labelled maps of local
+      // ops it reads; one of the output's size is its entry.
+      std::fill(seen.begin(), seen.end(), 0);
+      stack.assign(1, i);
+      int entry = -1;
+      bool single = true;
+      while (!stack.empty() && single) {
+        const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(stack.back()));
+        stack.pop_back();
+        for (int t : *op->inputs()) {
+          if (t < 0 || P.tensor(t).constant || seen[static_cast<size_t>(t)]) continue;
+          seen[static_cast<size_t>(t)] = 1;
+          const int from = producer[static_cast<size_t>(t)];
+          const LabelMap* l = labels_[static_cast<size_t>(t)].get();
+          if (from < 0) {
+            single = false;  // the graph input itself: no island reads it directly
+          } else if (l && region_of(from) == fb::Region::Local) {
+            if (l->h != L->h || l->w != L->w || (entry >= 0 && entry != t)) single = false;
+            entry = t;
+          } else {
+            stack.push_back(from);
+          }
+        }
+      }
+      if (single) island_entry_[static_cast<size_t>(out)] = entry;
+    }
+  }
 }
 
 const LabelMap* SparseExecutor::labels(int tensor) const {
@@ -408,17 +457,17 @@ void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
 // Recomputed positions whose new value equals the cached one (bitwise when eps == 0, else within eps)
 // keep the cached value and get a label back: the candidate shifts are the block's motion vector and 0.
 void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps,
-                              const SparseParams& p) {
+                              const SparseParams& p, const LabelMap* own, float eps_reused) {
   LabelMap& L = own_labels(tensor);
   const TensorInfo& ti = plan_->tensor(tensor);
   Root& R = root_of(tensor);
   int ch_off = ti.alias_root >= 0 ? ti.channel_offset : 0, ch = static_cast<int>(ti.c());
   MapView now = R.view(R.cur, ch_off, ch), old = R.view(R.cur ^ 1, ch_off, ch);
   int S = L.stride;
-  auto same = [&](const float* a, const float* b) {
-    if (eps <= 0.f) return std::memcmp(a, b, static_cast<size_t>(ch) * 4) == 0;
+  auto same = [&](const float* a, const float* b, float e) {
+    if (e <= 0.f) return std::memcmp(a, b, static_cast<size_t>(ch) * 4) == 0;
     for (int k = 0; k < ch; ++k)
-      if (!(std::fabs(a[k] - b[k]) <= eps)) return false;
+      if (!(std::fabs(a[k] - b[k]) <= e)) return false;
     return true;
   };
   int64_t kept = 0;
@@ -431,21 +480,25 @@ void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, b
         // buffer's origin moved, at the position shifted by the move (which must lie inside the map).
         const float* before = saved_.data() + saved_pos * ch;
         bool inside = R.moved != R.cur || (s.y + R.mdy >= 0 && s.y + R.mdy < L.h && x + R.mdx >= 0 && x + R.mdx < L.w);
-        if (inside && same(v, before)) {
+        if (inside && same(v, before, eps)) {
           std::memcpy(v, before, static_cast<size_t>(ch) * 4);
           L.row(s.y)[x] = R.moved == R.cur ? R.mlabel : 0;
           ++kept;
         }
         continue;
       }
-      // Double-buffered: candidates are the block's motion, then no motion.
-      Label cands[2] = {0, 0};
-      int nc = 1;
+      // Double-buffered: candidates are the own input's label (islands), the block's motion, no motion.
+      Label cands[3] = {0, 0, 0};
+      float ceps[3] = {eps, eps, eps};
+      int nc = 0;
+      Label o = own ? own->row(s.y)[x] : kInvalid;
+      if (o != kInvalid) ceps[nc] = eps_reused, cands[nc++] = o;
       if (p.block_motion) {
         int bx = std::min(cols_ - 1, (x * S + S / 2) / block_), by = std::min(rows_ - 1, (s.y * S + S / 2) / block_);
         Label m = (*p.block_motion)[static_cast<size_t>(by) * cols_ + bx];
-        if (m != kInvalid && m != 0) cands[0] = m, cands[1] = 0, nc = 2;
+        if (m != kInvalid && m != 0) cands[nc++] = m;
       }
+      cands[nc++] = 0;
       for (int c = 0; c < nc; ++c) {
         int dx, dy;
         if (!cell_offset(shift_dx(cands[c]), S, p.round_offsets, dx) ||
@@ -454,7 +507,7 @@ void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, b
         int sy = s.y + dy, sx = x + dx;
         if (sy < 0 || sy >= L.h || sx < 0 || sx >= L.w) continue;
         const float* before = old.at(sy - R.shift_y(R.cur ^ 1), sx - R.shift_x(R.cur ^ 1));
-        if (same(v, before)) {
+        if (same(v, before, ceps[c])) {
           std::memcpy(v, before, static_cast<size_t>(ch) * 4);
           L.row(s.y)[x] = cands[c];
           ++kept;
@@ -745,7 +798,9 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
     if (op_eps(p, index) <= 0.f) continue;  // everything counts as changed
     full_spans_.clear();
     for (int y = 0; y < L->h; ++y) full_spans_.push_back({y, 0, L->w});
-    truncate(t, full_spans_, false, op_eps(p, index), p);
+    const int entry = global ? island_entry_[static_cast<size_t>(t)] : -1;
+    const LabelMap* own = entry >= 0 && p.island_reused_scale != 1.f ? labels(entry) : nullptr;
+    truncate(t, full_spans_, false, op_eps(p, index), p, own, op_eps(p, index) * p.island_reused_scale);
   }
   (global ? stats_.island_ms : stats_.epilogue_ms) += ms_since(t0);
 }

@@ -51,6 +51,11 @@ struct SparseParams {
   // except with thresholds on local ops: a moved map then compares a recomputed value with the cached
   // value at the move's offset only, a copied one with the values at the block's motion and at 0.
   bool move_origins = true;
+  // Approximate mode: an attention-island output position whose own island inputs were reused (only
+  // other positions changed, which reach it through the attention's mixing) is compared with the cache
+  // at eps x this factor instead of eps (infinity: kept whenever its own inputs were, as blocks that
+  // pass the network independently would be).
+  float island_reused_scale = 1.f;
 };
 
 struct SparseStats {
@@ -114,6 +119,12 @@ class SparseExecutor {
   const std::vector<float>& op_recompute_share() const { return op_share_; }
   // Ops whose output maps carry labels (local and global spatial ops).
   bool has_cache(int tensor) const { return labels(tensor) != nullptr; }
+  // For a spatial output of the attention island: the labelled map of a local op that the island reads at
+  // the same positions (SparseParams::island_reused_scale), else -1.
+  int island_entry(int tensor) const {
+    if (tensor < 0 || static_cast<size_t>(tensor) >= island_entry_.size()) return -1;
+    return island_entry_[static_cast<size_t>(tensor)];
+  }
 
  private:
   struct Root;
@@ -140,8 +151,12 @@ class SparseExecutor {
   // Saves the cached values at `spans` of tensor t before an in-place recompute overwrites them.
   void save_cached(int tensor, const std::vector<Span>& spans);
   // Compares recomputed positions of tensor t with the cache; keeps cached values within eps.
-  void truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps, const SparseParams& p);
+  // own (dense islands): the labels of the island's input at the same positions; where one is valid the
+  // position is first compared with the cache at that label's offset with eps_reused.
+  void truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps, const SparseParams& p,
+                const LabelMap* own = nullptr, float eps_reused = 0.f);
   bool dirty_inputs(int index) const;
+  void find_island_entries();  // fills island_entry_
   bool shifted(const LabelMap& l, bool round) const;
   Root& root_of(int tensor);
 
@@ -162,6 +177,9 @@ class SparseExecutor {
   std::vector<LabelMap*> cur_labels_;
   LabelMap& own_labels(int tensor);  // cur_labels_[tensor] made private (copy-on-write)
   std::vector<char> changed_;                  // per tensor: recomputed this frame (non-labelled tensors)
+  // Per tensor: for a spatial output of the attention island, the one labelled map of a local op that
+  // the island reads at the same positions (-1: none, or several).
+  std::vector<int> island_entry_;
   TensorBases bases_;
   std::vector<uint8_t> ref_[2];
   int ref_cur_ = 0;
