@@ -3,11 +3,14 @@
 # (strong camera motion) and bedroom, box, cup, vtest (mild or static camera), for detect (yolo11n-640)
 # and segment (yolo11n-seg-640; DAVIS also against the ground-truth masks). Prints one table row per
 # clip and task from each run's summary line; the JSON lines stay under $OUT (default perf/out).
-# usage: perf/bench_clips.sh [FRAMES=60] [THREADS=2]
+# usage: perf/bench_clips.sh [FRAMES=60] [THREADS=2] [RUN FLAGS...]   (extra flags go to every `run`,
+#        e.g. --island-reused 1 for the session before that approximation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames=${1:-60}
 threads=${2:-2}
+shift $(( $# < 2 ? $# : 2 ))
+extra=("$@")
 fx=${FLUXSHARD_BUILD:-build}/bin/fluxshard
 assets=${FLUXSHARD_ASSETS:-../shared/assets}
 out=${OUT:-perf/out}
@@ -28,7 +31,8 @@ for clip in davis/bmx-trees davis/breakdance davis/car-roundabout davis/dance-tw
     fi
     name=$(basename "$clip")
     "$fx" run "$out/$task.fsp" --input "$file" --mode fluxshard --compare-dense --threads "$threads" \
-      --max-frames "$frames" --quiet --json "$out/$name.$task.jsonl" "${gt[@]}" >/dev/null
+      --max-frames "$frames" --quiet --json "$out/$name.$task.jsonl" "${gt[@]}" \
+      ${extra[@]+"${extra[@]}"} >/dev/null
     tail -n 1 "$out/$name.$task.jsonl" | node -e '
       const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
       const f = (v, d = 3) => (v === undefined ? "-" : Number(v).toFixed(d));
