@@ -12,7 +12,8 @@
 //    value that equals the cached one (bit for bit in exact mode, within the layer's threshold eps in approximate mode)
 //    keeps the cached value and gets a label again, so the change does not bleed into the consumers.
 //  - dense islands (global ops, the attention): recomputed whole when any input changed; outputs are
-//    then compared with the cache the same way.
+//    then compared with the cache the same way (in approximate mode, a position whose own island input
+//    kept its label at a looser threshold: SparseParams::island_reused_scale).
 //  - epilogue ops: recomputed whole when any input changed; the head's column tail (column_tail.h)
 //    recomputes just the anchor columns of changed head positions while they are few.
 // Exact mode invariant: after run() every cached map equals, bit for bit, dense inference on R_t.
