@@ -37,6 +37,9 @@ const CublasApi& cublas_api() {
     api.destroy = &cublasDestroy_v2;
     api.set_stream = &cublasSetStream_v2;
     api.set_math_mode = &cublasSetMathMode;
+#if CUBLAS_VER_MAJOR >= 11
+    api.set_workspace = &cublasSetWorkspace_v2;
+#endif
     api.sgemm_strided_batched = &cublasSgemmStridedBatched;
 #else
     const char* env = std::getenv("FLUXSHARD_CUBLAS");
