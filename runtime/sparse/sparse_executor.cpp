@@ -455,7 +455,8 @@ void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
 }
 
 // Recomputed positions whose new value equals the cached one (bitwise when eps == 0, else within eps)
-// keep the cached value and get a label back: the candidate shifts are the block's motion vector and 0.
+// keep the cached value and get a label back: the candidate shifts are the block's motion vector and 0
+// (double-buffered maps), preceded for an island output by its own input's label, within eps_reused.
 void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps,
                               const SparseParams& p, const LabelMap* own, float eps_reused) {
   LabelMap& L = own_labels(tensor);
