@@ -233,7 +233,7 @@ __global__ void __launch_bounds__(kF16Threads) conv_gemm_f16_kernel(ConvArgs a) 
     a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + co] = v;
   }
 #else
-  __trap();  // tensor cores need sm_70 or newer; ConvCuda never selects this path there
+  __trap();  // tensor cores need sm_70 or newer; ConvCuda refuses fp16 on such GPUs
 #endif
 }
 
@@ -403,6 +403,11 @@ ConvCuda::ConvCuda(const ConvParams& p, const float* weight_oihw, const float* b
   }
   if (p.group > 65535) throw Error("ConvCuda: more than 65535 groups");
   if (fp16) {
+    // The tensor-core kernel traps on GPUs before sm_70: refuse here with a message instead.
+    int dev = 0, major = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (major < 7) throw Error("fp16 convolutions need tensor cores (compute capability 7.0 or newer)");
     path_ = Path::GemmF16;
     ldb_ = (cout_g_ + kHBN - 1) / kHBN * kHBN;
     kpad_ = (K_ + kHBK - 1) / kHBK * kHBK;
