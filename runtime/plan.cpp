@@ -194,8 +194,10 @@ void Plan::validate() {
     if (op->kind() > fb::OpKind::MAX) throw bad(what + " has an unknown kind");
     for (int t : *op->inputs())
       if (t < -1 || t >= nt) throw bad(what + " reads a tensor that does not exist");
-    for (int t : *op->outputs())
+    for (int t : *op->outputs()) {
       if (t < 0 || t >= nt || tensors_[t].constant) throw bad(what + " writes an invalid tensor");
+      tensors_[t].producer = i;
+    }
     // An op's output never shares arena bytes with an input stored elsewhere (both are alive while it
     // runs); kernels rely on that.
     auto root = [&](int t) { return tensors_[t].alias_root >= 0 ? tensors_[t].alias_root : t; };

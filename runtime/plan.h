@@ -45,6 +45,7 @@ struct TensorInfo {
   int64_t pixel_stride = 0;
   int alias_root = -1;       // tensor whose storage this one lives in (-1: its own)
   int channel_offset = 0;    // first channel (NHWC) or element (plain) inside the root
+  int producer = -1;         // the (last) op that writes it; -1: the graph input or a constant
 
   int64_t bytes() const { return numel * 4; }
   // N, C, H, W of a 4-D tensor.

@@ -94,23 +94,21 @@ int column_axis(const Plan& P, const fb::Op* op, int ax) {
 
 ColumnTail::~ColumnTail() { mi_free(compact_); }
 
-// Producers and use counts of a plan's tensors (plan outputs count as a use).
+// Use counts of a plan's tensors (plan outputs count as a use).
 struct ColumnTail::Index {
   const Plan& P;
-  std::vector<int> producer, uses;
-  explicit Index(const Plan& plan)
-      : P(plan), producer(plan.tensors().size(), -1), uses(plan.tensors().size(), 0) {
-    for (int i = 0; i < P.op_count(); ++i) {
-      for (int t : *op(i)->outputs()) producer[static_cast<size_t>(t)] = i;
+  std::vector<int> uses;
+  explicit Index(const Plan& plan) : P(plan), uses(plan.tensors().size(), 0) {
+    for (int i = 0; i < P.op_count(); ++i)
       for (int t : *op(i)->inputs())
         if (t >= 0) ++uses[static_cast<size_t>(t)];
-    }
     for (int t : P.outputs()) ++uses[static_cast<size_t>(t)];
   }
   const fb::Op* op(int i) const { return P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i)); }
+  int producer(int t) const { return P.tensor(t).producer; }
   // The epilogue op of this kind that produces t, or -1.
   int produced_by(int t, OpKind kind) const {
-    const int p = producer[static_cast<size_t>(t)];
+    const int p = producer(t);
     return p >= 0 && op(p)->kind() == kind && epilogue(op(p)) ? p : -1;
   }
 };
@@ -133,7 +131,7 @@ std::vector<ColumnTail::Flat> flattened_maps(const ColumnTail::Index& ix) {
     const int x = op->inputs()->Get(0), y = op->outputs()->Get(0);
     const int r = ix.produced_by(x, OpKind::Relayout);
     if (r < 0 || ix.uses[static_cast<size_t>(x)] != 1) continue;
-    const int m = ix.op(r)->inputs()->Get(0), mp = ix.producer[static_cast<size_t>(m)];
+    const int m = ix.op(r)->inputs()->Get(0), mp = ix.producer(m);
     const TensorInfo &mi = P.tensor(m), &xi = P.tensor(x), &yi = P.tensor(y);
     if (mi.layout != PlanLayout::NHWC || mi.stride <= 0 || mp < 0 || epilogue(ix.op(mp)) ||
         xi.layout != PlanLayout::Plain || yi.layout != PlanLayout::Plain || xi.shape.size() != 4 ||
@@ -277,7 +275,7 @@ bool ColumnTail::add_tail_ops(const Index& ix, std::vector<int>& ax) {
     if (is_covered_[static_cast<size_t>(i)]) covered_.push_back(i);
   // Every source map must be final where the column path runs.
   for (int m : sources_)
-    if (ix.producer[static_cast<size_t>(m)] >= covered_.front()) return false;
+    if (ix.producer(m) >= covered_.front()) return false;
   return true;
 }
 

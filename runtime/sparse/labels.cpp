@@ -137,9 +137,6 @@ inline Label accept(Label l, int y, int x, const LabelMap& out, bool pad_y, bool
   return l;
 }
 
-// The label all of `vals` share, or kInvalid.
-inline Label uniform(Label a, Label b) { return a == b ? a : kInvalid; }
-
 // The label a position keeps from two it gathers (same_move), the first standing for both: in the
 // approximate mode a stride-32 cell over blocks moved by 3 and 4 pixels reuses its cached value at
 // offset 0, as a cell over blocks all moved by 3 pixels does.
@@ -263,7 +260,7 @@ void propagate_transposed(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool
       for (int r = std::max(ylo, 0); r <= std::min(yhi, in.h - 1) && l != kInvalid; ++r)
         for (int c = std::max(xlo, 0); c <= std::min(xhi, in.w - 1); ++c) {
           Label s = in.row(r)[c];
-          l = first ? s : uniform(l, s);
+          l = first ? s : merge(l, s, out.stride, round);
           first = false;
           if (l == kInvalid) break;
         }

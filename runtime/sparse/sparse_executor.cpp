@@ -205,10 +205,6 @@ void SparseExecutor::find_island_entries() {
   const Plan& P = *plan_;
   const size_t nt = P.tensors().size();
   island_entry_.assign(nt, -1);
-  std::vector<int> producer(nt, -1);
-  for (int i = 0; i < P.op_count(); ++i)
-    for (int t : *P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs())
-      producer[static_cast<size_t>(t)] = i;
   auto region_of = [&](int op) {
     const fb::Op* o = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(op));
     return o->spatial() ? o->spatial()->region() : fb::Region::Epilogue;
@@ -232,7 +228,7 @@ void SparseExecutor::find_island_entries() {
         for (int t : *op->inputs()) {
           if (t < 0 || P.tensor(t).constant || seen[static_cast<size_t>(t)]) continue;
           seen[static_cast<size_t>(t)] = 1;
-          const int from = producer[static_cast<size_t>(t)];
+          const int from = P.tensor(t).producer;
           const LabelMap* l = labels_[static_cast<size_t>(t)].get();
           if (from < 0) {
             single = false;  // the graph input itself: no island reads it directly
@@ -642,7 +638,7 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
           const LabelMap& res = *in_labels(op->inputs()->Get(3));
           if (!res.all_zero || !L.all_zero) {
             for (size_t k = 0; k < L.v.size(); ++k)
-              if (L.v[k] != res.v[k]) L.v[k] = kInvalid;
+              if (!same_move(L.v[k], res.v[k], L.stride, round)) L.v[k] = kInvalid;
             L.summarize();
           }
         }
