@@ -658,8 +658,10 @@ TEST_CASE("approximate mode: island positions whose own inputs were reused keep 
   // One corner of fresh blocks, everything else still; thresholds on the island only (a hundredth of
   // the default session's: this small attention's softmax is peaked, so its spread is small). With scale
   // 1 the attention spreads the corner's change to other positions; with an infinite scale only
-  // positions whose own island input changed are recomputed.
-  auto run = [](float scale, std::vector<uint8_t>* dirty_out, std::vector<uint8_t>* dirty_in, bool* kept) {
+  // positions whose own island input changed are recomputed. `rel`: the island threshold relative to
+  // the output's mean |value|; `after` receives the island's output, `eps_out` the threshold used.
+  auto run = [](float scale, std::vector<uint8_t>* dirty_out, std::vector<uint8_t>* dirty_in, bool* kept,
+                float rel = 0.002f, std::vector<float>* after = nullptr, float* eps_out = nullptr) {
     SmallNetwork net(31);
     auto [plan, sp, dense, W, H] = net.parts();
     int out = -1;
@@ -677,7 +679,8 @@ TEST_CASE("approximate mode: island positions whose own inputs were reused keep 
     std::vector<float> before;
     for (int y = 0; y < m.h; ++y)
       for (int x = 0; x < m.w; ++x) before.insert(before.end(), m.at(y, x), m.at(y, x) + m.c);
-    const std::vector<float> island_eps = default_eps(*plan, sp, 0.002f);
+    const std::vector<float> island_eps = default_eps(*plan, sp, rel);
+    if (eps_out) *eps_out = island_eps.at(static_cast<size_t>(plan->tensor(out).producer));
     std::vector<Label> labels(static_cast<size_t>(sp.block_cols()) * sp.block_rows(), 0);
     for (int by = 0; by < 3; ++by)
       for (int bx = 0; bx < 3; ++bx) labels[static_cast<size_t>(by) * sp.block_cols() + bx] = kInvalid;
@@ -697,6 +700,7 @@ TEST_CASE("approximate mode: island positions whose own inputs were reused keep 
         dirty_in->push_back(E.row(y)[x] == kInvalid);
         if (O.row(y)[x] != kInvalid)
           *kept = *kept && std::memcmp(m.at(y, x), &before[(static_cast<size_t>(y) * O.w + x) * m.c], m.c * 4) == 0;
+        if (after) after->insert(after->end(), m.at(y, x), m.at(y, x) + m.c);
       }
   };
   std::vector<uint8_t> o1, e1, oi, ei;
@@ -718,4 +722,22 @@ TEST_CASE("approximate mode: island positions whose own inputs were reused keep 
   CHECK(lost == 0);
   CHECK(kept1);
   CHECK(kepti);
+
+  // The bound: with a finite factor every kept position stays within eps x factor of what the island
+  // computes from its current inputs (a run whose threshold keeps only unchanged values), and the
+  // looser threshold is used (some kept position is further than eps from it). Threshold 0.005 of the
+  // mean: this network's spread lies between 3x0.002 and 0.02 of it, so the band eps..3 eps is populated.
+  std::vector<uint8_t> o3, e3, of, ef;
+  std::vector<float> a3, fresh;
+  bool kept3 = false, keptf = false;
+  float eps3 = 0, epsf = 0;
+  run(3.f, &o3, &e3, &kept3, 0.005f, &a3, &eps3);
+  run(1.f, &of, &ef, &keptf, 1e-12f, &fresh, &epsf);
+  REQUIRE(a3.size() == fresh.size());
+  REQUIRE(eps3 > 0);
+  float worst = 0;
+  for (size_t k = 0; k < a3.size(); ++k) worst = std::max(worst, std::fabs(a3[k] - fresh[k]));
+  INFO("eps " << eps3 << ", worst deviation " << worst);
+  CHECK(worst <= 3.f * eps3);
+  CHECK(worst > eps3);
 }
