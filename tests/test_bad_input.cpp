@@ -305,6 +305,8 @@ TEST_CASE("wrong command lines exit with status 2 and say what is wrong", "[bad-
                "fluxshard run: --threads must be an integer from 1 to 256 (got '0')");
   expect_error(run_cli({"run", "p.fsp", "--input", "a.mp4", "--gate-max-share", "2"}), 2,
                "fluxshard run: --gate-max-share must be a number from 0 to 1 (got '2')");
+  expect_error(run_cli({"run", "p.fsp", "--input", "a.mp4", "--island-reused", "0.5"}), 2,
+               "fluxshard run: --island-reused must be a number from 1 to 1e+06 (got '0.5')");
   expect_error(run_cli({"bench", "sparse", "p.fsp", "--pan", "65"}), 2,
                "fluxshard bench: --pan must be an integer from -64 to 64 (got '65')");
   expect_error(run_cli({"run", "p.fsp", "--input", "a.mp4", "--frobnicate"}), 2,
