@@ -64,21 +64,10 @@ int cmd_run(const Args& args) {
   if (!args.has("--input")) throw UsageError("fluxshard run: missing --input FILE");
   int threads = thread_option(args);
   int max_frames = args.get_int("--max-frames", 0, 0, 1 << 30);
-  SessionOptions opt;
+  SessionOptions opt = planning_options(args);
   opt.mode = parse_mode(args.get_choice("--mode", "dense", {"dense", "exact", "fluxshard"}));
-  opt.aligner.block = args.get_int("--block", 16, 4, 128);
-  opt.aligner.window = args.get_int("--window", 16, 0, 128);
-  opt.aligner.tau = static_cast<float>(args.get_double("--tau", 0.025, 0.0, 1.0));
-  opt.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
-  opt.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", opt.gate_max_share, 0.0, 1.0));
-  opt.tau_salient = static_cast<float>(args.get_double("--tau-salient", 0.01, 0, 1.0));
-  opt.island_eps = static_cast<float>(args.get_double("--island-eps", SessionOptions{}.island_eps, 0, 100.0));
-  opt.island_reused_scale =
-      static_cast<float>(args.get_double("--island-reused", SessionOptions{}.island_reused_scale, 1, 1e6));
   opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
-  opt.codec_mvs = !args.has("--no-codec-mvs");
-  opt.post = post_options(args);
   bool compare = args.has("--compare-dense");
   auto plan = Plan::load_file(plan_path);
 

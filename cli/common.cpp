@@ -22,6 +22,21 @@ PostOptions post_options(const Args& args) {
   return post;
 }
 
+SessionOptions planning_options(const Args& args) {
+  SessionOptions o;
+  o.aligner.block = args.get_int("--block", o.aligner.block, 4, 128);
+  o.aligner.window = args.get_int("--window", o.aligner.window, 0, 128);
+  o.aligner.tau = static_cast<float>(args.get_double("--tau", o.aligner.tau, 0.0, 1.0));
+  o.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  o.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", o.gate_max_share, 0.0, 1.0));
+  o.tau_salient = static_cast<float>(args.get_double("--tau-salient", o.tau_salient, 0, 1.0));
+  o.island_eps = static_cast<float>(args.get_double("--island-eps", o.island_eps, 0, 100.0));
+  o.island_reused_scale = static_cast<float>(args.get_double("--island-reused", o.island_reused_scale, 1, 1e6));
+  o.codec_mvs = !args.has("--no-codec-mvs");
+  o.post = post_options(args);
+  return o;
+}
+
 std::ofstream json_output(const Args& args) {
   std::ofstream json;
   if (!args.has("--json")) return json;

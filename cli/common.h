@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "ops/thread_pool.h"
 #include "runtime/detector.h"
+#include "runtime/session.h"
 
 namespace fx::cli {
 
@@ -23,6 +24,10 @@ std::string sanitize_file_part(const std::string& name);
 
 // --conf and --iou (the post-processing thresholds), validated.
 PostOptions post_options(const Args& args);
+// The flags `run` and `edge` share for motion search, recompute planning and truncation (--block,
+// --window, --tau, --sigma, --gate-max-share, --tau-salient, --island-eps, --island-reused,
+// --no-codec-mvs, --conf, --iou), validated, over SessionOptions' defaults; mode is left as it is.
+SessionOptions planning_options(const Args& args);
 // The --json output file, truncated; not open without --json. Throws when it cannot be written.
 std::ofstream json_output(const Args& args);
 

@@ -411,6 +411,10 @@ TEST_CASE("serve / edge command lines: usage errors and an unavailable backend",
   CHECK(r.err.find("missing --server ADDR:PORT") != std::string::npos);
   r = test::run_cli({"edge", plan, "--input", "clip.mp4", "--server", "127.0.0.1:1", "--codec", "png"});
   CHECK(r.status == 2);
+  // The planning flags `edge` shares with `run` (cli/common.h planning_options) are validated the same way.
+  r = test::run_cli({"edge", plan, "--input", "clip.mp4", "--server", "127.0.0.1:1", "--island-reused", "0.5"});
+  CHECK(r.status == 2);
+  CHECK(r.err == "error: fluxshard edge: --island-reused must be a number from 1 to 1e+06 (got '0.5')\n");
   r = test::run_cli({"serve", plan, "--listen", "127.0.0.1:99999"});
   CHECK(r.status == 2);
   CHECK(r.err.find("invalid port") != std::string::npos);
