@@ -142,6 +142,22 @@ inline Label accept(Label l, int y, int x, const LabelMap& out, bool pad_y, bool
 // offset 0, as a cell over blocks all moved by 3 pixels does.
 inline Label merge(Label a, Label b, int stride, bool round) { return same_move(a, b, stride, round) ? a : kInvalid; }
 
+// dst[x] = merge(a[Step * x], b[Step * x]) for x < n: the footprint of non-overlapping 2-wide windows
+// (Step 2: the two columns of a pair; Step 1: two rows). A branch-free equality pass that vectorises,
+// then the rounding merge only where two valid labels differ (a pair straddling two blocks).
+template <int Step>
+void merge_pairs(const Label* a, const Label* b, int n, int stride, bool round, Label* dst) {
+  bool mixed = false;
+  for (int x = 0; x < n; ++x) {
+    const Label p = a[Step * x], q = b[Step * x];
+    dst[x] = p == q ? p : kInvalid;
+    mixed |= (p != q) & (p != kInvalid) & (q != kInvalid);
+  }
+  if (round && mixed)
+    for (int x = 0; x < n; ++x)
+      if (dst[x] == kInvalid) dst[x] = merge(a[Step * x], b[Step * x], stride, true);
+}
+
 }  // namespace
 
 void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
@@ -158,15 +174,7 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
     const Label* src = in.row(r);
     Label* dst = scratch.data() + static_cast<size_t>(r) * out.w;
     if (pairs_x) {
-      bool mixed = false;  // two valid labels that differ (only where the pair straddles two blocks)
-      for (int x = 0; x < out.w; ++x) {
-        const Label a = src[2 * x], b = src[2 * x + 1];
-        dst[x] = a == b ? a : kInvalid;
-        mixed |= (a != b) & (a != kInvalid) & (b != kInvalid);
-      }
-      if (round && mixed)
-        for (int x = 0; x < out.w; ++x)
-          if (dst[x] == kInvalid) dst[x] = merge(src[2 * x], src[2 * x + 1], out.stride, true);
+      merge_pairs<2>(src, src + 1, out.w, out.stride, round, dst);
       continue;
     }
     for (int x = 0; x < out.w; ++x) {
@@ -194,14 +202,7 @@ void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool rou
     if (pairs_y) {
       const Label* s0 = scratch.data() + static_cast<size_t>(r0) * out.w;
       const Label* s1 = s0 + out.w;
-      bool mixed = false;
-      for (int x = 0; x < out.w; ++x) {
-        dst[x] = s0[x] == s1[x] ? s0[x] : kInvalid;
-        mixed |= (s0[x] != s1[x]) & (s0[x] != kInvalid) & (s1[x] != kInvalid);
-      }
-      if (round && mixed)
-        for (int x = 0; x < out.w; ++x)
-          if (dst[x] == kInvalid) dst[x] = merge(s0[x], s1[x], out.stride, true);
+      merge_pairs<1>(s0, s1, out.w, out.stride, round, dst);
       for (int x = 0; x < out.w; ++x) {
         Label l = dst[x];
         if (l != 0 && l != kInvalid) {
