@@ -368,6 +368,47 @@ TEST_CASE("approximate mode: origin moves give bit for bit the caches of shifted
   CHECK(moves > 10);
 }
 
+TEST_CASE("approximate mode: a fused residual whose labels round to the same cells keeps its positions",
+          "[sparse][labels]") {
+  // The small network's residual add fuses into conv b1 (window over b0, residual from the split at
+  // stride 4). Blocks moved by 3 and 4 px both move a stride-2 and a stride-4 position by the same
+  // whole cells, so the mixed frame must recompute exactly the positions of a uniform 4 px pan there.
+  auto plan = compile_bytes(small_network(), "small.onnx");
+  int residual_out = -1;
+  for (int i = 0; i < plan->op_count(); ++i) {
+    const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    auto c = op->options_as_ConvOptions();
+    if (c && c->has_residual()) residual_out = op->outputs()->Get(0);
+  }
+  REQUIRE(residual_out >= 0);
+  auto pool = std::make_shared<ThreadPool>(2);
+  auto runner = std::make_shared<OpRunner>(plan);
+  SparseExecutor mixed(plan, pool, 16, runner), uniform(plan, pool, 16, runner);
+  auto first = test_pattern_rgb(plan->input_w(), plan->input_h(), 51);
+  mixed.reset(first.data());
+  uniform.reset(first.data());
+  const int cols = mixed.block_cols(), rows = mixed.block_rows();
+  std::vector<Label> pan4 = pan_update(cols, rows, 16, 4, 0), pan3 = pan_update(cols, rows, 16, 3, 0);
+  std::vector<Label> halves = pan4;
+  for (int by = 0; by < rows; ++by)
+    for (int bx = cols / 2; bx < cols; ++bx) halves[static_cast<size_t>(by) * cols + bx] = pan3[static_cast<size_t>(by) * cols + bx];
+  auto frame = test_pattern_rgb(plan->input_w(), plan->input_h(), 52);
+  SparseParams p;
+  p.round_offsets = true;
+  mixed.run(halves, frame.data(), p);
+  uniform.run(pan4, frame.data(), p);
+  const LabelMap& a = *mixed.labels(residual_out);
+  const LabelMap& b = *uniform.labels(residual_out);
+  REQUIRE(a.stride == 4);
+  // Both moves reach the residual conv's output (it takes the first label a window gathers)...
+  CHECK(std::count(a.v.begin(), a.v.end(), pack_shift(3, 0)) > 0);
+  CHECK(std::count(a.v.begin(), a.v.end(), pack_shift(4, 0)) > 0);
+  // ...and the positions it recomputes are those of the uniform pan (the image border ring only).
+  CHECK(a.count_invalid() == b.count_invalid());
+  CHECK(b.count_invalid() > 0);
+  CHECK(b.count_invalid() < static_cast<int64_t>(b.v.size()) / 2);
+}
+
 TEST_CASE("labels from blocks: the same positions, runs and summary as labels set one by one", "[sparse][labels]") {
   const int cols = 7, rows = 5, block = 4;
   std::mt19937 rng(3);
