@@ -440,10 +440,10 @@ TEST_CASE("labels from blocks: the same positions, runs and summary as labels se
     CHECK(a.shifted(true) == b.shifted(true));
   }
   LabelMap c;
-  c.resize(20, 28, 2);
+  c.resize(20, 27, 1);
   std::vector<Label> blocks(35, 0);
   CHECK(test::error_of([&] { c.fill_blocks(blocks.data(), 7, 5, 4); }) ==
-        "block labels 7x5 of 4 px do not tile a 28x20 stride-1 map");
+        "block labels 7x5 of 4 positions do not tile a 27x20 map");
 }
 
 namespace {
@@ -664,6 +664,43 @@ TEST_CASE("label propagation through a window matches its definition", "[sparse]
                   << wy.stride << "x" << wx.stride << " pad " << wy.pad << "," << wx.pad << " dilation " << wy.dilation
                   << "," << wx.dilation);
     REQUIRE(a.v == b.v);
+  }
+}
+
+TEST_CASE("label propagation: a footprint window over a map filled from blocks works per block", "[sparse][labels]") {
+  // The first layer of a network in the approximate mode: a stride-2 (or 4) footprint over the input
+  // map, which fill_blocks built. The per-block path must give the labels of the definition, and the
+  // same runs, summary and shift flag as the map scanned position by position.
+  std::mt19937 rng(23);
+  std::vector<Label> scratch;
+  const Label choices[] = {0, 0, 0, kInvalid, pack_shift(16, 0), pack_shift(-3, 5), pack_shift(2, -2), pack_shift(1, 0),
+                           pack_shift(-16, -16), pack_shift(7, 9)};
+  for (int trial = 0; trial < 200; ++trial) {
+    const int block = trial % 3 == 0 ? 16 : (trial % 3 == 1 ? 8 : 4), s = trial % 4 == 3 ? 4 : 2;
+    const int cols = 1 + static_cast<int>(rng() % 6), rows = 1 + static_cast<int>(rng() % 5);
+    std::vector<Label> blocks(static_cast<size_t>(cols) * rows);
+    for (Label& l : blocks) l = trial % 10 == 0 ? 0 : choices[rng() % 10];
+    if (trial % 10 == 1) std::fill(blocks.begin(), blocks.end(), pack_shift(-16, -16));  // a pan: borders cut
+    LabelMap in, plain, a, b;
+    in.resize(rows * block, cols * block, 1);
+    in.fill_blocks(blocks.data(), cols, rows, block);
+    plain.resize(in.h, in.w, 1);
+    plain.copy_from(in);  // the same labels without the blocks: the position-by-position path
+    REQUIRE(plain.blocks == nullptr);
+    const AxisWindow w{s, s, 0, 1};
+    const bool round = trial % 2 == 1;
+    a.resize(in.h / s, in.w / s, s);
+    b.resize(in.h / s, in.w / s, s);
+    propagate_window(in, w, w, round, a, scratch);
+    propagate_window(plain, w, w, round, b, scratch);
+    INFO("trial " << trial << ": " << cols << "x" << rows << " blocks of " << block << ", stride " << s);
+    REQUIRE(a.v == b.v);
+    CHECK(a.all_zero == b.all_zero);
+    CHECK(a.blocks == nullptr);
+    const std::vector<Span> sa = a.invalid_spans(), sb = b.invalid_spans();
+    REQUIRE(sa.size() == sb.size());
+    for (size_t k = 0; k < sa.size(); ++k) CHECK((sa[k].y == sb[k].y && sa[k].x0 == sb[k].x0 && sa[k].x1 == sb[k].x1));
+    CHECK(a.shifted(round) == b.shifted(round));
   }
 }
 

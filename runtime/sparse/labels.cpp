@@ -30,21 +30,21 @@ void LabelMap::fill(Label l) {
   changed(l == 0);
 }
 
-void LabelMap::fill_blocks(const Label* blocks, int cols, int rows, int block) {
-  if (stride != 1 || cols * block != w || rows * block != h)
-    throw Error("block labels " + std::to_string(cols) + "x" + std::to_string(rows) + " of " + std::to_string(block) +
-                " px do not tile a " + std::to_string(w) + "x" + std::to_string(h) + " stride-1 map");
+void LabelMap::fill_blocks(const Label* src, int cols, int rows, int size) {
+  if (cols * size != w || rows * size != h)
+    throw Error("block labels " + std::to_string(cols) + "x" + std::to_string(rows) + " of " + std::to_string(size) +
+                " positions do not tile a " + std::to_string(w) + "x" + std::to_string(h) + " map");
   bool zero = true, moved = false;
   spans->clear();
   for (int by = 0; by < rows; ++by) {
-    const Label* b = blocks + static_cast<size_t>(by) * cols;
-    Label* first = row(by * block);
+    const Label* b = src + static_cast<size_t>(by) * cols;
+    Label* first = row(by * size);
     for (int bx = 0; bx < cols; ++bx) {
-      std::fill(first + bx * block, first + (bx + 1) * block, b[bx]);
+      std::fill(first + bx * size, first + (bx + 1) * size, b[bx]);
       zero = zero && b[bx] == 0;
       moved = moved || (b[bx] != 0 && b[bx] != kInvalid);
     }
-    for (int y = 1; y < block; ++y) std::memcpy(row(by * block + y), first, static_cast<size_t>(w) * sizeof(Label));
+    for (int y = 1; y < size; ++y) std::memcpy(row(by * size + y), first, static_cast<size_t>(w) * sizeof(Label));
     // Runs of fresh blocks, repeated on each of the block row's positions rows.
     size_t row_start = spans->size();
     for (int bx = 0; bx < cols;) {
@@ -54,17 +54,22 @@ void LabelMap::fill_blocks(const Label* blocks, int cols, int rows, int block) {
       }
       int bx1 = bx + 1;
       while (bx1 < cols && b[bx1] == kInvalid) ++bx1;
-      spans->push_back({by * block, bx * block, bx1 * block});
+      spans->push_back({by * size, bx * size, bx1 * size});
       bx = bx1;
     }
     size_t row_end = spans->size();
-    for (int y = 1; y < block; ++y)
-      for (size_t k = row_start; k < row_end; ++k) spans->push_back({by * block + y, (*spans)[k].x0, (*spans)[k].x1});
+    for (int y = 1; y < size; ++y)
+      for (size_t k = row_start; k < row_end; ++k) spans->push_back({by * size + y, (*spans)[k].x0, (*spans)[k].x1});
   }
   all_zero = zero;
   spans_ready = true;
-  // At stride 1 every shift is a whole number of cells, with or without rounding.
-  shifted_ready = moved ? 1 : 0;
+  // At stride 1 every shift is a whole number of cells, with or without rounding; coarser maps find out
+  // on use.
+  shifted_ready = stride == 1 ? (moved ? 1 : 0) : -1;
+  blocks = src;
+  block = size;
+  block_cols = cols;
+  block_rows = rows;
 }
 
 void LabelMap::summarize() {
@@ -160,10 +165,56 @@ void merge_pairs(const Label* a, const Label* b, int n, int stride, bool round, 
 
 }  // namespace
 
+namespace {
+
+// A footprint window of stride s (kernel s, no padding) over a map filled from blocks of a multiple of s
+// positions: every output position reads inside one block, so it takes that block's label, checked for
+// whole cells; only the positions whose shifted position would leave the map are then looked at one by
+// one. `scratch` holds the output's block labels.
+void propagate_block_footprint(const LabelMap& in, int s, bool round, LabelMap& out, std::vector<Label>& scratch) {
+  const int cols = in.block_cols, rows = in.block_rows, ob = in.block / s;
+  scratch.resize(static_cast<size_t>(cols) * rows);
+  for (size_t b = 0; b < scratch.size(); ++b) {
+    Label l = in.blocks[b];
+    int dy, dx;
+    if (l != kInvalid && l != 0 &&
+        (!cell_offset(shift_dy(l), out.stride, round, dy) || !cell_offset(shift_dx(l), out.stride, round, dx)))
+      l = kInvalid;
+    scratch[b] = l;
+  }
+  out.fill_blocks(scratch.data(), cols, rows, ob);
+  out.blocks = nullptr;  // scratch is reused by the next propagation
+  bool cut = false;
+  for (int by = 0; by < rows; ++by)
+    for (int bx = 0; bx < cols; ++bx) {
+      const Label l = scratch[static_cast<size_t>(by) * cols + bx];
+      if (l == kInvalid || l == 0) continue;
+      int dy = 0, dx = 0;
+      cell_offset(shift_dy(l), out.stride, round, dy);
+      cell_offset(shift_dx(l), out.stride, round, dx);
+      const int y0 = by * ob, x0 = bx * ob;
+      if (y0 + dy >= 0 && y0 + ob - 1 + dy < out.h && x0 + dx >= 0 && x0 + ob - 1 + dx < out.w) continue;
+      for (int y = y0; y < y0 + ob; ++y)
+        for (int x = x0; x < x0 + ob; ++x)
+          if (y + dy < 0 || y + dy >= out.h || x + dx < 0 || x + dx >= out.w) out.row(y)[x] = kInvalid;
+      cut = true;
+    }
+  if (cut) out.changed(false);  // runs and the shift summary are derived again on use
+}
+
+bool is_footprint(AxisWindow w) { return w.kernel == w.stride && w.pad == 0 && w.dilation == 1; }
+
+}  // namespace
+
 void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
                       std::vector<Label>& scratch) {
   if (in.all_zero) {
     out.fill(0);
+    return;
+  }
+  if (in.blocks && is_footprint(wy) && wx.stride == wy.stride && is_footprint(wx) && in.block % wy.stride == 0 &&
+      out.h * wy.stride == in.h && out.w * wx.stride == in.w) {
+    propagate_block_footprint(in, wy.stride, round, out, scratch);
     return;
   }
   // Pass 1: per input row, the uniform label over each output column's horizontal window.

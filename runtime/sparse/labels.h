@@ -68,6 +68,10 @@ struct LabelMap {
   std::vector<Span>* spans = nullptr;  // runs of kInvalid, row by row (owned; capacity reserved)
   bool spans_ready = false;
   int shifted_ready = -1;  // -1: unknown; else (round << 1) | shifted
+  // Set by fill_blocks until the labels change: the per-block labels the map was filled from (the
+  // caller's array, which must outlive that use), so a footprint window can work per block.
+  const Label* blocks = nullptr;
+  int block = 0, block_cols = 0, block_rows = 0;
 
   LabelMap() = default;
   LabelMap(const LabelMap&) = delete;
@@ -80,7 +84,7 @@ struct LabelMap {
   Label* row(int y) { return v.data() + static_cast<size_t>(y) * w; }
   const Label* row(int y) const { return v.data() + static_cast<size_t>(y) * w; }
   void fill(Label l);
-  // A stride-1 map from per-block labels (cols x rows blocks of `block` positions, row-major): the
+  // The map from per-block labels (cols x rows blocks of block x block positions, row-major): the
   // labels, their summary and invalid runs are derived from the blocks, not by rescanning positions.
   void fill_blocks(const Label* blocks, int cols, int rows, int block);
   // Recomputes all_zero; every writer of v ends with this (or changed()).
@@ -90,6 +94,7 @@ struct LabelMap {
     all_zero = zero;
     spans_ready = false;
     shifted_ready = -1;
+    blocks = nullptr;
   }
   int64_t count_invalid() const;
   // The runs of kInvalid labels (cached until the labels change). Never allocates after resize().
@@ -107,7 +112,8 @@ struct AxisWindow {
 // With `round` (approximate mode) the labels a position gathers agree when they move it by the same
 // whole cells of `out`'s stride, and the first of them is kept; otherwise they must be equal.
 //
-// Conv / MaxPool. out must be sized to the op's output (its stride set).
+// Conv / MaxPool. out must be sized to the op's output (its stride set). A footprint window (kernel =
+// stride, no padding) over a map filled from blocks of a multiple of the stride works per block.
 void propagate_window(const LabelMap& in, AxisWindow wy, AxisWindow wx, bool round, LabelMap& out,
                       std::vector<Label>& scratch);
 // ConvTranspose (upsampling by `stride`): output o gathers inputs i with i*stride - pad + j*dilation == o.
