@@ -163,10 +163,6 @@ void merge_pairs(const Label* a, const Label* b, int n, int stride, bool round, 
       if (dst[x] == kInvalid) dst[x] = merge(a[Step * x], b[Step * x], stride, true);
 }
 
-}  // namespace
-
-namespace {
-
 // A footprint window of stride s (kernel s, no padding) over a map filled from blocks of a multiple of s
 // positions: every output position reads inside one block, so it takes that block's label, checked for
 // whole cells; only the positions whose shifted position would leave the map are then looked at one by
