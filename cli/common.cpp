@@ -27,7 +27,7 @@ SessionOptions planning_options(const Args& args) {
   o.aligner.block = args.get_int("--block", o.aligner.block, 4, 128);
   o.aligner.window = args.get_int("--window", o.aligner.window, 0, 128);
   o.aligner.tau = static_cast<float>(args.get_double("--tau", o.aligner.tau, 0.0, 1.0));
-  o.sigma = static_cast<float>(args.get_double("--sigma", -1, -1, 1.0));
+  o.sigma = static_cast<float>(args.get_double("--sigma", o.sigma, -1, 1.0));
   o.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", o.gate_max_share, 0.0, 1.0));
   o.tau_salient = static_cast<float>(args.get_double("--tau-salient", o.tau_salient, 0, 1.0));
   o.island_eps = static_cast<float>(args.get_double("--island-eps", o.island_eps, 0, 100.0));

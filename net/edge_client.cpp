@@ -252,13 +252,10 @@ struct EdgeClient::Impl {
   }
 
   SparseParams params(const std::vector<Label>* motion, const MotionStats& m) const {
-    SparseParams p;
-    bool approx = opt.mode == SessionMode::FluxShard;
-    p.round_offsets = approx;
-    p.footprint_only = approx;
+    const bool approx = opt.mode == SessionMode::FluxShard;
+    SparseParams p = SparseParams::for_mode(approx, opt.island_reused_scale);
     p.eps = approx ? truncation.eps(truncation.bucket(m), &local_default_eps) : nullptr;
     p.block_motion = motion;
-    if (approx) p.island_reused_scale = opt.island_reused_scale;
     return p;
   }
 

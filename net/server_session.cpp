@@ -59,12 +59,9 @@ void ServerSession::apply(const std::vector<Label>* motion, int bucket) {
       if (cfg_.approximate) default_eps_ = default_eps(*plan_, *exec_, cfg_.island_eps);
       recomputed_share_ = 1;
     } else {
-      SparseParams p;
-      p.round_offsets = cfg_.approximate;
-      p.footprint_only = cfg_.approximate;
+      SparseParams p = SparseParams::for_mode(cfg_.approximate, cfg_.island_reused_scale);
       p.eps = cfg_.approximate && truncation_ ? truncation_->eps(bucket, &default_eps_) : nullptr;
       p.block_motion = motion;
-      if (cfg_.approximate) p.island_reused_scale = cfg_.island_reused_scale;
       const SparseStats& st = exec_->run(labels_, frame_.data(), p);
       recomputed_share_ = static_cast<float>(1.0 - st.hit_ratio());
     }

@@ -117,12 +117,10 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     rep.salient_skipped = pr.salient_skipped;
     rep.time.motion_ms = ms_since(t1);
     auto t2 = Clock::now();
-    SparseParams params;
-    params.round_offsets = opt_.mode == SessionMode::FluxShard;
-    params.footprint_only = opt_.mode == SessionMode::FluxShard && opt_.footprint_only;
+    SparseParams params = SparseParams::for_mode(opt_.mode == SessionMode::FluxShard, opt_.island_reused_scale);
+    params.footprint_only = params.footprint_only && opt_.footprint_only;
     params.eps = thresholds(rep.motion, rep.bucket);
     params.block_motion = &block_motion_;
-    if (opt_.mode == SessionMode::FluxShard) params.island_reused_scale = opt_.island_reused_scale;
     rep.time.classify_ms = ms_since(t2);
     auto t3 = Clock::now();
     rep.sparse = sparse_->run(block_labels_, cur_.data(), params);

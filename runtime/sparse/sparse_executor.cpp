@@ -484,18 +484,23 @@ void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, b
         }
         continue;
       }
-      // Double-buffered: candidates are the own input's label (islands), the block's motion, no motion.
-      Label cands[3] = {0, 0, 0};
-      float ceps[3] = {eps, eps, eps};
+      // Double-buffered: candidates are the own input's label (islands), the block's motion, no motion;
+      // each shift once (the first, loosest threshold wins).
+      Label cands[3];
+      float ceps[3];
       int nc = 0;
-      Label o = own ? own->row(s.y)[x] : kInvalid;
-      if (o != kInvalid) ceps[nc] = eps_reused, cands[nc++] = o;
+      auto candidate = [&](Label l, float e) {
+        for (int c = 0; c < nc; ++c)
+          if (cands[c] == l) return;
+        cands[nc] = l, ceps[nc++] = e;
+      };
+      if (own && own->row(s.y)[x] != kInvalid) candidate(own->row(s.y)[x], eps_reused);
       if (p.block_motion) {
         int bx = std::min(cols_ - 1, (x * S + S / 2) / block_), by = std::min(rows_ - 1, (s.y * S + S / 2) / block_);
         Label m = (*p.block_motion)[static_cast<size_t>(by) * cols_ + bx];
-        if (m != kInvalid && m != 0) cands[nc++] = m;
+        if (m != kInvalid) candidate(m, eps);
       }
-      cands[nc++] = 0;
+      candidate(0, eps);
       for (int c = 0; c < nc; ++c) {
         int dx, dy;
         if (!cell_offset(shift_dx(cands[c]), S, p.round_offsets, dx) ||

@@ -57,6 +57,16 @@ struct SparseParams {
   // at eps x this factor instead of eps (infinity: kept whenever its own inputs were, as blocks that
   // pass the network independently would be).
   float island_reused_scale = 1.f;
+
+  // A session's parameters for its mode (the caller adds eps and block_motion): exact mode none of the
+  // approximations; approximate mode nearest-cell reuse, the footprint policy and the island's looser
+  // threshold for reused positions. One place, so the sessions (local, edge, server) cannot drift apart.
+  static SparseParams for_mode(bool approximate, float island_reused) {
+    SparseParams p;
+    p.round_offsets = p.footprint_only = approximate;
+    if (approximate) p.island_reused_scale = island_reused;
+    return p;
+  }
 };
 
 struct SparseStats {
