@@ -6,7 +6,10 @@
 //     only and with the input / output copies;
 //  4. the motion search on a 1024 x 1024 frame (kernel only, and with uploads / download).
 //
-//   bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx] [--runs N] [--json FILE] [--skip-kernels]
+//   bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx | --synth yolo11{n,s,m,l,x} [--imgsz N] [--save-onnx FILE]]
+//             [--runs N] [--json FILE] [--skip-kernels] [--skip-motion]
+// --synth builds the model in process (as `fluxshard synth`, seed 0, detect) so that the large scales need
+// no model file on the GPU machine; --save-onnx writes it out for the PyTorch peer.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "compiler/compile.h"
+#include "compiler/synth/yolo11_synth.h"
 #include "ops/conv/conv_cuda.h"
 #include "ops/cuda/check.h"
 #include "ops/motion/sad_cuda.h"
@@ -79,9 +83,9 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string plan_path, onnx_path, json_path;
-  int runs = 30;
-  bool skip_kernels = false;
+  std::string plan_path, onnx_path, json_path, synth_model, save_onnx;
+  int runs = 30, imgsz = 640;
+  bool skip_kernels = false, skip_motion = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -96,9 +100,14 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::max(3, std::atoi(next().c_str()));
     else if (a == "--json") json_path = next();
     else if (a == "--skip-kernels") skip_kernels = true;
+    else if (a == "--skip-motion") skip_motion = true;
+    else if (a == "--synth") synth_model = next();
+    else if (a == "--imgsz") imgsz = std::atoi(next().c_str());
+    else if (a == "--save-onnx") save_onnx = next();
     else {
-      std::fprintf(
-          stderr, "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx] [--runs N] [--json FILE] [--skip-kernels]\n");
+      std::fprintf(stderr,
+                   "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx | --synth yolo11{n,s,m,l,x} [--imgsz N] "
+                   "[--save-onnx FILE]] [--runs N] [--json FILE] [--skip-kernels] [--skip-motion]\n");
       return 2;
     }
   }
@@ -140,7 +149,11 @@ int main(int argc, char** argv) {
         for (float& v : w) v = u(rng);
         for (float& v : b) v = u(rng);
         DeviceArray<float> in(static_cast<size_t>(s.h) * s.w * s.cin), out(static_cast<size_t>(oh) * ow * s.cout);
-        CUDA_CHECK(cudaMemset(in.get(), 0, in.bytes()));
+        {  // random input: zeros would hide wrong indexing and can run faster than real data
+          std::vector<float> host(in.size());
+          for (float& v : host) v = u(rng);
+          CUDA_CHECK(cudaMemcpy(in.get(), host.data(), in.bytes(), cudaMemcpyHostToDevice));
+        }
         const MapView iv{in.get(), s.h, s.w, s.cin, s.cin}, ov{out.get(), oh, ow, s.cout, s.cout};
         const PosList pos = dense_positions(oh, ow);
         const double flops = 2.0 * oh * ow * s.cout * (s.cin / s.group) * s.k * s.k;
@@ -160,11 +173,26 @@ int main(int argc, char** argv) {
       std::printf("(fp16 runs on tensor cores: its %%FMA is relative to the fp32 FMA ceiling)\n");
     }
 
-    if (!plan_path.empty() || !onnx_path.empty()) {
+    if (!plan_path.empty() || !onnx_path.empty() || !synth_model.empty()) {
       std::shared_ptr<const Plan> plan;
       std::vector<uint8_t> bytes;
       if (!plan_path.empty()) {
         plan = Plan::load_file(plan_path);
+      } else if (!synth_model.empty()) {
+        if (synth_model.size() != 7 || synth_model.compare(0, 6, "yolo11") != 0)
+          throw std::runtime_error("--synth takes yolo11n, yolo11s, yolo11m, yolo11l or yolo11x");
+        SynthOptions so;
+        so.scale = synth_model[6];
+        so.imgsz = imgsz;
+        validate_synth_options(so);
+        const std::string onnx = synth_yolo11(so);
+        if (!save_onnx.empty()) {
+          std::ofstream f(save_onnx, std::ios::binary | std::ios::trunc);
+          f.write(onnx.data(), static_cast<std::streamsize>(onnx.size()));
+          if (!f) throw std::runtime_error("cannot write " + save_onnx);
+        }
+        bytes = compile_onnx(onnx.data(), onnx.size(), synth_model + "-" + std::to_string(imgsz));
+        plan = Plan::from_bytes(bytes.data(), bytes.size(), synth_model + "-" + std::to_string(imgsz));
       } else {
         bytes = compile_onnx_file(onnx_path);
         plan = Plan::from_bytes(bytes.data(), bytes.size(), onnx_path);
@@ -206,7 +234,7 @@ int main(int argc, char** argv) {
       js.end_array();
     }
 
-    {
+    if (!skip_motion) {
       const int W = 1024, H = 1024;
       std::vector<uint8_t> ref(static_cast<size_t>(W) * H * 3), cur(ref.size());
       for (int y = 0; y < H; ++y)

@@ -276,14 +276,36 @@ class Runner:
     def __init__(self, torch, model, device, float_dtype):
         self.torch, self.m, self.device, self.fdt = torch, model, device, float_dtype
         self.consts = {}
+        # Small float initializers (Resize scales, say) go to the device like any weight, but they are
+        # also read as shape-like values: their host values are kept, keyed by the device tensor.
+        self.host_values = {}
         for name, t in model.inits.items():
             x = _to_torch(torch, t)
             if x.is_floating_point():
+                host = x.reshape(-1).tolist() if x.numel() <= 64 else None
                 x = x.to(device=device, dtype=float_dtype)
+                if host is not None:
+                    self.host_values[id(x)] = host
             self.consts[name] = x
+        # Constant nodes are made once here: a host-to-device copy inside graph capture would fail.
+        for n in model.nodes:
+            if n.op == "Constant":
+                v = n.attrs.get("value")
+                if not isinstance(v, Tensor):
+                    raise NotImplementedError("Constant without a tensor value")
+                c = _to_torch(torch, v)
+                if c.is_floating_point():
+                    host = c.reshape(-1).tolist() if c.numel() <= 64 else None
+                    c = c.to(device=device, dtype=float_dtype)
+                    if host is not None:
+                        self.host_values[id(c)] = host
+                self.consts[n.outputs[0]] = c
 
     def _host(self, v):
-        """A small tensor's values as a Python list (CPU tensors only; raises for device tensors)."""
+        """A small tensor's values as a Python list (CPU tensors and the initializers' host copies only;
+        raises for other device tensors, which could not be read during graph capture)."""
+        if id(v) in self.host_values:
+            return self.host_values[id(v)]
         if v.device.type != "cpu":
             raise RuntimeError("a shape-like operand lives on the GPU (cannot read it during capture)")
         return v.reshape(-1).tolist()
@@ -411,12 +433,7 @@ class Runner:
                         y = y.index_select(ax, index)
                 out = [y]
             elif op == "Constant":
-                v = a.get("value")
-                if isinstance(v, Tensor):
-                    c = _to_torch(torch, v)
-                    out = [c.to(self.device, self.fdt) if c.is_floating_point() else c]
-                else:
-                    raise NotImplementedError("Constant without a tensor value")
+                continue  # made in __init__
             elif op == "Identity":
                 out = [ins[0]]
             elif op == "Shape":
