@@ -7,7 +7,9 @@
 //  4. the motion search on a 1024 x 1024 frame (kernel only, and with uploads / download).
 //
 //   bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx | --synth yolo11{n,s,m,l,x} [--imgsz N] [--save-onnx FILE]]
-//             [--runs N] [--json FILE] [--skip-kernels] [--skip-motion]
+//             [--runs N] [--json FILE] [--skip-kernels] [--skip-motion] [--profile]
+// --profile: each op of the plan timed alone (plain launch + synchronisation, median of runs; the
+// launch-and-sync floor is printed), the ops that take longest, and the time per op kind.
 // --synth builds the model in process (as `fluxshard synth`, seed 0, detect) so that the large scales need
 // no model file on the GPU machine; --save-onnx writes it out for the PyTorch peer.
 #include <cuda_runtime_api.h>
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -80,12 +83,56 @@ struct Row {
   double ms = 0, tflops = 0, gbps = 0;
 };
 
+// Each op alone: host time of run_ops(i, i + 1) (launch, kernel, synchronisation), median of `runs`.
+void profile_ops(CudaExecutor& exec, int runs) {
+  const Plan& plan = exec.plan();
+  const int n = plan.op_count();
+  std::vector<std::vector<double>> t(static_cast<size_t>(n));
+  for (int r = 0; r < runs + 1; ++r)
+    for (int i = 0; i < n; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      exec.run_ops(i, i + 1);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (r > 0) t[static_cast<size_t>(i)].push_back(ms);  // the first round warms up
+    }
+  struct OpTime {
+    int op;
+    double ms;
+  };
+  std::vector<OpTime> ops;
+  double total = 0, floor_ms = 1e9;
+  for (int i = 0; i < n; ++i) {
+    ops.push_back({i, median(t[static_cast<size_t>(i)])});
+    total += ops.back().ms;
+    floor_ms = std::min(floor_ms, ops.back().ms);
+  }
+  std::map<std::string, std::pair<double, int>> by_kind;
+  for (const OpTime& o : ops) {
+    auto& k = by_kind[op_kind_name(plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(o.op))->kind())];
+    k.first += o.ms, k.second += 1;
+  }
+  std::sort(ops.begin(), ops.end(), [](const OpTime& a, const OpTime& b) { return a.ms > b.ms; });
+  std::printf("  op profile (%s): sum of ops alone %.3f ms, floor (launch + sync) %.3f ms per op\n",
+              precision_name(exec.options().precision), total, floor_ms);
+  for (const auto& [kind, v] : by_kind)
+    std::printf("    %-14s %3d ops %8.3f ms (%.3f above the floor)\n", kind.c_str(), v.second, v.first,
+                v.first - v.second * floor_ms);
+  for (size_t j = 0; j < ops.size() && j < 16; ++j) {
+    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(ops[j].op));
+    const TensorInfo& out = plan.tensor(op->outputs()->Get(0));
+    std::string shape;
+    for (int64_t d : out.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+    std::printf("    op %3d %-12s %8.3f ms %8.2f GFLOP/s  %-16s %s\n", ops[j].op, op_kind_name(op->kind()), ops[j].ms,
+                op->flops() / (ops[j].ms * 1e-3) / 1e9, shape.c_str(), op->name() ? op->name()->c_str() : "");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string plan_path, onnx_path, json_path, synth_model, save_onnx;
   int runs = 30, imgsz = 640;
-  bool skip_kernels = false, skip_motion = false;
+  bool skip_kernels = false, skip_motion = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -101,13 +148,14 @@ int main(int argc, char** argv) {
     else if (a == "--json") json_path = next();
     else if (a == "--skip-kernels") skip_kernels = true;
     else if (a == "--skip-motion") skip_motion = true;
+    else if (a == "--profile") profile = true;
     else if (a == "--synth") synth_model = next();
     else if (a == "--imgsz") imgsz = std::atoi(next().c_str());
     else if (a == "--save-onnx") save_onnx = next();
     else {
       std::fprintf(stderr,
                    "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx | --synth yolo11{n,s,m,l,x} [--imgsz N] "
-                   "[--save-onnx FILE]] [--runs N] [--json FILE] [--skip-kernels] [--skip-motion]\n");
+                   "[--save-onnx FILE]] [--runs N] [--json FILE] [--skip-kernels] [--skip-motion] [--profile]\n");
       return 2;
     }
   }
@@ -127,12 +175,13 @@ int main(int argc, char** argv) {
     js.field("fp32_fma_tflops", ceil.tflops).field("copy_gbps", ceil.gbps);
 
     if (!skip_kernels) {
+      // Layers of yolo11n-640 and yolo11m-1024 that took longest in the op profile.
       const ConvShape shapes[] = {{"3x3 s2 3->16 @640", 3, 16, 3, 2, 640, 640, 1},
-                                  {"3x3 64->64 @160", 64, 64, 3, 1, 160, 160, 1},
-                                  {"3x3 s2 64->128 @160", 64, 128, 3, 2, 160, 160, 1},
-                                  {"3x3 128->128 @80", 128, 128, 3, 1, 80, 80, 1},
-                                  {"1x1 256->256 @40", 256, 256, 1, 1, 40, 40, 1},
-                                  {"1x1 512->256 @20", 512, 256, 1, 1, 20, 20, 1},
+                                  {"3x3 s2 64->128 @80", 64, 128, 3, 2, 80, 80, 1},
+                                  {"3x3 256->64 @20", 256, 64, 3, 1, 20, 20, 1},
+                                  {"3x3 s2 64->128 @512", 64, 128, 3, 2, 512, 512, 1},
+                                  {"3x3 s2 256->512 @128", 256, 512, 3, 2, 128, 128, 1},
+                                  {"1x1 512->256 @64", 512, 256, 1, 1, 64, 64, 1},
                                   {"dw 3x3 80 @80", 80, 80, 3, 1, 80, 80, 80}};
       std::printf("\n%-22s %6s %9s %9s %8s %9s %8s\n", "conv kernel", "prec", "ms", "TFLOP/s", "%FMA", "GB/s", "%BW");
       js.key("conv_kernels").begin_array();
@@ -167,6 +216,18 @@ int main(int argc, char** argv) {
                       100 * tf / ceil.tflops, gb, 100 * gb / ceil.gbps);
           js.begin_object().field("name", s.name).field("precision", fp16 ? "fp16" : "fp32").field("ms", ms);
           js.field("tflops", tf).field("gbps", gb).end_object();
+          if (conv.path() == ConvCuda::Path::GemmF32) {  // every tile forced: is the automatic choice right?
+            std::string line = "    tiles (auto " + ConvCuda::tile_name(conv.tile_for(pos.positions)) + "):";
+            for (int t = 0; t < ConvCuda::tile_count(); ++t) {
+              conv.set_tile(t);
+              char buf[48];
+              std::snprintf(buf, sizeof buf, " %s %.4f", ConvCuda::tile_name(t).c_str(),
+                            time_ms([&] { conv.run(iv, ov, nullptr, pos, nullptr); }, runs, 5));
+              line += buf;
+            }
+            conv.set_tile(-1);
+            std::printf("%s\n", line.c_str());
+          }
         }
       }
       js.end_array();
@@ -230,6 +291,7 @@ int main(int argc, char** argv) {
                     plan->total_flops() / (md * 1e-3) / 1e12, notes.c_str());
         js.begin_object().field("precision", precision_name(prec)).field("device_ms", md).field("invoke_ms", mi);
         js.field("graph", exec.graph_active()).field("cublas", exec.uses_cublas()).end_object();
+        if (profile) profile_ops(exec, std::max(5, runs / 5));
       }
       js.end_array();
     }

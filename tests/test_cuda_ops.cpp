@@ -806,14 +806,21 @@ void gpu_conv_case(const ConvCase& cc, bool fp16, int variant, uint32_t seed) {
   const std::vector<Span> spans = spans_for(cc.oh(), cc.ow(), variant, seed + 4);
   cpu_conv(cc, w, b, in, cpu, cc.residual ? &res : nullptr, spans);
   cuda::ConvCuda conv(p, w.data(), cc.bias ? b.data() : nullptr, fp16);
-  DeviceMap din(in), dres(res), dout(gpu);
   DevicePositions pos(spans);
-  const MapView rv = dres.view();
-  conv.run(din.view(), dout.view(), cc.residual ? &rv : nullptr, pos.get(), nullptr);
-  CUDA_CHECK(cudaDeviceSynchronize());
-  dout.download(gpu);
   const bool exact = !fp16 || conv.path() != cuda::ConvCuda::Path::GemmF16;
-  compare_maps(cpu, gpu, spans, exact, 2e-5, true);
+  // The tile chosen per launch (-1), then every fp32 GEMM tile forced: each must give the CPU's bits.
+  const int last_tile = conv.path() == cuda::ConvCuda::Path::GemmF32 ? cuda::ConvCuda::tile_count() - 1 : -1;
+  for (int tile = -1; tile <= last_tile; ++tile) {
+    INFO("tile " << cuda::ConvCuda::tile_name(tile));
+    conv.set_tile(tile);
+    TestMap got = gpu;
+    DeviceMap din(in), dres(res), dout(got);
+    const MapView rv = dres.view();
+    conv.run(din.view(), dout.view(), cc.residual ? &rv : nullptr, pos.get(), nullptr);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    dout.download(got);
+    compare_maps(cpu, got, spans, exact, 2e-5, true);
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <mma.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ struct ConvArgs {
   int cin_g, cout_g, K;
   int kh, kw, sh, sw, pad_t, pad_l, dh, dw;
   int act;
-  const float* w32;  // [group][K][ldb]
+  const float* w32;  // [group][kpad][ldb]
+  const int4* ktab;  // fp32 GEMM: (dy, dx, ci) of each k, kpad entries
   const __half* w16; // [group][kpad][ldb]
   const float* bias; // cout floats or null
   int ldb, kpad;
@@ -51,88 +53,212 @@ __device__ __forceinline__ void load_tile_positions(const PosList& pos, int64_t 
 }
 
 // ---------------------------------------------------------------------------------------------------
-// fp32 implicit GEMM, exact. Block tile 64 positions x 64 channels, k tile 16; 256 threads as 16 x 16,
-// each with 4 positions x 4 channels.
+// fp32 implicit GEMM, exact. 256 threads as 16 x 16; a block tile of BM positions x BN channels (each a
+// multiple of 16 up to 128, chosen per launch by pick_f32_tile), so each thread owns TM = BM / 16
+// positions x TN = BN / 16 channels. k tiles of 16, double buffered in shared memory: the next tile's
+// global loads are issued into registers before the current tile is multiplied. Every output's fma
+// chain still runs from its bias through k = 0 .. K-1 in order.
+//
+// Thread t's rows are (ty + 16 q) * VA + i (VA = min(TM, 4) consecutive rows per group q) and its
+// columns likewise, so one vector load from shared memory feeds VA (VB) rows (columns) and a warp's
+// loads of B are contiguous.
 
-constexpr int kBM = 64, kBN = 64, kBK = 16, kTM = 4, kTN = 4, kF32Threads = 256;
+constexpr int kBK = 16, kF32Threads = 256, kF32Pad = 4;
 
+template <int V>
+struct VecOf;
+template <>
+struct VecOf<1> {
+  using T = float;
+};
+template <>
+struct VecOf<2> {
+  using T = float2;
+};
+template <>
+struct VecOf<4> {
+  using T = float4;
+};
+
+template <int V>
+__device__ __forceinline__ void load_vec(const float* p, float* dst) {
+  const typename VecOf<V>::T v = *reinterpret_cast<const typename VecOf<V>::T*>(p);
+  const float* f = reinterpret_cast<const float*>(&v);
+#pragma unroll
+  for (int i = 0; i < V; ++i) dst[i] = f[i];
+}
+
+template <int BM, int BN>
 __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) {
-  __shared__ float As[kBK][kBM + 1];
-  __shared__ float Bs[kBK][kBN + 4];
-  __shared__ int s_oy[kBM], s_ox[kBM];
+  constexpr int TM = BM / 16, TN = BN / 16;
+  constexpr int VA = TM < 4 ? TM : 4, VB = TN < 4 ? TN : 4;
+  constexpr int LDA = BM + kF32Pad, LDB = BN + kF32Pad;
+  constexpr int A_LOADS = BM * kBK / kF32Threads;      // per thread: rows tid / 16 + 16 r, column tid % 16
+  constexpr int B_ELEMS = kBK * BN / kF32Threads;      // per thread, as B_ELEMS / VBL vectors
+  constexpr int VBL = B_ELEMS < 4 ? B_ELEMS : 4;
+  constexpr int B_LOADS = B_ELEMS / VBL;
+  __shared__ __align__(16) float As[2][kBK][LDA];
+  __shared__ __align__(16) float Bs[2][kBK][LDB];
+  __shared__ int s_iy[BM], s_ix[BM];  // window origin of each row; s_iy = INT_MIN / 2 past the last position
 
   const int tid = threadIdx.x;
   const int tx = tid % 16, ty = tid / 16;
   const int g = blockIdx.z;
-  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * kBM;
-  const int n0 = blockIdx.y * kBN;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM;
+  const int n0 = blockIdx.y * BN;
 
-  load_tile_positions(a.pos, m0, kBM, s_oy, s_ox);
-  float acc[kTM][kTN];
+  for (int r = tid; r < BM; r += kF32Threads) {
+    const int64_t m = m0 + r;
+    int y = -1, x = 0;
+    if (m < a.pos.positions) locate(a.pos, m, y, x);
+    s_iy[r] = y < 0 ? INT_MIN / 2 : y * a.sh - a.pad_t;
+    s_ix[r] = x * a.sw - a.pad_l;
+  }
+  float acc[TM][TN];
 #pragma unroll
-  for (int j = 0; j < kTN; ++j) {
-    const int n = n0 + tx * kTN + j;
+  for (int j = 0; j < TN; ++j) {
+    const int n = n0 + (tx + (j / VB) * 16) * VB + j % VB;
     const float b = (a.bias && n < a.cout_g) ? a.bias[g * a.cout_g + n] : 0.0f;
 #pragma unroll
-    for (int i = 0; i < kTM; ++i) acc[i][j] = b;
+    for (int i = 0; i < TM; ++i) acc[i][j] = b;
   }
   __syncthreads();
 
   const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
-  const float* w_g = a.w32 + static_cast<int64_t>(g) * a.K * a.ldb;
-  for (int k0 = 0; k0 < a.K; k0 += kBK) {
-    for (int e = tid; e < kBM * kBK; e += kF32Threads) {
-      const int mm = e / kBK, kk = e % kBK;
-      const int k = k0 + kk;
-      As[kk][mm] = im2col_value(a, in_g, k, s_oy[mm], s_ox[mm]);
+  const float* w_g = a.w32 + static_cast<int64_t>(g) * a.kpad * a.ldb;
+  float ra[A_LOADS], rb[B_LOADS][VBL];
+  // Global -> registers: tile k0's A column tid % 16 (the im2col gather) and B vectors.
+  auto fetch = [&](int k0) {
+    const int k = k0 + tid % 16;
+    const int4 t = a.ktab[k];  // padded to kpad entries
+#pragma unroll
+    for (int r = 0; r < A_LOADS; ++r) {
+      const int mm = tid / 16 + 16 * r;
+      const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
+      ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
+                  ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
+                  : 0.0f;
     }
-    for (int e = tid; e < kBK * kBN; e += kF32Threads) {
-      const int kk = e / kBN, nn = e % kBN;
-      const int k = k0 + kk, n = n0 + nn;
-      Bs[kk][nn] = (k < a.K && n < a.cout_g) ? w_g[static_cast<int64_t>(k) * a.ldb + n] : 0.0f;
+#pragma unroll
+    for (int r = 0; r < B_LOADS; ++r) {
+      const int e = (tid + r * kF32Threads) * VBL;
+      const int kk = e / BN, nn = e % BN;
+      load_vec<VBL>(w_g + static_cast<int64_t>(k0 + kk) * a.ldb + n0 + nn, rb[r]);
     }
-    __syncthreads();
-    // Only the k < K terms: an extra fma(0, 0, acc) would turn an accumulator of -0 into +0.
-    const int kn = a.K - k0 < kBK ? a.K - k0 : kBK;
+  };
+  auto stash = [&](int buf) {
+#pragma unroll
+    for (int r = 0; r < A_LOADS; ++r) As[buf][tid % 16][tid / 16 + 16 * r] = ra[r];
+#pragma unroll
+    for (int r = 0; r < B_LOADS; ++r) {
+      const int e = (tid + r * kF32Threads) * VBL;
+#pragma unroll
+      for (int v = 0; v < VBL; ++v) Bs[buf][e / BN][e % BN + v] = rb[r][v];
+    }
+  };
+
+  fetch(0);
+  stash(0);
+  __syncthreads();
+  const int tiles = (a.K + kBK - 1) / kBK;
+  for (int t = 0; t < tiles; ++t) {
+    const int buf = t & 1;
+    if (t + 1 < tiles) fetch((t + 1) * kBK);
     // One rank-1 update of the register tile from row kk of the shared tiles.
     auto step = [&](int kk) {
-      float av[kTM], bv[kTN];
+      float av[TM], bv[TN];
 #pragma unroll
-      for (int i = 0; i < kTM; ++i) av[i] = As[kk][ty * kTM + i];
+      for (int q = 0; q < TM / VA; ++q) load_vec<VA>(&As[buf][kk][(ty + 16 * q) * VA], av + q * VA);
 #pragma unroll
-      for (int j = 0; j < kTN; ++j) bv[j] = Bs[kk][tx * kTN + j];
+      for (int q = 0; q < TN / VB; ++q) load_vec<VB>(&Bs[buf][kk][(tx + 16 * q) * VB], bv + q * VB);
 #pragma unroll
-      for (int i = 0; i < kTM; ++i)
+      for (int i = 0; i < TM; ++i)
 #pragma unroll
-        for (int j = 0; j < kTN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
+        for (int j = 0; j < TN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
     };
+    // Only the k < K terms: an extra fma(0, 0, acc) would turn an accumulator of -0 into +0.
+    const int kn = a.K - t * kBK < kBK ? a.K - t * kBK : kBK;
     if (kn == kBK) {
 #pragma unroll
       for (int kk = 0; kk < kBK; ++kk) step(kk);  // a full tile: unrolled
     } else {
       for (int kk = 0; kk < kn; ++kk) step(kk);
     }
+    if (t + 1 < tiles) stash(buf ^ 1);  // buf ^ 1 was last read before the previous barrier
     __syncthreads();
   }
 
 #pragma unroll
-  for (int i = 0; i < kTM; ++i) {
-    const int mm = ty * kTM + i;
-    const int oy = s_oy[mm];
-    if (oy < 0) continue;
-    const int ox = s_ox[mm];
+  for (int i = 0; i < TM; ++i) {
+    const int mm = (ty + 16 * (i / VA)) * VA + i % VA;
+    const int64_t m = m0 + mm;
+    if (m >= a.pos.positions) continue;
+    int oy, ox;
+    locate(a.pos, m, oy, ox);
     float* o = a.out.data + pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + static_cast<int64_t>(g) * a.cout_g;
     const float* r = a.has_res ? a.res.data + pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) +
                                      static_cast<int64_t>(g) * a.cout_g
                                : nullptr;
 #pragma unroll
-    for (int j = 0; j < kTN; ++j) {
-      const int n = n0 + tx * kTN + j;
+    for (int j = 0; j < TN; ++j) {
+      const int n = n0 + (tx + (j / VB) * 16) * VB + j % VB;
       if (n >= a.cout_g) continue;
       float v = conv_activation(a.act, acc[i][j]);
       if (r) v = fx_add(v, r[n]);
       o[n] = v;
     }
+  }
+}
+
+// The block tiles the fp32 kernel is instantiated for (BM x BN).
+struct F32Tile {
+  int bm, bn;
+};
+constexpr F32Tile kF32Tiles[] = {{128, 128}, {128, 64}, {64, 128}, {128, 32}, {64, 64},
+                                 {64, 32},   {32, 64},  {32, 32},  {16, 16}};
+constexpr int kF32TileCount = sizeof(kF32Tiles) / sizeof(kF32Tiles[0]);
+constexpr int kF32MaxBN = 128;
+
+// The tile for an M x N (x groups) problem: relative time = padding waste / (per-thread rate x fill),
+// with the rate growing with the register tile (fmas per shared-memory load: TM TN / (TM + TN)) and
+// fill = the share of two resident blocks per multiprocessor the grid provides.
+int pick_f32_tile(int64_t m, int n, int groups, int sms) {
+  int best = 0;
+  double best_cost = 1e300;
+  for (int i = 0; i < kF32TileCount; ++i) {
+    const F32Tile& t = kF32Tiles[i];
+    const int64_t mb = (m + t.bm - 1) / t.bm, nb = (n + t.bn - 1) / t.bn;
+    const double blocks = static_cast<double>(mb) * nb * groups;
+    const double waste = static_cast<double>(mb * t.bm) * (nb * t.bn) / (static_cast<double>(m) * n);
+    const double tm = t.bm / 16, tn = t.bn / 16;
+    const double rate = tm * tn / (tm + tn);
+    const double fill = std::min(1.0, blocks / (2.0 * sms));
+    const double cost = waste / (rate * fill);
+    if (cost < best_cost) best_cost = cost, best = i;
+  }
+  return best;
+}
+
+template <int BM, int BN>
+void launch_f32(const ConvArgs& a, int groups, cudaStream_t stream) {
+  const int64_t mb = (a.pos.positions + BM - 1) / BM;
+  if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
+  dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((a.cout_g + BN - 1) / BN), static_cast<unsigned>(groups));
+  if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
+  conv_gemm_f32_kernel<BM, BN><<<grid, kF32Threads, 0, stream>>>(a);
+}
+
+void launch_f32_tile(int tile, const ConvArgs& a, int groups, cudaStream_t stream) {
+  switch (tile) {
+    case 0: return launch_f32<128, 128>(a, groups, stream);
+    case 1: return launch_f32<128, 64>(a, groups, stream);
+    case 2: return launch_f32<64, 128>(a, groups, stream);
+    case 3: return launch_f32<128, 32>(a, groups, stream);
+    case 4: return launch_f32<64, 64>(a, groups, stream);
+    case 5: return launch_f32<64, 32>(a, groups, stream);
+    case 6: return launch_f32<32, 64>(a, groups, stream);
+    case 7: return launch_f32<32, 32>(a, groups, stream);
+    default: return launch_f32<16, 16>(a, groups, stream);
   }
 }
 
@@ -418,11 +544,39 @@ ConvCuda::ConvCuda(const ConvParams& p, const float* weight_oihw, const float* b
     w16_.upload(h.data(), h.size());
   } else {
     path_ = Path::GemmF32;
-    ldb_ = cout_g_;
-    std::vector<float> w(static_cast<size_t>(p.group) * K_ * ldb_);
-    pack_conv_weights(p, weight_oihw, ldb_, K_, w.data());
+    // Zero padded to whole tiles (any BN, the k tile): the kernel's weight loads need no bounds checks.
+    ldb_ = (cout_g_ + kF32MaxBN - 1) / kF32MaxBN * kF32MaxBN;
+    kpad_ = (K_ + kBK - 1) / kBK * kBK;
+    std::vector<float> w(static_cast<size_t>(p.group) * kpad_ * ldb_);
+    pack_conv_weights(p, weight_oihw, ldb_, kpad_, w.data());
     w32_.upload(w.data(), w.size());
+    std::vector<int4> tab(static_cast<size_t>(kpad_));
+    for (int k = 0; k < kpad_; ++k) {
+      const ConvTerm t = conv_term(k < K_ ? k : 0, cin_g_, p.kw, p.dh, p.dw);
+      tab[static_cast<size_t>(k)] = make_int4(t.dy, t.dx, t.ci, 0);
+    }
+    ktab_.upload(tab.data(), tab.size());
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev));
   }
+}
+
+int ConvCuda::tile_count() { return kF32TileCount; }
+
+std::string ConvCuda::tile_name(int tile) {
+  if (tile < 0 || tile >= kF32TileCount) return "auto";
+  return std::to_string(kF32Tiles[tile].bm) + "x" + std::to_string(kF32Tiles[tile].bn);
+}
+
+int ConvCuda::tile_for(int64_t positions) const {
+  if (path_ != Path::GemmF32) return -1;
+  return tile_ >= 0 ? tile_ : pick_f32_tile(positions, cout_g_, p_.group, sms_);
+}
+
+void ConvCuda::set_tile(int tile) {
+  if (tile < -1 || tile >= kF32TileCount) throw Error("ConvCuda: no tile " + std::to_string(tile));
+  tile_ = tile;
 }
 
 void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residual, const PosList& pos,
@@ -441,6 +595,7 @@ void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residua
   a.dh = p_.dh, a.dw = p_.dw;
   a.act = act_code(p_.act);
   a.w32 = w32_.get();
+  a.ktab = ktab_.get();
   a.w16 = reinterpret_cast<const __half*>(w16_.get());
   a.bias = bias_.get();
   a.ldb = ldb_;
@@ -452,12 +607,8 @@ void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residua
       break;
     }
     case Path::GemmF32: {
-      const int64_t mb = (pos.positions + kBM - 1) / kBM;
-      if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
-      dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((cout_g_ + kBN - 1) / kBN),
-                static_cast<unsigned>(p_.group));
-      if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
-      conv_gemm_f32_kernel<<<grid, kF32Threads, 0, stream>>>(a);
+      const int tile = tile_ >= 0 ? tile_ : pick_f32_tile(pos.positions, cout_g_, p_.group, sms_);
+      launch_f32_tile(tile, a, p_.group, stream);
       break;
     }
     case Path::GemmF16: {

@@ -3,10 +3,12 @@
 // Paths, chosen at construction:
 //  - depthwise (group == cin == cout): one thread per output element, taps in (ky, kx) order;
 //  - fp32 implicit GEMM: rows = output positions, columns = output channels of a group (blockIdx.z),
-//    terms k = (ky, kx, ci). Each thread owns 4 x 4 outputs and runs every output's fma chain from its
-//    bias through k = 0 .. K-1 in order, padding taps included as fma(0, w, acc): the pre-activation
-//    values equal the CPU's bit for bit, and so do the activations (ops/cuda/common.h), so fp32 CUDA
-//    output == CPU output exactly;
+//    terms k = (ky, kx, ci). Block tiles from 16 x 16 to 128 x 128, chosen per launch from the number of
+//    positions and channels so that small late layers still fill the GPU (no split-K: it would change
+//    the summation order). Each thread owns (BM / 16) x (BN / 16) outputs and runs every output's fma
+//    chain from its bias through k = 0 .. K-1 in order, padding taps included as fma(0, w, acc): the
+//    pre-activation values equal the CPU's bit for bit, and so do the activations (ops/cuda/common.h),
+//    so fp32 CUDA output == CPU output exactly, whatever the tile;
 //  - fp16 implicit GEMM (tensor cores, WMMA 16x16x16, fp32 accumulation): activations stay fp32 in
 //    memory and are rounded to fp16 (saturating at +-65504) when staged into shared memory; weights
 //    are converted once here; bias, activation and residual in fp32. Not bit-exact (about 1e-3
@@ -22,6 +24,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <string>
 
 #include "ops/conv/conv.h"
 #include "ops/cuda/check.h"
@@ -39,7 +42,14 @@ class ConvCuda {
 
   const ConvParams& params() const { return p_; }
   Path path() const { return path_; }
-  size_t device_bytes() const { return w32_.bytes() + w16_.bytes() + bias_.bytes(); }
+  size_t device_bytes() const { return w32_.bytes() + w16_.bytes() + bias_.bytes() + ktab_.bytes(); }
+
+  // fp32 GEMM block tiles (tests and benchmarks): how many there are, a tile's name ("128x64"), the one
+  // a launch over `positions` uses, and forcing one (-1: chosen per launch, the default).
+  static int tile_count();
+  static std::string tile_name(int tile);
+  int tile_for(int64_t positions) const;
+  void set_tile(int tile);
 
   // in, out, residual: device maps (residual may be null; it has out's h, w, c). pos: positions of
   // `out` to compute.
@@ -51,9 +61,11 @@ class ConvCuda {
   Path path_ = Path::GemmF32;
   int cin_g_ = 0, cout_g_ = 0, K_ = 0;
   int ldb_ = 0;  // packed weight row stride (columns)
-  int kpad_ = 0; // fp16: K rounded up to the k tile
+  int kpad_ = 0; // K rounded up to the k tile
+  int tile_ = -1, sms_ = 1;
   DeviceArray<float> w32_, bias_;
   DeviceArray<uint16_t> w16_;  // __half bits
+  DeviceArray<int4> ktab_;     // fp32 GEMM: (dy, dx, ci) per k
 };
 
 class ConvTransposeCuda {
