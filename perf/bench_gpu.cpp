@@ -216,12 +216,12 @@ int main(int argc, char** argv) {
                       100 * tf / ceil.tflops, gb, 100 * gb / ceil.gbps);
           js.begin_object().field("name", s.name).field("precision", fp16 ? "fp16" : "fp32").field("ms", ms);
           js.field("tflops", tf).field("gbps", gb).end_object();
-          if (conv.path() == ConvCuda::Path::GemmF32) {  // every tile forced: is the automatic choice right?
-            std::string line = "    tiles (auto " + ConvCuda::tile_name(conv.tile_for(pos.positions)) + "):";
-            for (int t = 0; t < ConvCuda::tile_count(); ++t) {
+          if (conv.tile_count() > 0) {  // every tile forced: is the automatic choice right?
+            std::string line = "    tiles (auto " + conv.tile_name(conv.tile_for(pos.positions)) + "):";
+            for (int t = 0; t < conv.tile_count(); ++t) {
               conv.set_tile(t);
               char buf[48];
-              std::snprintf(buf, sizeof buf, " %s %.4f", ConvCuda::tile_name(t).c_str(),
+              std::snprintf(buf, sizeof buf, " %s %.4f", conv.tile_name(t).c_str(),
                             time_ms([&] { conv.run(iv, ov, nullptr, pos, nullptr); }, runs, 5));
               line += buf;
             }

@@ -29,33 +29,10 @@ struct ConvArgs {
   int ldb, kpad;
 };
 
-// Element (output position (oy, ox), reduction index k) of the implicit-GEMM A matrix: the input value
-// tap k reads, 0 for padding, past K, or an unused row (oy < 0). Shared by the fp32 and fp16 kernels.
-__device__ __forceinline__ float im2col_value(const ConvArgs& a, const float* in_g, int k, int oy, int ox) {
-  if (k >= a.K || oy < 0) return 0.0f;
-  const ConvTerm t = conv_term(k, a.cin_g, a.kw, a.dh, a.dw);
-  const int iy = oy * a.sh - a.pad_t + t.dy;
-  const int ix = ox * a.sw - a.pad_l + t.dx;
-  if (iy < 0 || iy >= a.in.h || ix < 0 || ix >= a.in.w) return 0.0f;
-  return in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.ci];
-}
-
-// The output position of each of a tile's `rows` GEMM rows, from row m0 on, into shared memory (oy = -1
-// past the last position). Shared by the fp32 and fp16 kernels; the caller synchronises before reading.
-__device__ __forceinline__ void load_tile_positions(const PosList& pos, int64_t m0, int rows, int* s_oy, int* s_ox) {
-  const int tid = threadIdx.x;
-  if (tid >= rows) return;
-  const int64_t m = m0 + tid;
-  int y = -1, x = 0;
-  if (m < pos.positions) locate(pos, m, y, x);
-  s_oy[tid] = y;
-  s_ox[tid] = x;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // fp32 implicit GEMM, exact. 256 threads as 16 x 16; a block tile of BM positions x BN channels (each a
-// multiple of 16 up to 128, chosen per launch by pick_f32_tile), so each thread owns TM = BM / 16
-// positions x TN = BN / 16 channels. k tiles of 16, double buffered in shared memory: the next tile's
+// multiple of 16 up to 128, chosen per launch by pick_tile), so each thread owns TM = BM / 16
+// positions x TN = BN / 16 channels. k tiles of BK (16 to 64), double buffered in shared memory: the next tile's
 // global loads are issued into registers before the current tile is multiplied. Every output's fma
 // chain still runs from its bias through k = 0 .. K-1 in order.
 //
@@ -63,7 +40,7 @@ __device__ __forceinline__ void load_tile_positions(const PosList& pos, int64_t 
 // columns likewise, so one vector load from shared memory feeds VA (VB) rows (columns) and a warp's
 // loads of B are contiguous.
 
-constexpr int kBK = 16, kF32Threads = 256, kF32Pad = 4;
+constexpr int kF32Threads = 256, kF32Pad = 4;
 
 template <int V>
 struct VecOf;
@@ -88,17 +65,19 @@ __device__ __forceinline__ void load_vec(const float* p, float* dst) {
   for (int i = 0; i < V; ++i) dst[i] = f[i];
 }
 
-template <int BM, int BN>
+template <int BM, int BN, int BK>
 __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) {
+  static_assert(kF32Threads % BK == 0 && BM * BK % kF32Threads == 0, "tile shape");
+  constexpr int RS = kF32Threads / BK;  // rows one pass of A loads covers
   constexpr int TM = BM / 16, TN = BN / 16;
   constexpr int VA = TM < 4 ? TM : 4, VB = TN < 4 ? TN : 4;
   constexpr int LDA = BM + kF32Pad, LDB = BN + kF32Pad;
-  constexpr int A_LOADS = BM * kBK / kF32Threads;      // per thread: rows tid / 16 + 16 r, column tid % 16
-  constexpr int B_ELEMS = kBK * BN / kF32Threads;      // per thread, as B_ELEMS / VBL vectors
+  constexpr int A_LOADS = BM * BK / kF32Threads;  // per thread: rows tid / BK + RS r, column tid % BK
+  constexpr int B_ELEMS = BK * BN / kF32Threads;  // per thread, as B_ELEMS / VBL vectors
   constexpr int VBL = B_ELEMS < 4 ? B_ELEMS : 4;
   constexpr int B_LOADS = B_ELEMS / VBL;
-  __shared__ __align__(16) float As[2][kBK][LDA];
-  __shared__ __align__(16) float Bs[2][kBK][LDB];
+  __shared__ __align__(16) float As[2][BK][LDA];
+  __shared__ __align__(16) float Bs[2][BK][LDB];
   __shared__ int s_iy[BM], s_ix[BM];  // window origin of each row; s_iy = INT_MIN / 2 past the last position
 
   const int tid = threadIdx.x;
@@ -127,13 +106,13 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
   const float* w_g = a.w32 + static_cast<int64_t>(g) * a.kpad * a.ldb;
   float ra[A_LOADS], rb[B_LOADS][VBL];
-  // Global -> registers: tile k0's A column tid % 16 (the im2col gather) and B vectors.
+  // Global -> registers: tile k0's A column tid % BK (the im2col gather) and B vectors.
   auto fetch = [&](int k0) {
-    const int k = k0 + tid % 16;
+    const int k = k0 + tid % BK;
     const int4 t = a.ktab[k];  // padded to kpad entries
 #pragma unroll
     for (int r = 0; r < A_LOADS; ++r) {
-      const int mm = tid / 16 + 16 * r;
+      const int mm = tid / BK + RS * r;
       const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
       ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
                   ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
@@ -148,7 +127,7 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   };
   auto stash = [&](int buf) {
 #pragma unroll
-    for (int r = 0; r < A_LOADS; ++r) As[buf][tid % 16][tid / 16 + 16 * r] = ra[r];
+    for (int r = 0; r < A_LOADS; ++r) As[buf][tid % BK][tid / BK + RS * r] = ra[r];
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * kF32Threads) * VBL;
@@ -160,10 +139,10 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   fetch(0);
   stash(0);
   __syncthreads();
-  const int tiles = (a.K + kBK - 1) / kBK;
+  const int tiles = (a.K + BK - 1) / BK;
   for (int t = 0; t < tiles; ++t) {
     const int buf = t & 1;
-    if (t + 1 < tiles) fetch((t + 1) * kBK);
+    if (t + 1 < tiles) fetch((t + 1) * BK);
     // One rank-1 update of the register tile from row kk of the shared tiles.
     auto step = [&](int kk) {
       float av[TM], bv[TN];
@@ -177,10 +156,10 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
         for (int j = 0; j < TN; ++j) acc[i][j] = fx_fma(av[i], bv[j], acc[i][j]);
     };
     // Only the k < K terms: an extra fma(0, 0, acc) would turn an accumulator of -0 into +0.
-    const int kn = a.K - t * kBK < kBK ? a.K - t * kBK : kBK;
-    if (kn == kBK) {
+    const int kn = a.K - t * BK < BK ? a.K - t * BK : BK;
+    if (kn == BK) {
 #pragma unroll
-      for (int kk = 0; kk < kBK; ++kk) step(kk);  // a full tile: unrolled
+      for (int kk = 0; kk < BK; ++kk) step(kk);  // a full tile: unrolled
     } else {
       for (int kk = 0; kk < kn; ++kk) step(kk);
     }
@@ -210,72 +189,73 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   }
 }
 
-// The block tiles the fp32 kernel is instantiated for (BM x BN).
-struct F32Tile {
+// A block tile of a GEMM kernel and what it costs: the relative rate of a full GPU of such blocks and the
+// resident blocks per multiprocessor that rate needs.
+struct TileCost {
   int bm, bn;
+  double rate, blocks_per_sm;
 };
-constexpr F32Tile kF32Tiles[] = {{128, 128}, {128, 64}, {64, 128}, {128, 32}, {64, 64},
-                                 {64, 32},   {32, 64},  {32, 32},  {16, 16}};
-constexpr int kF32TileCount = sizeof(kF32Tiles) / sizeof(kF32Tiles[0]);
-constexpr int kF32MaxBN = 128;
 
-// The tile for an M x N (x groups) problem: relative time = padding waste / (per-thread rate x fill),
-// with the rate growing with the register tile (fmas per shared-memory load: TM TN / (TM + TN)) and
-// fill = the share of two resident blocks per multiprocessor the grid provides.
-int pick_f32_tile(int64_t m, int n, int groups, int sms) {
+// The tile for an M x N (x groups) problem: relative time = padding waste / (rate x fill), where fill is
+// the share of the resident blocks the rate needs that the grid provides.
+int pick_tile(const TileCost* tiles, int count, int64_t m, int n, int groups, int sms) {
   int best = 0;
   double best_cost = 1e300;
-  for (int i = 0; i < kF32TileCount; ++i) {
-    const F32Tile& t = kF32Tiles[i];
+  for (int i = 0; i < count; ++i) {
+    const TileCost& t = tiles[i];
     const int64_t mb = (m + t.bm - 1) / t.bm, nb = (n + t.bn - 1) / t.bn;
     const double blocks = static_cast<double>(mb) * nb * groups;
     const double waste = static_cast<double>(mb * t.bm) * (nb * t.bn) / (static_cast<double>(m) * n);
-    const double tm = t.bm / 16, tn = t.bn / 16;
-    const double rate = tm * tn / (tm + tn);
-    const double fill = std::min(1.0, blocks / (2.0 * sms));
-    const double cost = waste / (rate * fill);
+    const double fill = std::min(1.0, blocks / (t.blocks_per_sm * sms));
+    const double cost = waste / (t.rate * fill);
     if (cost < best_cost) best_cost = cost, best = i;
   }
   return best;
 }
 
-template <int BM, int BN>
+// The fp32 kernel's tiles (the k tile, in launch_f32_tile, is deeper for small tiles, whose few warps
+// cannot hide a global load's latency behind 16 k steps). Rates measured on an H100 (yolo11m-1024
+// layers, perf/bench_gpu).
+constexpr TileCost kF32Tiles[] = {{128, 128, 0.90, 1}, {128, 64, 0.84, 2}, {64, 128, 1.00, 2},
+                                  {128, 32, 0.64, 2},  {64, 64, 0.78, 2},  {64, 32, 0.58, 2},
+                                  {32, 64, 0.58, 2},   {32, 32, 0.44, 2},  {16, 16, 0.17, 2}};
+constexpr int kF32TileCount = sizeof(kF32Tiles) / sizeof(kF32Tiles[0]);
+constexpr int kMaxBN = 128, kMaxBK = 64;  // weights are padded to these
+
+template <int BM, int BN, int BK>
 void launch_f32(const ConvArgs& a, int groups, cudaStream_t stream) {
   const int64_t mb = (a.pos.positions + BM - 1) / BM;
   if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
   dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((a.cout_g + BN - 1) / BN), static_cast<unsigned>(groups));
   if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
-  conv_gemm_f32_kernel<BM, BN><<<grid, kF32Threads, 0, stream>>>(a);
+  conv_gemm_f32_kernel<BM, BN, BK><<<grid, kF32Threads, 0, stream>>>(a);
 }
 
+static_assert(kF32TileCount == 9, "launch_f32_tile has one case per tile");
 void launch_f32_tile(int tile, const ConvArgs& a, int groups, cudaStream_t stream) {
-  switch (tile) {
-    case 0: return launch_f32<128, 128>(a, groups, stream);
-    case 1: return launch_f32<128, 64>(a, groups, stream);
-    case 2: return launch_f32<64, 128>(a, groups, stream);
-    case 3: return launch_f32<128, 32>(a, groups, stream);
-    case 4: return launch_f32<64, 64>(a, groups, stream);
-    case 5: return launch_f32<64, 32>(a, groups, stream);
-    case 6: return launch_f32<32, 64>(a, groups, stream);
-    case 7: return launch_f32<32, 32>(a, groups, stream);
-    default: return launch_f32<16, 16>(a, groups, stream);
+  switch (tile) {  // kF32Tiles, in order
+    case 0: return launch_f32<128, 128, 16>(a, groups, stream);
+    case 1: return launch_f32<128, 64, 16>(a, groups, stream);
+    case 2: return launch_f32<64, 128, 16>(a, groups, stream);
+    case 3: return launch_f32<128, 32, 16>(a, groups, stream);
+    case 4: return launch_f32<64, 64, 32>(a, groups, stream);
+    case 5: return launch_f32<64, 32, 32>(a, groups, stream);
+    case 6: return launch_f32<32, 64, 32>(a, groups, stream);
+    case 7: return launch_f32<32, 32, 64>(a, groups, stream);
+    default: return launch_f32<16, 16, 64>(a, groups, stream);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// fp16 implicit GEMM on tensor cores. Block tile 64 x 64, k tile 32; 4 warps as 2 x 2, each 32 x 32
-// (2 x 2 WMMA fragments). Weights are [group][kpad][ldb] halves, kpad a multiple of 32 and ldb of 64,
-// zero padded, so the weight tile needs no bounds checks and loads as 16-byte vectors.
+// fp16 implicit GEMM on tensor cores (WMMA 16x16x16, fp32 accumulation). WM x WN warps, each owning a
+// (BM / WM) x (BN / WN) piece of the BM x BN block tile as FM x FN fragments; k tiles of 32, double
+// buffered in shared memory with the next tile's global loads issued into registers first (as in the
+// fp32 kernel). Activations are fp32 in memory and rounded to fp16 (saturating at +-65504) as they are
+// staged; weights are [group][kpad][ldb] halves, zero padded (ldb a multiple of 128, kpad of 64), so
+// their tile loads are unchecked 16-byte vectors. The epilogue goes through a per-warp 16 x 16 staging
+// tile: bias, activation and residual in fp32.
 
-constexpr int kHBM = 64, kHBN = 64, kHBK = 32, kF16Threads = 128;
-constexpr int kLdA = kHBK + 8;   // halves; multiple of 8 (WMMA), breaks bank regularity
-constexpr int kLdB = kHBN + 8;   // halves
-constexpr int kLdC = kHBN + 4;   // floats; multiple of 4 (WMMA)
-constexpr int kSmemA = kHBM * kLdA * 2;   // 5120 bytes
-constexpr int kSmemB = kHBK * kLdB * 2;   // 4608 bytes
-constexpr int kSmemC = kHBM * kLdC * 4;   // 17408 bytes
-constexpr int kSmemF16 = kSmemC > kSmemA + kSmemB ? kSmemC : kSmemA + kSmemB;
-static_assert(kSmemA % 32 == 0, "WMMA tiles need 256-bit aligned shared memory");
+constexpr int kHBK = 32, kF16Pad = 8;  // halves: rows stay 16-byte multiples, banks shift
 
 __device__ __forceinline__ __half to_half_sat(float v) {
   // NaN passes through fminf/fmaxf as the other operand, so test it first.
@@ -283,84 +263,162 @@ __device__ __forceinline__ __half to_half_sat(float v) {
   return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
 }
 
-__global__ void __launch_bounds__(kF16Threads) conv_gemm_f16_kernel(ConvArgs a) {
+template <int BM, int BN, int WM, int WN>
+struct F16Shape {
+  static constexpr int threads = 32 * WM * WN;
+  static constexpr int FM = BM / WM / 16, FN = BN / WN / 16;
+  static constexpr int LDA = kHBK + kF16Pad, LDB = BN + kF16Pad, LDS = 16 + 4;
+  static constexpr int a_bytes = BM * LDA * 2, b_bytes = kHBK * LDB * 2;
+  static constexpr int stage_bytes = WM * WN * 16 * LDS * 4;
+  static constexpr int main_bytes = 2 * (a_bytes + b_bytes);
+  static constexpr int smem = main_bytes > stage_bytes ? main_bytes : stage_bytes;
+  static_assert(FM >= 1 && FN >= 1 && FM * WM * 16 == BM && FN * WN * 16 == BN, "warp tiling");
+  static_assert(threads % kHBK == 0 && BM * kHBK % threads == 0, "A loads");
+  static_assert(kHBK * BN % (8 * threads) == 0, "B loads");
+  static_assert(a_bytes % 32 == 0 && b_bytes % 32 == 0, "WMMA needs 256-bit aligned tiles");
+};
+
+template <int BM, int BN, int WM, int WN>
+__global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f16_kernel(ConvArgs a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
   using namespace nvcuda;
-  __shared__ __align__(128) unsigned char smem[kSmemF16];
-  __shared__ int s_oy[kHBM], s_ox[kHBM];
-  __half* As = reinterpret_cast<__half*>(smem);
-  __half* Bs = reinterpret_cast<__half*>(smem + kSmemA);
-  float* Cs = reinterpret_cast<float*>(smem);  // reused after the k loop
+  using S = F16Shape<BM, BN, WM, WN>;
+  constexpr int T = S::threads, FM = S::FM, FN = S::FN, LDA = S::LDA, LDB = S::LDB;
+  constexpr int RS = T / kHBK, A_LOADS = BM * kHBK / T, B_LOADS = kHBK * BN / (8 * T);
+  __shared__ __align__(128) unsigned char smem[S::smem];
+  __shared__ int s_iy[BM], s_ix[BM];
+  auto As = [&](int buf) { return reinterpret_cast<__half*>(smem + buf * S::a_bytes); };
+  auto Bs = [&](int buf) { return reinterpret_cast<__half*>(smem + 2 * S::a_bytes + buf * S::b_bytes); };
 
-  const int tid = threadIdx.x;
-  const int warp = tid / 32;
-  const int wm = warp / 2, wn = warp % 2;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int wm = warp / WN, wn = warp % WN;
   const int g = blockIdx.z;
-  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * kHBM;
-  const int n0 = blockIdx.y * kHBN;
-
-  load_tile_positions(a.pos, m0, kHBM, s_oy, s_ox);
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+  const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM;
+  const int n0 = blockIdx.y * BN;
+  for (int r = tid; r < BM; r += T) {
+    const int64_t m = m0 + r;
+    int y = -1, x = 0;
+    if (m < a.pos.positions) locate(a.pos, m, y, x);
+    s_iy[r] = y < 0 ? INT_MIN / 2 : y * a.sh - a.pad_t;
+    s_ix[r] = x * a.sw - a.pad_l;
+  }
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
 #pragma unroll
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < FM; ++i)
 #pragma unroll
-    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+    for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
   __syncthreads();
 
   const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
   const __half* w_g = a.w16 + static_cast<int64_t>(g) * a.kpad * a.ldb;
-  for (int k0 = 0; k0 < a.kpad; k0 += kHBK) {
-    // A: 64 x 32 gathered from the fp32 map (consecutive threads read consecutive channels).
-    for (int e = tid; e < kHBM * kHBK; e += kF16Threads) {
-      const int mm = e / kHBK, kk = e % kHBK;
-      const int k = k0 + kk;
-      As[mm * kLdA + kk] = to_half_sat(im2col_value(a, in_g, k, s_oy[mm], s_ox[mm]));
+  float ra[A_LOADS];
+  uint4 rb[B_LOADS];
+  auto fetch = [&](int k0) {
+    const int k = k0 + tid % kHBK;
+    const int4 t = a.ktab[k];
+#pragma unroll
+    for (int r = 0; r < A_LOADS; ++r) {
+      const int mm = tid / kHBK + RS * r;
+      const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
+      ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
+                  ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
+                  : 0.0f;
     }
-    // B: 32 x 64 halves as 256 16-byte vectors.
-    for (int e = tid; e < kHBK * kHBN / 8; e += kF16Threads) {
-      const int kk = e / (kHBN / 8), nn = (e % (kHBN / 8)) * 8;
-      const uint4 v = *reinterpret_cast<const uint4*>(w_g + static_cast<int64_t>(k0 + kk) * a.ldb + n0 + nn);
-      *reinterpret_cast<uint4*>(Bs + kk * kLdB + nn) = v;
+#pragma unroll
+    for (int r = 0; r < B_LOADS; ++r) {
+      const int e = (tid + r * T) * 8;
+      rb[r] = *reinterpret_cast<const uint4*>(w_g + static_cast<int64_t>(k0 + e / BN) * a.ldb + n0 + e % BN);
     }
-    __syncthreads();
+  };
+  auto stash = [&](int buf) {
+    __half* A = As(buf);
+    __half* B = Bs(buf);
+#pragma unroll
+    for (int r = 0; r < A_LOADS; ++r) A[(tid / kHBK + RS * r) * LDA + tid % kHBK] = to_half_sat(ra[r]);
+#pragma unroll
+    for (int r = 0; r < B_LOADS; ++r) {
+      const int e = (tid + r * T) * 8;
+      *reinterpret_cast<uint4*>(B + (e / BN) * LDB + e % BN) = rb[r];
+    }
+  };
+
+  fetch(0);
+  stash(0);
+  __syncthreads();
+  const int tiles = (a.K + kHBK - 1) / kHBK;  // the weights' padded rows are zero, A's past K too
+  for (int t = 0; t < tiles; ++t) {
+    const int buf = t & 1;
+    if (t + 1 < tiles) fetch((t + 1) * kHBK);
+    const __half* A = As(buf);
+    const __half* B = Bs(buf);
 #pragma unroll
     for (int kk = 0; kk < kHBK; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[2];
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[FN];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], As + (wm * 32 + i * 16) * kLdA + kk, kLdA);
+      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], A + ((wm * FM + i) * 16) * LDA + kk, LDA);
 #pragma unroll
-      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], Bs + kk * kLdB + wn * 32 + j * 16, kLdB);
+      for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[j], B + kk * LDB + (wn * FN + j) * 16, LDB);
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < FM; ++i)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
+    if (t + 1 < tiles) stash(buf ^ 1);
     __syncthreads();
   }
-#pragma unroll
-  for (int i = 0; i < 2; ++i)
-#pragma unroll
-    for (int j = 0; j < 2; ++j)
-      wmma::store_matrix_sync(Cs + (wm * 32 + i * 16) * kLdC + wn * 32 + j * 16, acc[i][j], kLdC, wmma::mem_row_major);
-  __syncthreads();
 
-  for (int e = tid; e < kHBM * kHBN; e += kF16Threads) {
-    const int mm = e / kHBN, nn = e % kHBN;
-    const int n = n0 + nn;
-    const int oy = s_oy[mm];
-    if (oy < 0 || n >= a.cout_g) continue;
-    const int ox = s_ox[mm];
-    const int64_t co = static_cast<int64_t>(g) * a.cout_g + n;
-    float v = Cs[mm * kLdC + nn];
-    if (a.bias) v = fx_add(v, a.bias[co]);
-    v = conv_activation(a.act, v);
-    if (a.has_res) v = fx_add(v, a.res.data[pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) + co]);
-    a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + co] = v;
-  }
+  // Epilogue, one 16 x 16 fragment at a time through the warp's staging tile (the loop's shared memory
+  // is free: the last barrier above ended every read of it).
+  float* stage = reinterpret_cast<float*>(smem) + warp * 16 * S::LDS;
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) {
+      wmma::store_matrix_sync(stage, acc[i][j], S::LDS, wmma::mem_row_major);
+      __syncwarp();
+      for (int e = lane; e < 256; e += 32) {
+        const int r = e / 16, c = e % 16;
+        const int64_t m = m0 + (wm * FM + i) * 16 + r;
+        const int n = n0 + (wn * FN + j) * 16 + c;
+        if (m >= a.pos.positions || n >= a.cout_g) continue;
+        int oy, ox;
+        locate(a.pos, m, oy, ox);
+        const int64_t co = static_cast<int64_t>(g) * a.cout_g + n;
+        float v = stage[r * S::LDS + c];
+        if (a.bias) v = fx_add(v, a.bias[co]);
+        v = conv_activation(a.act, v);
+        if (a.has_res) v = fx_add(v, a.res.data[pixel_offset(oy, ox, a.res.w, a.res.pixel_stride) + co]);
+        a.out.data[pixel_offset(oy, ox, a.out.w, a.out.pixel_stride) + co] = v;
+      }
+      __syncwarp();
+    }
 #else
   __trap();  // tensor cores need sm_70 or newer; ConvCuda refuses fp16 on such GPUs
 #endif
+}
+
+// The fp16 kernel's tiles (warps in launch_f16_tile); rates are first guesses, to be measured.
+constexpr TileCost kF16Tiles[] = {{128, 128, 1.00, 1}, {64, 128, 0.80, 2}, {64, 64, 0.55, 2}, {32, 32, 0.20, 4}};
+constexpr int kF16TileCount = sizeof(kF16Tiles) / sizeof(kF16Tiles[0]);
+
+template <int BM, int BN, int WM, int WN>
+void launch_f16(const ConvArgs& a, int groups, cudaStream_t stream) {
+  const int64_t mb = (a.pos.positions + BM - 1) / BM;
+  if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
+  dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>((a.cout_g + BN - 1) / BN), static_cast<unsigned>(groups));
+  if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
+  conv_gemm_f16_kernel<BM, BN, WM, WN><<<grid, F16Shape<BM, BN, WM, WN>::threads, 0, stream>>>(a);
+}
+
+static_assert(kF16TileCount == 4, "launch_f16_tile has one case per tile");
+void launch_f16_tile(int tile, const ConvArgs& a, int groups, cudaStream_t stream) {
+  switch (tile) {  // kF16Tiles, in order
+    case 0: return launch_f16<128, 128, 4, 2>(a, groups, stream);
+    case 1: return launch_f16<64, 128, 2, 4>(a, groups, stream);
+    case 2: return launch_f16<64, 64, 2, 2>(a, groups, stream);
+    default: return launch_f16<32, 32, 2, 2>(a, groups, stream);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -528,54 +586,54 @@ ConvCuda::ConvCuda(const ConvParams& p, const float* weight_oihw, const float* b
     return;
   }
   if (p.group > 65535) throw Error("ConvCuda: more than 65535 groups");
+  // Weights zero padded to whole tiles (any BN, the deepest k tile): the kernels' weight loads need no
+  // bounds checks.
+  ldb_ = (cout_g_ + kMaxBN - 1) / kMaxBN * kMaxBN;
+  kpad_ = (K_ + kMaxBK - 1) / kMaxBK * kMaxBK;
+  std::vector<float> w(static_cast<size_t>(p.group) * kpad_ * ldb_);
+  pack_conv_weights(p, weight_oihw, ldb_, kpad_, w.data());
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
   if (fp16) {
     // The tensor-core kernel traps on GPUs before sm_70: refuse here with a message instead.
-    int dev = 0, major = 0;
-    CUDA_CHECK(cudaGetDevice(&dev));
+    int major = 0;
     CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
     if (major < 7) throw Error("fp16 convolutions need tensor cores (compute capability 7.0 or newer)");
     path_ = Path::GemmF16;
-    ldb_ = (cout_g_ + kHBN - 1) / kHBN * kHBN;
-    kpad_ = (K_ + kHBK - 1) / kHBK * kHBK;
-    std::vector<float> w(static_cast<size_t>(p.group) * kpad_ * ldb_);
-    pack_conv_weights(p, weight_oihw, ldb_, kpad_, w.data());
     std::vector<uint16_t> h(w.size());
     for (size_t i = 0; i < w.size(); ++i) h[i] = float_to_half_sat(w[i]);
     w16_.upload(h.data(), h.size());
   } else {
     path_ = Path::GemmF32;
-    // Zero padded to whole tiles (any BN, the k tile): the kernel's weight loads need no bounds checks.
-    ldb_ = (cout_g_ + kF32MaxBN - 1) / kF32MaxBN * kF32MaxBN;
-    kpad_ = (K_ + kBK - 1) / kBK * kBK;
-    std::vector<float> w(static_cast<size_t>(p.group) * kpad_ * ldb_);
-    pack_conv_weights(p, weight_oihw, ldb_, kpad_, w.data());
     w32_.upload(w.data(), w.size());
-    std::vector<int4> tab(static_cast<size_t>(kpad_));
-    for (int k = 0; k < kpad_; ++k) {
-      const ConvTerm t = conv_term(k < K_ ? k : 0, cin_g_, p.kw, p.dh, p.dw);
-      tab[static_cast<size_t>(k)] = make_int4(t.dy, t.dx, t.ci, 0);
-    }
-    ktab_.upload(tab.data(), tab.size());
-    int dev = 0;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev));
   }
+  std::vector<int4> tab(static_cast<size_t>(kpad_));
+  for (int k = 0; k < kpad_; ++k) {
+    const ConvTerm t = conv_term(k < K_ ? k : 0, cin_g_, p.kw, p.dh, p.dw);
+    tab[static_cast<size_t>(k)] = make_int4(t.dy, t.dx, t.ci, 0);
+  }
+  ktab_.upload(tab.data(), tab.size());
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev));
 }
 
-int ConvCuda::tile_count() { return kF32TileCount; }
+int ConvCuda::tile_count() const {
+  return path_ == Path::GemmF32 ? kF32TileCount : path_ == Path::GemmF16 ? kF16TileCount : 0;
+}
 
-std::string ConvCuda::tile_name(int tile) {
-  if (tile < 0 || tile >= kF32TileCount) return "auto";
-  return std::to_string(kF32Tiles[tile].bm) + "x" + std::to_string(kF32Tiles[tile].bn);
+std::string ConvCuda::tile_name(int tile) const {
+  if (tile < 0 || tile >= tile_count()) return "auto";
+  const TileCost& t = path_ == Path::GemmF32 ? kF32Tiles[tile] : kF16Tiles[tile];
+  return std::to_string(t.bm) + "x" + std::to_string(t.bn);
 }
 
 int ConvCuda::tile_for(int64_t positions) const {
-  if (path_ != Path::GemmF32) return -1;
-  return tile_ >= 0 ? tile_ : pick_f32_tile(positions, cout_g_, p_.group, sms_);
+  if (tile_ >= 0 || tile_count() == 0) return tile_count() ? tile_ : -1;
+  return path_ == Path::GemmF32 ? pick_tile(kF32Tiles, kF32TileCount, positions, cout_g_, p_.group, sms_)
+                                : pick_tile(kF16Tiles, kF16TileCount, positions, cout_g_, p_.group, sms_);
 }
 
 void ConvCuda::set_tile(int tile) {
-  if (tile < -1 || tile >= kF32TileCount) throw Error("ConvCuda: no tile " + std::to_string(tile));
+  if (tile < -1 || tile >= tile_count()) throw Error("ConvCuda: no tile " + std::to_string(tile));
   tile_ = tile;
 }
 
@@ -606,19 +664,12 @@ void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residua
       conv_depthwise_kernel<<<grid_for(pos.positions * p_.cout, 256, 1 << 20), 256, 0, stream>>>(a);
       break;
     }
-    case Path::GemmF32: {
-      const int tile = tile_ >= 0 ? tile_ : pick_f32_tile(pos.positions, cout_g_, p_.group, sms_);
-      launch_f32_tile(tile, a, p_.group, stream);
+    case Path::GemmF32:
+      launch_f32_tile(tile_for(pos.positions), a, p_.group, stream);
       break;
-    }
-    case Path::GemmF16: {
-      const int64_t mb = (pos.positions + kHBM - 1) / kHBM;
-      if (mb > 0x7fffffff) throw Error("ConvCuda: too many positions");
-      dim3 grid(static_cast<unsigned>(mb), static_cast<unsigned>(ldb_ / kHBN), static_cast<unsigned>(p_.group));
-      if (grid.y > 65535) throw Error("ConvCuda: too many output channels");
-      conv_gemm_f16_kernel<<<grid, kF16Threads, 0, stream>>>(a);
+    case Path::GemmF16:
+      launch_f16_tile(tile_for(pos.positions), a, p_.group, stream);
       break;
-    }
   }
   CUDA_CHECK_LAUNCH();
 }

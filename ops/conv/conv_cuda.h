@@ -9,10 +9,10 @@
 //    chain from its bias through k = 0 .. K-1 in order, padding taps included as fma(0, w, acc): the
 //    pre-activation values equal the CPU's bit for bit, and so do the activations (ops/cuda/common.h),
 //    so fp32 CUDA output == CPU output exactly, whatever the tile;
-//  - fp16 implicit GEMM (tensor cores, WMMA 16x16x16, fp32 accumulation): activations stay fp32 in
-//    memory and are rounded to fp16 (saturating at +-65504) when staged into shared memory; weights
-//    are converted once here; bias, activation and residual in fp32. Not bit-exact (about 1e-3
-//    relative error per layer).
+//  - fp16 implicit GEMM (tensor cores, WMMA 16x16x16, fp32 accumulation; block tiles 32 x 32 to
+//    128 x 128 picked the same way): activations stay fp32 in memory and are rounded to fp16
+//    (saturating at +-65504) when staged into shared memory; weights are converted once here; bias,
+//    activation and residual in fp32. Not bit-exact (about 1e-3 relative error per layer).
 //  - ConvTranspose (gather form): one thread per output element, (ky, kx, ci) order: exact in fp32;
 //    always fp32.
 // Every launch takes a PosList (ops/cuda/common.h): the output positions to compute; others are left
@@ -44,10 +44,11 @@ class ConvCuda {
   Path path() const { return path_; }
   size_t device_bytes() const { return w32_.bytes() + w16_.bytes() + bias_.bytes() + ktab_.bytes(); }
 
-  // fp32 GEMM block tiles (tests and benchmarks): how many there are, a tile's name ("128x64"), the one
-  // a launch over `positions` uses, and forcing one (-1: chosen per launch, the default).
-  static int tile_count();
-  static std::string tile_name(int tile);
+  // The GEMM paths' block tiles (tests and benchmarks): how many this path has (0: depthwise), a tile's
+  // name ("128x64"), the one a launch over `positions` uses, and forcing one (-1: chosen per launch,
+  // the default).
+  int tile_count() const;
+  std::string tile_name(int tile) const;
   int tile_for(int64_t positions) const;
   void set_tile(int tile);
 
@@ -61,7 +62,7 @@ class ConvCuda {
   Path path_ = Path::GemmF32;
   int cin_g_ = 0, cout_g_ = 0, K_ = 0;
   int ldb_ = 0;  // packed weight row stride (columns)
-  int kpad_ = 0; // K rounded up to the k tile
+  int kpad_ = 0; // K rounded up to the deepest k tile
   int tile_ = -1, sms_ = 1;
   DeviceArray<float> w32_, bias_;
   DeviceArray<uint16_t> w16_;  // __half bits
