@@ -27,6 +27,47 @@ struct ConvArgs {
   const __half* w16; // [group][kpad][ldb]
   const float* bias; // cout floats or null
   int ldb, kpad;
+  bool vec4;         // the input gather may read channel quads as float4 (see gather_a)
+};
+
+// The A tile's gather (the im2col values of one k tile) by the GEMM kernels: each of T threads holds N
+// values. Scalar form: column tid % BK of rows tid / BK + (T / BK) r. Quad form (a.vec4: the group's
+// channels, the pixel stride and the map's address are multiples of 4 floats, so k .. k + 3 from a
+// multiple of 4 are one tap's consecutive channels): columns 4 (tid % (BK / 4)) + 0..3 of rows
+// tid / (BK / 4) + (4 T / BK) q, one float4 load each. Values past K or outside the map are 0.
+template <int BK, int T, int N>
+struct AGather {
+  static_assert(T % BK == 0 && N % 4 == 0, "gather shape");
+  __device__ static int row(int tid, int r, bool vec4) {
+    return vec4 ? tid / (BK / 4) + (4 * T / BK) * (r / 4) : tid / BK + (T / BK) * r;
+  }
+  __device__ static int col(int tid, int r, bool vec4) { return vec4 ? 4 * (tid % (BK / 4)) + r % 4 : tid % BK; }
+  __device__ static void fetch(const ConvArgs& a, const float* in_g, const int* s_iy, const int* s_ix, int k0,
+                               float* ra) {
+    const int tid = threadIdx.x;
+    const int k = k0 + col(tid, 0, a.vec4);
+    const int4 t = a.ktab[k];  // padded to kpad entries
+    if (a.vec4) {
+#pragma unroll
+      for (int q = 0; q < N / 4; ++q) {
+        const int mm = row(tid, 4 * q, true);
+        const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
+        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
+          v = *reinterpret_cast<const float4*>(in_g + pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z);
+        ra[4 * q] = v.x, ra[4 * q + 1] = v.y, ra[4 * q + 2] = v.z, ra[4 * q + 3] = v.w;
+      }
+    } else {
+#pragma unroll
+      for (int r = 0; r < N; ++r) {
+        const int mm = row(tid, r, false);
+        const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
+        ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
+                    ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
+                    : 0.0f;
+      }
+    }
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -68,11 +109,10 @@ __device__ __forceinline__ void load_vec(const float* p, float* dst) {
 template <int BM, int BN, int BK>
 __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) {
   static_assert(kF32Threads % BK == 0 && BM * BK % kF32Threads == 0, "tile shape");
-  constexpr int RS = kF32Threads / BK;  // rows one pass of A loads covers
   constexpr int TM = BM / 16, TN = BN / 16;
   constexpr int VA = TM < 4 ? TM : 4, VB = TN < 4 ? TN : 4;
   constexpr int LDA = BM + kF32Pad, LDB = BN + kF32Pad;
-  constexpr int A_LOADS = BM * BK / kF32Threads;  // per thread: rows tid / BK + RS r, column tid % BK
+  constexpr int A_LOADS = BM * BK / kF32Threads;  // per thread (AGather)
   constexpr int B_ELEMS = BK * BN / kF32Threads;  // per thread, as B_ELEMS / VBL vectors
   constexpr int VBL = B_ELEMS < 4 ? B_ELEMS : 4;
   constexpr int B_LOADS = B_ELEMS / VBL;
@@ -105,19 +145,11 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
 
   const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
   const float* w_g = a.w32 + static_cast<int64_t>(g) * a.kpad * a.ldb;
+  using Gather = AGather<BK, kF32Threads, A_LOADS>;
   float ra[A_LOADS], rb[B_LOADS][VBL];
-  // Global -> registers: tile k0's A column tid % BK (the im2col gather) and B vectors.
+  // Global -> registers: tile k0's A values (the im2col gather) and B vectors.
   auto fetch = [&](int k0) {
-    const int k = k0 + tid % BK;
-    const int4 t = a.ktab[k];  // padded to kpad entries
-#pragma unroll
-    for (int r = 0; r < A_LOADS; ++r) {
-      const int mm = tid / BK + RS * r;
-      const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
-      ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
-                  ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
-                  : 0.0f;
-    }
+    Gather::fetch(a, in_g, s_iy, s_ix, k0, ra);
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * kF32Threads) * VBL;
@@ -127,7 +159,7 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   };
   auto stash = [&](int buf) {
 #pragma unroll
-    for (int r = 0; r < A_LOADS; ++r) As[buf][tid % BK][tid / BK + RS * r] = ra[r];
+    for (int r = 0; r < A_LOADS; ++r) As[buf][Gather::col(tid, r, a.vec4)][Gather::row(tid, r, a.vec4)] = ra[r];
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * kF32Threads) * VBL;
@@ -284,7 +316,7 @@ __global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f
   using namespace nvcuda;
   using S = F16Shape<BM, BN, WM, WN>;
   constexpr int T = S::threads, FM = S::FM, FN = S::FN, LDA = S::LDA, LDB = S::LDB;
-  constexpr int RS = T / kHBK, A_LOADS = BM * kHBK / T, B_LOADS = kHBK * BN / (8 * T);
+  constexpr int A_LOADS = BM * kHBK / T, B_LOADS = kHBK * BN / (8 * T);
   __shared__ __align__(128) unsigned char smem[S::smem];
   __shared__ int s_iy[BM], s_ix[BM];
   auto As = [&](int buf) { return reinterpret_cast<__half*>(smem + buf * S::a_bytes); };
@@ -311,19 +343,11 @@ __global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f
 
   const float* in_g = a.in.data + static_cast<int64_t>(g) * a.cin_g;
   const __half* w_g = a.w16 + static_cast<int64_t>(g) * a.kpad * a.ldb;
+  using Gather = AGather<kHBK, T, A_LOADS>;
   float ra[A_LOADS];
   uint4 rb[B_LOADS];
   auto fetch = [&](int k0) {
-    const int k = k0 + tid % kHBK;
-    const int4 t = a.ktab[k];
-#pragma unroll
-    for (int r = 0; r < A_LOADS; ++r) {
-      const int mm = tid / kHBK + RS * r;
-      const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
-      ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
-                  ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
-                  : 0.0f;
-    }
+    Gather::fetch(a, in_g, s_iy, s_ix, k0, ra);
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * T) * 8;
@@ -333,8 +357,20 @@ __global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f
   auto stash = [&](int buf) {
     __half* A = As(buf);
     __half* B = Bs(buf);
+    if (a.vec4) {  // four halves per 8-byte store
 #pragma unroll
-    for (int r = 0; r < A_LOADS; ++r) A[(tid / kHBK + RS * r) * LDA + tid % kHBK] = to_half_sat(ra[r]);
+      for (int q = 0; q < A_LOADS / 4; ++q) {
+        const __half2 lo = __halves2half2(to_half_sat(ra[4 * q]), to_half_sat(ra[4 * q + 1]));
+        const __half2 hi = __halves2half2(to_half_sat(ra[4 * q + 2]), to_half_sat(ra[4 * q + 3]));
+        uint2 v;
+        v.x = *reinterpret_cast<const unsigned*>(&lo);
+        v.y = *reinterpret_cast<const unsigned*>(&hi);
+        *reinterpret_cast<uint2*>(A + Gather::row(tid, 4 * q, true) * LDA + Gather::col(tid, 4 * q, true)) = v;
+      }
+    } else {
+#pragma unroll
+      for (int r = 0; r < A_LOADS; ++r) A[Gather::row(tid, r, false) * LDA + Gather::col(tid, r, false)] = to_half_sat(ra[r]);
+    }
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * T) * 8;
@@ -398,8 +434,9 @@ __global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f
 #endif
 }
 
-// The fp16 kernel's tiles (warps in launch_f16_tile); rates are first guesses, to be measured.
-constexpr TileCost kF16Tiles[] = {{128, 128, 1.00, 1}, {64, 128, 0.80, 2}, {64, 64, 0.55, 2}, {32, 32, 0.20, 4}};
+// The fp16 kernel's tiles (warps in launch_f16_tile). Rates measured on an H100 (perf/bench_gpu); one
+// resident block per multiprocessor already runs near its rate.
+constexpr TileCost kF16Tiles[] = {{128, 128, 0.95, 1}, {64, 128, 1.00, 1}, {64, 64, 0.65, 1}, {32, 32, 0.50, 1}};
 constexpr int kF16TileCount = sizeof(kF16Tiles) / sizeof(kF16Tiles[0]);
 
 template <int BM, int BN, int WM, int WN>
@@ -658,6 +695,7 @@ void ConvCuda::run(const MapView& in, const MapView& out, const MapView* residua
   a.bias = bias_.get();
   a.ldb = ldb_;
   a.kpad = kpad_;
+  a.vec4 = cin_g_ % 4 == 0 && in.pixel_stride % 4 == 0 && reinterpret_cast<uintptr_t>(in.data) % 16 == 0;
   switch (path_) {
     case Path::Depthwise: {
       a.cout_g = p_.cout;

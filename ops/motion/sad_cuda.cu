@@ -33,17 +33,35 @@ struct DeviceEval {
   uint32_t* s_sad;      // shared: one per list entry (>= 10)
   MotionCand* s_best;   // shared: one per warp
   int warp, lane;
+  bool words;  // both staged in shared memory and rows a multiple of 4 bytes: 4 bytes per step
 
   __device__ uint32_t sad(int dx, int dy) const {
     const int rb = 3 * B;
     uint32_t s = 0;
     const int64_t col = static_cast<int64_t>(x0 + dx) * 3 - ref.col0;
-    for (int r = 0; r < B; ++r) {
-      const uint8_t* a = cur + r * cur_stride;
-      const uint8_t* b = ref.p + static_cast<int64_t>(y0 + dy + r - ref.row0) * ref.stride + col;
-      for (int c = lane; c < rb; c += 32) {
-        const int d = static_cast<int>(a[c]) - static_cast<int>(b[c]);
-        s += static_cast<uint32_t>(d < 0 ? -d : d);
+    if (words) {
+      // The block's rows as aligned 32-bit words; the reference's at any byte offset, each word put
+      // together from the two aligned words around it (the staging leaves 4 bytes of slack after the
+      // window). __vsadu4: the sum of the four bytes' |a - b|; the same integers as the byte loop.
+      const int wpr = rb / 4, total = B * wpr;
+      const uint8_t* rbase = ref.p + static_cast<int64_t>(y0 + dy - ref.row0) * ref.stride + col;
+      for (int i = lane; i < total; i += 32) {
+        const int r = i / wpr, w = i - r * wpr;
+        const uint32_t a = *reinterpret_cast<const uint32_t*>(cur + r * cur_stride + 4 * w);
+        const uintptr_t addr = reinterpret_cast<uintptr_t>(rbase + r * ref.stride + 4 * w);
+        const uint32_t* al = reinterpret_cast<const uint32_t*>(addr & ~static_cast<uintptr_t>(3));
+        const unsigned shift = static_cast<unsigned>(addr & 3);
+        const uint32_t b = __byte_perm(al[0], al[1], 0x3210u + shift * 0x1111u);
+        s += __vsadu4(a, b);
+      }
+    } else {
+      for (int r = 0; r < B; ++r) {
+        const uint8_t* a = cur + r * cur_stride;
+        const uint8_t* b = ref.p + static_cast<int64_t>(y0 + dy + r - ref.row0) * ref.stride + col;
+        for (int c = lane; c < rb; c += 32) {
+          const int d = static_cast<int>(a[c]) - static_cast<int>(b[c]);
+          s += static_cast<uint32_t>(d < 0 ? -d : d);
+        }
       }
     }
 #pragma unroll
@@ -133,7 +151,8 @@ __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, co
                 s_sad,
                 s_best,
                 static_cast<int>(threadIdx.x / 32),
-                static_cast<int>(threadIdx.x % 32)};
+                static_cast<int>(threadIdx.x % 32),
+                stage_cur && stage_ref && rb % 4 == 0};
   const MotionResult r = motion_search_block(j, bx, by, ev);
   if (threadIdx.x == 0) out[static_cast<int64_t>(by) * j.cols + bx] = r;
 }
@@ -164,8 +183,8 @@ MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
   // memory otherwise (the same sums, only slower).
   stage_cur_ = cur_bytes + static_bytes <= kMaxStaticSmem;
   const size_t smem_cur = stage_cur_ ? cur_bytes : 0;
-  stage_ref_ = smem_cur + ref_bytes + static_bytes <= kMaxStaticSmem;
-  smem_bytes_ = smem_cur + (stage_ref_ ? ref_bytes : 0);
+  stage_ref_ = smem_cur + ref_bytes + 4 + static_bytes <= kMaxStaticSmem;
+  smem_bytes_ = smem_cur + (stage_ref_ ? ref_bytes + 4 : 0);  // 4: the word reads' slack
   const size_t image = static_cast<size_t>(width) * height * 3;
   cur_.reset(image);
   ref_.reset(image);
