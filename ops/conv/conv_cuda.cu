@@ -42,28 +42,35 @@ struct AGather {
     return vec4 ? tid / (BK / 4) + (4 * T / BK) * (r / 4) : tid / BK + (T / BK) * r;
   }
   __device__ static int col(int tid, int r, bool vec4) { return vec4 ? 4 * (tid % (BK / 4)) + r % 4 : tid % BK; }
+  // The (dy, dx, ci) of this thread's first column in the tile at k0; fetch() loads the next tile's in
+  // advance, so that the gather's addresses never wait for a table load.
+  __device__ static int4 term(const ConvArgs& a, int k0) {
+    const int k = k0 + col(threadIdx.x, 0, a.vec4);
+    return k < a.kpad ? a.ktab[k] : make_int4(0, 0, 0, 0);
+  }
   __device__ static void fetch(const ConvArgs& a, const float* in_g, const int* s_iy, const int* s_ix, int k0,
-                               float* ra) {
+                               float* ra, int4& t) {
     const int tid = threadIdx.x;
     const int k = k0 + col(tid, 0, a.vec4);
-    const int4 t = a.ktab[k];  // padded to kpad entries
+    const int4 cur = t;
+    t = term(a, k0 + BK);
     if (a.vec4) {
 #pragma unroll
       for (int q = 0; q < N / 4; ++q) {
         const int mm = row(tid, 4 * q, true);
-        const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
+        const int iy = s_iy[mm] + cur.x, ix = s_ix[mm] + cur.y;
         float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
         if (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
-          v = *reinterpret_cast<const float4*>(in_g + pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z);
+          v = *reinterpret_cast<const float4*>(in_g + pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + cur.z);
         ra[4 * q] = v.x, ra[4 * q + 1] = v.y, ra[4 * q + 2] = v.z, ra[4 * q + 3] = v.w;
       }
     } else {
 #pragma unroll
       for (int r = 0; r < N; ++r) {
         const int mm = row(tid, r, false);
-        const int iy = s_iy[mm] + t.x, ix = s_ix[mm] + t.y;
+        const int iy = s_iy[mm] + cur.x, ix = s_ix[mm] + cur.y;
         ra[r] = (k < a.K && iy >= 0 && iy < a.in.h && ix >= 0 && ix < a.in.w)
-                    ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + t.z]
+                    ? in_g[pixel_offset(iy, ix, a.in.w, a.in.pixel_stride) + cur.z]
                     : 0.0f;
       }
     }
@@ -106,8 +113,15 @@ __device__ __forceinline__ void load_vec(const float* p, float* dst) {
   for (int i = 0; i < V; ++i) dst[i] = f[i];
 }
 
+// The 128 x 128 tile's 64 accumulators would take about 140 registers, one block per multiprocessor:
+// capped at 128 so that two blocks hide each other's latency. Smaller tiles choose their own.
+template <int BM, int BN>
+constexpr int f32_min_blocks() {
+  return BM * BN >= 128 * 128 ? 2 : 1;
+}
+
 template <int BM, int BN, int BK>
-__global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) {
+__global__ void __launch_bounds__(kF32Threads, f32_min_blocks<BM, BN>()) conv_gemm_f32_kernel(ConvArgs a) {
   static_assert(kF32Threads % BK == 0 && BM * BK % kF32Threads == 0, "tile shape");
   constexpr int TM = BM / 16, TN = BN / 16;
   constexpr int VA = TM < 4 ? TM : 4, VB = TN < 4 ? TN : 4;
@@ -147,9 +161,10 @@ __global__ void __launch_bounds__(kF32Threads) conv_gemm_f32_kernel(ConvArgs a) 
   const float* w_g = a.w32 + static_cast<int64_t>(g) * a.kpad * a.ldb;
   using Gather = AGather<BK, kF32Threads, A_LOADS>;
   float ra[A_LOADS], rb[B_LOADS][VBL];
+  int4 next_term = Gather::term(a, 0);
   // Global -> registers: tile k0's A values (the im2col gather) and B vectors.
   auto fetch = [&](int k0) {
-    Gather::fetch(a, in_g, s_iy, s_ix, k0, ra);
+    Gather::fetch(a, in_g, s_iy, s_ix, k0, ra, next_term);
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * kF32Threads) * VBL;
@@ -346,8 +361,9 @@ __global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f
   using Gather = AGather<kHBK, T, A_LOADS>;
   float ra[A_LOADS];
   uint4 rb[B_LOADS];
+  int4 next_term = Gather::term(a, 0);
   auto fetch = [&](int k0) {
-    Gather::fetch(a, in_g, s_iy, s_ix, k0, ra);
+    Gather::fetch(a, in_g, s_iy, s_ix, k0, ra, next_term);
 #pragma unroll
     for (int r = 0; r < B_LOADS; ++r) {
       const int e = (tid + r * T) * 8;

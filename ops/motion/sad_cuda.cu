@@ -43,16 +43,23 @@ struct DeviceEval {
       // The block's rows as aligned 32-bit words; the reference's at any byte offset, each word put
       // together from the two aligned words around it (the staging leaves 4 bytes of slack after the
       // window). __vsadu4: the sum of the four bytes' |a - b|; the same integers as the byte loop.
-      const int wpr = rb / 4, total = B * wpr;
       const uint8_t* rbase = ref.p + static_cast<int64_t>(y0 + dy - ref.row0) * ref.stride + col;
-      for (int i = lane; i < total; i += 32) {
-        const int r = i / wpr, w = i - r * wpr;
+      auto word = [&](int r, int w) {
         const uint32_t a = *reinterpret_cast<const uint32_t*>(cur + r * cur_stride + 4 * w);
         const uintptr_t addr = reinterpret_cast<uintptr_t>(rbase + r * ref.stride + 4 * w);
         const uint32_t* al = reinterpret_cast<const uint32_t*>(addr & ~static_cast<uintptr_t>(3));
         const unsigned shift = static_cast<unsigned>(addr & 3);
-        const uint32_t b = __byte_perm(al[0], al[1], 0x3210u + shift * 0x1111u);
-        s += __vsadu4(a, b);
+        return __vsadu4(a, __byte_perm(al[0], al[1], 0x3210u + shift * 0x1111u));
+      };
+      if (B == 16) {  // the usual block: 192 words, 6 per lane, constant index arithmetic
+#pragma unroll
+        for (int t = 0; t < 6; ++t) {
+          const int i = lane + 32 * t;
+          s += word(i / 12, i % 12);
+        }
+      } else {
+        const int wpr = rb / 4, total = B * wpr;
+        for (int i = lane; i < total; i += 32) s += word(i / wpr, i % wpr);
       }
     } else {
       for (int r = 0; r < B; ++r) {
@@ -79,11 +86,65 @@ struct DeviceEval {
     for (int i = 0; i < n; ++i) list[i].sad = s_sad[i];
   }
 
+  // One thread's whole 16 x 16 SAD (words mode): per row, the block's 12 words against 12 words put
+  // together from the 13 aligned reference words the row spans.
+  __device__ uint32_t sad16_thread(int dx, int dy) const {
+    const int64_t col = static_cast<int64_t>(x0 + dx) * 3 - ref.col0;
+    const uint8_t* rrow = ref.p + static_cast<int64_t>(y0 + dy - ref.row0) * ref.stride + col;
+    const unsigned shift = static_cast<unsigned>(reinterpret_cast<uintptr_t>(rrow) & 3);
+    const unsigned sel = 0x3210u + shift * 0x1111u;
+    const uint32_t* al = reinterpret_cast<const uint32_t*>(rrow - shift);
+    const int64_t astride = ref.stride / 4;
+    uint32_t s = 0;
+    for (int r = 0; r < 16; ++r) {
+      const uint32_t* a = reinterpret_cast<const uint32_t*>(cur + r * cur_stride);
+      uint32_t lo = al[0];
+#pragma unroll
+      for (int w = 0; w < 12; ++w) {
+        const uint32_t hi = al[w + 1];
+        s += __vsadu4(a[w], __byte_perm(lo, hi, sel));
+        lo = hi;
+      }
+      al += astride;
+    }
+    return s;
+  }
+
   __device__ MotionCand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi) {
     const int nx = dx_hi - dx_lo + 1, ny = dy_hi - dy_lo + 1;
     const int total = nx * ny;
     MotionCand best{0, 0, 0xffffffffu};
     bool have = false;
+    if (words && B == 16 && ref.stride % 4 == 0) {
+      // Every thread its own candidates; then the block's minimum under the same total order, so the
+      // winner is the one the warp-per-candidate loop below (and the CPU) picks.
+      for (int i = threadIdx.x; i < total; i += kThreads) {
+        MotionCand c;
+        c.dy = dy_lo + i / nx;
+        c.dx = dx_lo + i % nx;
+        c.sad = sad16_thread(c.dx, c.dy);
+        if (!have || motion_better(c, best)) {
+          best = c;
+          have = true;
+        }
+      }
+      if (!have) best.sad = 0xffffffffu, best.dx = 0x7fff, best.dy = 0x7fff;  // sorts after any vector
+#pragma unroll
+      for (int o = 16; o >= 1; o >>= 1) {
+        MotionCand other;
+        other.sad = __shfl_xor_sync(0xffffffffu, best.sad, o);
+        other.dx = __shfl_xor_sync(0xffffffffu, best.dx, o);
+        other.dy = __shfl_xor_sync(0xffffffffu, best.dy, o);
+        if (motion_better(other, best)) best = other;
+      }
+      __syncthreads();  // earlier readers of s_best are done
+      if (lane == 0) s_best[warp] = best;
+      __syncthreads();
+      MotionCand b = s_best[0];
+      for (int w = 1; w < kWarps; ++w)
+        if (motion_better(s_best[w], b)) b = s_best[w];
+      return b;
+    }
     for (int i = warp; i < total; i += kWarps) {
       MotionCand c;
       c.dy = dy_lo + i / nx;
@@ -135,11 +196,24 @@ __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, co
     uint8_t* s_ref = smem + (stage_cur ? B * rb : 0);
     const int rows = R.dy_hi - R.dy_lo + B, bytes = (R.dx_hi - R.dx_lo + B) * 3;
     const int row0 = y0 + R.dy_lo, col0 = (x0 + R.dx_lo) * 3;
-    for (int i = threadIdx.x; i < rows * bytes; i += kThreads) {
-      const int r = i / bytes, c = i - r * bytes;
-      s_ref[i] = ref[static_cast<int64_t>(row0 + r) * stride + col0 + c];
+    if (stride % 4 == 0 && rb % 4 == 0) {
+      // As whole aligned words: from col0 rounded down to col0 + bytes rounded up (within the row, whose
+      // length is a multiple of 4), so the window's rows are a multiple of 4 bytes apart.
+      const int c0 = col0 & ~3, wpr = (col0 + bytes + 3 - c0) / 4;
+      uint32_t* s_w = reinterpret_cast<uint32_t*>(s_ref);
+      const uint32_t* g = reinterpret_cast<const uint32_t*>(ref);
+      for (int i = threadIdx.x; i < rows * wpr; i += kThreads) {
+        const int r = i / wpr, c = i - r * wpr;
+        s_w[i] = g[(static_cast<int64_t>(row0 + r) * stride + c0) / 4 + c];
+      }
+      rv = RefView{s_ref, 4 * wpr, row0, c0};
+    } else {
+      for (int i = threadIdx.x; i < rows * bytes; i += kThreads) {
+        const int r = i / bytes, c = i - r * bytes;
+        s_ref[i] = ref[static_cast<int64_t>(row0 + r) * stride + col0 + c];
+      }
+      rv = RefView{s_ref, bytes, row0, col0};
     }
-    rv = RefView{s_ref, bytes, row0, col0};
   }
   __syncthreads();
   DeviceEval ev{block,
@@ -177,14 +251,15 @@ MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
   const size_t win_rows =
       std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(height));
   const size_t win_cols = std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(width));
-  const size_t ref_bytes = win_rows * win_cols * 3;
+  // Rows staged as whole aligned words take up to 6 bytes more; 4 bytes of slack after the window.
+  const size_t ref_bytes = win_rows * (win_cols * 3 + 8) + 4;
   const size_t static_bytes = 16 * sizeof(uint32_t) + kWarps * sizeof(MotionCand) + 64;
   // Shared memory holds the block and the reference window when they fit; each is read from global
   // memory otherwise (the same sums, only slower).
   stage_cur_ = cur_bytes + static_bytes <= kMaxStaticSmem;
   const size_t smem_cur = stage_cur_ ? cur_bytes : 0;
-  stage_ref_ = smem_cur + ref_bytes + 4 + static_bytes <= kMaxStaticSmem;
-  smem_bytes_ = smem_cur + (stage_ref_ ? ref_bytes + 4 : 0);  // 4: the word reads' slack
+  stage_ref_ = smem_cur + ref_bytes + static_bytes <= kMaxStaticSmem;
+  smem_bytes_ = smem_cur + (stage_ref_ ? ref_bytes : 0);
   const size_t image = static_cast<size_t>(width) * height * 3;
   cur_.reset(image);
   ref_.reset(image);
