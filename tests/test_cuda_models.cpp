@@ -6,7 +6,8 @@
 //  - end to end, fp16: the same detections (matched by class, IoU and score; only detections within
 //    0.02 of the score threshold may appear on one side only), max error reported;
 //  - the executor: graph replay == plain launches == debug mode, repeated invokes bit-identical;
-//  - the motion search on real frames == MotionAligner;
+//  - the motion search on real frames (the goldens', so that this binary needs no video decoder and
+//    can be carried to a GPU machine without FFmpeg) == MotionAligner;
 //  - the CLI's --backend cuda messages (also without a device / without CUDA compiled in).
 // GPU cases WARN "no CUDA device: ..." and return when there is none.
 #include <catch2/catch.hpp>
