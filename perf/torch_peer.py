@@ -276,30 +276,29 @@ class Runner:
     def __init__(self, torch, model, device, float_dtype):
         self.torch, self.m, self.device, self.fdt = torch, model, device, float_dtype
         self.consts = {}
-        # Small float initializers (Resize scales, say) go to the device like any weight, but they are
-        # also read as shape-like values: their host values are kept, keyed by the device tensor.
+        # Small float constants (Resize scales, say) go to the device like any weight, but they are also
+        # read as shape-like values: their host values are kept, keyed by the device tensor.
         self.host_values = {}
         for name, t in model.inits.items():
-            x = _to_torch(torch, t)
-            if x.is_floating_point():
-                host = x.reshape(-1).tolist() if x.numel() <= 64 else None
-                x = x.to(device=device, dtype=float_dtype)
-                if host is not None:
-                    self.host_values[id(x)] = host
-            self.consts[name] = x
+            self.consts[name] = self._constant(_to_torch(torch, t))
         # Constant nodes are made once here: a host-to-device copy inside graph capture would fail.
         for n in model.nodes:
             if n.op == "Constant":
                 v = n.attrs.get("value")
                 if not isinstance(v, Tensor):
                     raise NotImplementedError("Constant without a tensor value")
-                c = _to_torch(torch, v)
-                if c.is_floating_point():
-                    host = c.reshape(-1).tolist() if c.numel() <= 64 else None
-                    c = c.to(device=device, dtype=float_dtype)
-                    if host is not None:
-                        self.host_values[id(c)] = host
-                self.consts[n.outputs[0]] = c
+                self.consts[n.outputs[0]] = self._constant(_to_torch(torch, v))
+
+    def _constant(self, x):
+        """A constant as the graph uses it: float tensors on the device in the run's precision (small ones
+        with their host values kept for _host), integer tensors on the CPU."""
+        if not x.is_floating_point():
+            return x
+        host = x.reshape(-1).tolist() if x.numel() <= 64 else None
+        x = x.to(device=self.device, dtype=self.fdt)
+        if host is not None:
+            self.host_values[id(x)] = host
+        return x
 
     def _host(self, v):
         """A small tensor's values as a Python list (CPU tensors and the initializers' host copies only;

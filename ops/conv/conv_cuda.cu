@@ -30,6 +30,20 @@ struct ConvArgs {
   bool vec4;         // the input gather may read channel quads as float4 (see gather_a)
 };
 
+// The window origin (iy0, ix0) of each of a block tile's `rows` rows (positions m0, m0 + 1, ...) into
+// shared memory, for both GEMM kernels; past the last position iy0 = INT_MIN / 2, so that every tap of
+// that row reads as padding. The caller synchronises before reading.
+__device__ __forceinline__ void load_row_origins(const ConvArgs& a, int64_t m0, int rows, int threads, int* s_iy,
+                                                 int* s_ix) {
+  for (int r = threadIdx.x; r < rows; r += threads) {
+    const int64_t m = m0 + r;
+    int y = -1, x = 0;
+    if (m < a.pos.positions) locate(a.pos, m, y, x);
+    s_iy[r] = y < 0 ? INT_MIN / 2 : y * a.sh - a.pad_t;
+    s_ix[r] = x * a.sw - a.pad_l;
+  }
+}
+
 // The A tile's gather (the im2col values of one k tile) by the GEMM kernels: each of T threads holds N
 // values. Scalar form: column tid % BK of rows tid / BK + (T / BK) r. Quad form (a.vec4: the group's
 // channels, the pixel stride and the map's address are multiples of 4 floats, so k .. k + 3 from a
@@ -140,13 +154,7 @@ __global__ void __launch_bounds__(kF32Threads, f32_min_blocks<BM, BN>()) conv_ge
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM;
   const int n0 = blockIdx.y * BN;
 
-  for (int r = tid; r < BM; r += kF32Threads) {
-    const int64_t m = m0 + r;
-    int y = -1, x = 0;
-    if (m < a.pos.positions) locate(a.pos, m, y, x);
-    s_iy[r] = y < 0 ? INT_MIN / 2 : y * a.sh - a.pad_t;
-    s_ix[r] = x * a.sw - a.pad_l;
-  }
+  load_row_origins(a, m0, BM, kF32Threads, s_iy, s_ix);
   float acc[TM][TN];
 #pragma unroll
   for (int j = 0; j < TN; ++j) {
@@ -261,8 +269,8 @@ int pick_tile(const TileCost* tiles, int count, int64_t m, int n, int groups, in
 }
 
 // The fp32 kernel's tiles (the k tile, in launch_f32_tile, is deeper for small tiles, whose few warps
-// cannot hide a global load's latency behind 16 k steps). Rates measured on an H100 (yolo11m-1024
-// layers, perf/bench_gpu).
+// cannot hide a global load's latency behind 16 k steps). Rates from perf/bench_gpu's per-tile times on
+// an H100 (the YOLO11 layer shapes there, 2026-11-27), rounded.
 constexpr TileCost kF32Tiles[] = {{128, 128, 0.90, 1}, {128, 64, 0.84, 2}, {64, 128, 1.00, 2},
                                   {128, 32, 0.64, 2},  {64, 64, 0.78, 2},  {64, 32, 0.58, 2},
                                   {32, 64, 0.58, 2},   {32, 32, 0.44, 2},  {16, 16, 0.17, 2}};
@@ -342,13 +350,7 @@ __global__ void __launch_bounds__(F16Shape<BM, BN, WM, WN>::threads) conv_gemm_f
   const int g = blockIdx.z;
   const int64_t m0 = static_cast<int64_t>(blockIdx.x) * BM;
   const int n0 = blockIdx.y * BN;
-  for (int r = tid; r < BM; r += T) {
-    const int64_t m = m0 + r;
-    int y = -1, x = 0;
-    if (m < a.pos.positions) locate(a.pos, m, y, x);
-    s_iy[r] = y < 0 ? INT_MIN / 2 : y * a.sh - a.pad_t;
-    s_ix[r] = x * a.sw - a.pad_l;
-  }
+  load_row_origins(a, m0, BM, T, s_iy, s_ix);
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
 #pragma unroll
   for (int i = 0; i < FM; ++i)
