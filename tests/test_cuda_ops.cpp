@@ -3,8 +3,8 @@
 // [host] cases run everywhere, GPU or not: they check, on the CPU, the code the kernels share with the
 // host (ops/cuda/common.h, ops/motion/motion_search_core.h): the exact activation arithmetic against
 // the CPU kernels bit for bit, the position / im2col / transposed-conv / broadcast / transpose / slice
-// index maps, the 16-lane softmax transcription, the conv fma order and the motion-search decision
-// logic against MotionAligner, plus (CUDA builds) weight packing and the fp16 conversion.
+// index maps, the 16-lane softmax transcription, the conv fma order and the motion-search core with a
+// plain serial evaluator against MotionAligner (its batched SIMD evaluator and memo), plus (CUDA builds) weight packing and the fp16 conversion.
 //
 // [gpu] cases run every kernel against the CPU kernel on many random shapes, span lists (the sparse
 // executor's form) and channel-slice views: fp32 results must be bit-identical (matmul: NMSE), fp16
@@ -500,54 +500,34 @@ struct HostEval {
     return block_sad_rgb_reference(cur + static_cast<ptrdiff_t>(y0) * stride + x0 * 3, stride,
                                    ref + static_cast<ptrdiff_t>(y0 + dy) * stride + (x0 + dx) * 3, stride, B);
   }
-  void eval(cuda::MotionCand* l, int n) {
+  void eval(MotionCand* l, int n) {
     for (int i = 0; i < n; ++i) l[i].sad = sad(l[i].dx, l[i].dy);
   }
-  cuda::MotionCand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi) {
-    cuda::MotionCand best{0, 0, 0};
+  MotionCand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi) {
+    MotionCand best{0, 0, 0};
     bool have = false;
     for (int dy = dy_lo; dy <= dy_hi; ++dy)
       for (int dx = dx_lo; dx <= dx_hi; ++dx) {
-        cuda::MotionCand c{dx, dy, sad(dx, dy)};
-        if (!have || cuda::motion_better(c, best)) best = c, have = true;
+        MotionCand c{dx, dy, sad(dx, dy)};
+        if (!have || motion_better(c, best)) best = c, have = true;
       }
     return best;
   }
 };
 
-MotionField host_core_field(int w, int h, const AlignerOptions& opt, const uint8_t* cur, const uint8_t* ref,
-                            const MotionField* prev, const std::vector<CodecHint>& hints) {
-  cuda::MotionJob j;
-  j.width = w, j.height = h, j.B = opt.block, j.window = opt.window, j.cols = w / opt.block, j.rows = h / opt.block;
-  const double norm = static_cast<double>(opt.block) * opt.block * 3 * 255;
-  j.tau_sad = static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt.tau) * norm), 4294967295.0));
-  j.margin_sad =
-      static_cast<uint32_t>(std::min(std::floor(static_cast<double>(opt.stride_margin) * norm), 4294967295.0));
-  j.stride_aware = opt.stride_aware;
-  std::vector<int16_t> pv, hv;
-  std::vector<uint8_t> hc;
-  if (prev) {
-    for (const BlockMotion& b : prev->blocks) pv.push_back(b.mv.dx), pv.push_back(b.mv.dy);
-    j.prev_mv = pv.data();
-  }
-  if (!hints.empty()) {
-    std::vector<cuda::HintRect> rects;
-    for (const CodecHint& hh : hints) rects.push_back({hh.x, hh.y, hh.w, hh.h, hh.dx, hh.dy});
-    cuda::motion_block_hints(rects.data(), rects.size(), opt.block, j.cols, j.rows, hv, hc);
-    j.hint_mv = hv.data();
-    j.hint_count = hc.data();
-  }
+// The core with the serial evaluator, on MotionAligner's prepared inputs (the job, seeds and hints).
+MotionField host_core_field(const MotionAligner& al, const uint8_t* cur, const uint8_t* ref, const MotionField* prev,
+                            const std::vector<CodecHint>& hints) {
+  MotionSearchInputs in;
+  al.prepare(prev, hints, in);
+  const int B = al.options().block;
   MotionField f;
-  f.block = opt.block, f.cols = j.cols, f.rows = j.rows;
-  f.blocks.resize(static_cast<size_t>(j.cols) * j.rows);
-  for (int by = 0; by < j.rows; ++by)
-    for (int bx = 0; bx < j.cols; ++bx) {
-      HostEval ev{cur, ref, w * 3, opt.block, bx * opt.block, by * opt.block};
-      const cuda::MotionResult r = cuda::motion_search_block(j, bx, by, ev);
-      BlockMotion& b = f.blocks[static_cast<size_t>(by) * j.cols + bx];
-      b.mv.dx = r.dx, b.mv.dy = r.dy;
-      b.cost = static_cast<float>(static_cast<double>(r.sad) / norm);
-      b.candidate = r.candidate != 0, b.exposed = r.exposed != 0;
+  f.block = B, f.cols = al.cols(), f.rows = al.rows();
+  f.blocks.resize(static_cast<size_t>(f.cols) * f.rows);
+  for (int by = 0; by < f.rows; ++by)
+    for (int bx = 0; bx < f.cols; ++bx) {
+      HostEval ev{cur, ref, al.width() * 3, B, bx * B, by * B};
+      f.blocks[static_cast<size_t>(by) * f.cols + bx] = al.block_motion(motion_search_block(in.job, bx, by, ev));
     }
   return f;
 }
@@ -612,8 +592,7 @@ TEST_CASE("host: the motion-search core with a serial evaluator equals MotionAli
     MotionField cpu;
     const MotionField* prev = sc.use_prev ? &sc.prev : nullptr;
     al.estimate(sc.cur.px.data(), sc.ref.px.data(), prev, sc.hints, cpu);
-    const MotionField emu =
-        host_core_field(sc.ref.w, sc.ref.h, sc.opt, sc.cur.px.data(), sc.ref.px.data(), prev, sc.hints);
+    const MotionField emu = host_core_field(al, sc.cur.px.data(), sc.ref.px.data(), prev, sc.hints);
     CHECK(field_mismatches(cpu, emu) == 0);
   }
 }

@@ -1,11 +1,12 @@
 // The per-block decision logic of the motion search (runtime/motion/aligner.h, steps 1-5), written once
 // for the host and the device. The only parallel parts, evaluating the SADs of a list of vectors and
 // finding the best vector of the whole window, are delegated to an evaluator:
-//   void eval(Cand* list, int n);                      // sets list[i].sad
-//   Cand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi);  // min under the key
-// On the GPU every thread of a block runs this code on identical data (the evaluator shares its
-// results through shared memory), so the control flow is uniform; on the host the tests run it with a
-// serial evaluator and compare with MotionAligner::estimate, which checks this transcription.
+//   void eval(MotionCand* list, int n);                      // sets list[i].sad
+//   MotionCand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi);  // min under the key
+// MotionAligner (runtime/motion/aligner.cpp) runs it with batched SIMD SADs and a per-block memo; the
+// CUDA search (ops/motion/sad_cuda.cu) runs it in every thread of a thread block on identical data (the
+// evaluator shares its results through shared memory), so the control flow is uniform; the tests run
+// it with a plain serial evaluator (tests/test_cuda_ops.cpp, "host").
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 #include "ops/cuda/common.h"
 
-namespace fx::cuda {
+namespace fx {
 
 struct MotionCand {  // plain data (it lives in shared memory on the GPU)
   int dx, dy;
@@ -230,4 +231,4 @@ inline void motion_block_hints(const HintRect* hints, size_t count, int B, int c
   }
 }
 
-}  // namespace fx::cuda
+}  // namespace fx

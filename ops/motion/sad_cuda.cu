@@ -231,22 +231,13 @@ __global__ void __launch_bounds__(kThreads) motion_search_kernel(MotionJob j, co
   if (threadIdx.x == 0) out[static_cast<int64_t>(by) * j.cols + bx] = r;
 }
 
-uint32_t sad_threshold(float v, double norm) {
-  return static_cast<uint32_t>(std::min(std::floor(static_cast<double>(v) * norm), 4294967295.0));
-}
-
 }  // namespace
 
-MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
-    : width_(width), height_(height), opt_(opt) {
-  MotionAligner check(width, height, opt);  // the same validation and messages
-  (void)check;
-  cols_ = width / opt.block;
-  rows_ = height / opt.block;
-  if (rows_ > 65535) throw Error("motion search (CUDA): more than 65535 block rows");
-  const double norm = static_cast<double>(opt.block) * opt.block * 3 * 255;
-  tau_sad_ = sad_threshold(opt.tau, norm);
-  margin_sad_ = sad_threshold(opt.stride_margin, norm);
+MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt) : aligner_(width, height, opt) {
+  if (aligner_.rows() > 65535) throw Error("motion search (CUDA): more than 65535 block rows");
+  MotionSearchInputs in;
+  aligner_.prepare(nullptr, {}, in);
+  job_ = in.job;
   const size_t cur_bytes = static_cast<size_t>(opt.block) * opt.block * 3;
   const size_t win_rows =
       std::min<size_t>(2 * static_cast<size_t>(opt.window) + opt.block, static_cast<size_t>(height));
@@ -263,7 +254,7 @@ MotionSearchCuda::MotionSearchCuda(int width, int height, AlignerOptions opt)
   const size_t image = static_cast<size_t>(width) * height * 3;
   cur_.reset(image);
   ref_.reset(image);
-  results_.reset(static_cast<size_t>(cols_) * rows_ * sizeof(MotionResult));
+  results_.reset(static_cast<size_t>(job_.cols) * job_.rows * sizeof(MotionResult));
   host_results_.resize(results_.size());
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }
@@ -273,20 +264,11 @@ MotionSearchCuda::~MotionSearchCuda() {
 }
 
 void MotionSearchCuda::search_only(bool with_prev, cudaStream_t stream) {
-  MotionJob j;
-  j.width = width_;
-  j.height = height_;
-  j.B = opt_.block;
-  j.window = opt_.window;
-  j.cols = cols_;
-  j.rows = rows_;
-  j.tau_sad = tau_sad_;
-  j.margin_sad = margin_sad_;
-  j.stride_aware = opt_.stride_aware;
+  MotionJob j = job_;
   j.prev_mv = with_prev && prev_.get() ? prev_.get() : nullptr;
   j.hint_mv = have_hints_ ? hints_.get() : nullptr;
   j.hint_count = have_hints_ ? hint_count_.get() : nullptr;
-  dim3 grid(static_cast<unsigned>(cols_), static_cast<unsigned>(rows_));
+  dim3 grid(static_cast<unsigned>(j.cols), static_cast<unsigned>(j.rows));
   motion_search_kernel<<<grid, kThreads, smem_bytes_, stream>>>(j, cur_.get(), ref_.get(), stage_cur_, stage_ref_,
                                                                  reinterpret_cast<MotionResult*>(results_.get()));
   CUDA_CHECK_LAUNCH();
@@ -294,57 +276,36 @@ void MotionSearchCuda::search_only(bool with_prev, cudaStream_t stream) {
 
 void MotionSearchCuda::estimate(const uint8_t* cur, const uint8_t* ref, const MotionField* prev,
                                 const std::vector<CodecHint>& hints, MotionField& out) {
-  const int B = opt_.block;
-  if (prev && (prev->block != B || prev->cols != cols_ || prev->rows != rows_ ||
-               prev->blocks.size() != static_cast<size_t>(cols_) * rows_))
-    throw Error("motion aligner: the previous motion field has another geometry (" + std::to_string(prev->cols) + "x" +
-                std::to_string(prev->rows) + " blocks of " + std::to_string(prev->block) + " px, want " +
-                std::to_string(cols_) + "x" + std::to_string(rows_) + " of " + std::to_string(B) + ")");
-  const size_t image = static_cast<size_t>(width_) * height_ * 3;
+  MotionSearchInputs in;
+  aligner_.prepare(prev, hints, in);  // checks prev's geometry first
+  const size_t image = static_cast<size_t>(job_.width) * job_.height * 3;
   CUDA_CHECK(cudaMemcpyAsync(cur_.get(), cur, image, cudaMemcpyHostToDevice, stream_));
   CUDA_CHECK(cudaMemcpyAsync(ref_.get(), ref, image, cudaMemcpyHostToDevice, stream_));
-  std::vector<int16_t> pv;
   if (prev) {
-    pv.resize(prev->blocks.size() * 2);
-    for (size_t i = 0; i < prev->blocks.size(); ++i) {
-      pv[2 * i] = prev->blocks[i].mv.dx;
-      pv[2 * i + 1] = prev->blocks[i].mv.dy;
-    }
-    if (prev_.size() != pv.size()) prev_.reset(pv.size());
-    CUDA_CHECK(cudaMemcpyAsync(prev_.get(), pv.data(), pv.size() * 2, cudaMemcpyHostToDevice, stream_));
+    if (prev_.size() != in.prev_mv.size()) prev_.reset(in.prev_mv.size());
+    CUDA_CHECK(cudaMemcpyAsync(prev_.get(), in.prev_mv.data(), in.prev_mv.size() * 2, cudaMemcpyHostToDevice, stream_));
   }
-  std::vector<int16_t> hv;
-  std::vector<uint8_t> hc;
   have_hints_ = !hints.empty();
   if (have_hints_) {
-    std::vector<HintRect> rects;
-    rects.reserve(hints.size());
-    for (const CodecHint& h : hints) rects.push_back({h.x, h.y, h.w, h.h, h.dx, h.dy});
-    motion_block_hints(rects.data(), rects.size(), B, cols_, rows_, hv, hc);
-    if (hints_.size() != hv.size()) hints_.reset(hv.size());
-    if (hint_count_.size() != hc.size()) hint_count_.reset(hc.size());
-    CUDA_CHECK(cudaMemcpyAsync(hints_.get(), hv.data(), hv.size() * 2, cudaMemcpyHostToDevice, stream_));
-    CUDA_CHECK(cudaMemcpyAsync(hint_count_.get(), hc.data(), hc.size(), cudaMemcpyHostToDevice, stream_));
+    if (hints_.size() != in.hint_mv.size()) hints_.reset(in.hint_mv.size());
+    if (hint_count_.size() != in.hint_count.size()) hint_count_.reset(in.hint_count.size());
+    CUDA_CHECK(cudaMemcpyAsync(hints_.get(), in.hint_mv.data(), in.hint_mv.size() * 2, cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(
+        cudaMemcpyAsync(hint_count_.get(), in.hint_count.data(), in.hint_count.size(), cudaMemcpyHostToDevice, stream_));
   }
   search_only(prev != nullptr, stream_);
   CUDA_CHECK(
       cudaMemcpyAsync(host_results_.data(), results_.get(), host_results_.size(), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));  // also keeps pv / hv / hc alive until the copies are done
+  CUDA_CHECK(cudaStreamSynchronize(stream_));  // also keeps `in` alive until the copies are done
 
-  out.block = B;
-  out.cols = cols_;
-  out.rows = rows_;
-  out.blocks.resize(static_cast<size_t>(cols_) * rows_);
-  const double norm = static_cast<double>(B) * B * 3 * 255;
+  out.block = job_.B;
+  out.cols = job_.cols;
+  out.rows = job_.rows;
+  out.blocks.resize(static_cast<size_t>(job_.cols) * job_.rows);
   for (size_t i = 0; i < out.blocks.size(); ++i) {
     MotionResult r;
     std::memcpy(&r, host_results_.data() + i * sizeof(MotionResult), sizeof r);
-    BlockMotion& b = out.blocks[i];
-    b.mv.dx = r.dx;
-    b.mv.dy = r.dy;
-    b.cost = static_cast<float>(static_cast<double>(r.sad) / norm);
-    b.candidate = r.candidate != 0;
-    b.exposed = r.exposed != 0;
+    out.blocks[i] = aligner_.block_motion(r);
   }
 }
 

@@ -23,9 +23,9 @@ class MotionSearchCuda {
   MotionSearchCuda(const MotionSearchCuda&) = delete;
   MotionSearchCuda& operator=(const MotionSearchCuda&) = delete;
 
-  int width() const { return width_; }
-  int height() const { return height_; }
-  const AlignerOptions& options() const { return opt_; }
+  int width() const { return aligner_.width(); }
+  int height() const { return aligner_.height(); }
+  const AlignerOptions& options() const { return aligner_.options(); }
 
   // MotionAligner::estimate's inputs and outputs (host memory): uploads the two images, searches,
   // downloads the field and synchronises.
@@ -40,10 +40,8 @@ class MotionSearchCuda {
   cudaStream_t stream() const { return stream_; }
 
  private:
-  int width_, height_;
-  AlignerOptions opt_;
-  int cols_, rows_;
-  uint32_t tau_sad_, margin_sad_;
+  MotionAligner aligner_;  // the validation, the job's thresholds, the seeds' and results' host forms
+  MotionJob job_;          // sizes and thresholds; search_only() adds the device pointers
   size_t smem_bytes_ = 0;
   bool stage_cur_ = true, stage_ref_ = false;
   cudaStream_t stream_ = nullptr;

@@ -63,6 +63,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/motion/motion_search_core.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
 
@@ -115,10 +116,20 @@ struct MotionStats {
   double mean_cost = 0;             // mean normalised SAD
 };
 
+// One search's inputs in the flat form of ops/motion/motion_search_core.h, built by
+// MotionAligner::prepare for its own search and for the CUDA search (ops/motion/sad_cuda.cu).
+struct MotionSearchInputs {
+  MotionJob job;                   // sizes and integer thresholds; prev_mv / hint_mv / hint_count point
+                                   // into the vectors below (null where there is no field / no hint)
+  std::vector<int16_t> prev_mv;    // cols * rows * (dx, dy) of the previous field
+  std::vector<int16_t> hint_mv;    // cols * rows * kMaxHintsPerBlock * (dx, dy)
+  std::vector<uint8_t> hint_count; // cols * rows
+};
+
 class MotionAligner {
  public:
-  static constexpr int kMaxHintsPerBlock = 4;
-  static constexpr int kRefineIters = 8;
+  static constexpr int kMaxHintsPerBlock = kMotionMaxHints;
+  static constexpr int kRefineIters = kMotionRefineIters;
 
   // Throws fx::Error unless block >= 1, window >= 0, and width / height are positive multiples of block.
   MotionAligner(int width, int height, AlignerOptions opt = {});
@@ -137,6 +148,12 @@ class MotionAligner {
                 MotionField& out, ThreadPool* pool = nullptr) const;
 
   static MotionStats stats(const MotionField& f);
+
+  // The job (tau_sad, margin_sad as above), the previous field's vectors and the per-block hint lists
+  // for a search with estimate()'s arguments; throws fx::Error where estimate() does (prev's geometry).
+  void prepare(const MotionField* prev, const std::vector<CodecHint>& hints, MotionSearchInputs& in) const;
+  // One block's result as a BlockMotion (cost = SAD / norm).
+  BlockMotion block_motion(const MotionResult& r) const;
 
  private:
   int width_, height_;
