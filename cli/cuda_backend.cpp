@@ -43,9 +43,9 @@ namespace {
 
 
 std::unique_ptr<CudaExecutor> make_executor(const Args& args, std::shared_ptr<const Plan> plan) {
-  std::string why;
-  if (!CudaExecutor::available(&why)) throw Error("no CUDA device: " + why);
   CudaOptions opt;
+  std::string why;
+  if (!CudaExecutor::available(&why, opt.device)) throw Error("no CUDA device: " + why);
   opt.precision = parse_precision(args.get_choice("--precision", "fp32", {"fp32", "fp16"}));
   return std::make_unique<CudaExecutor>(std::move(plan), opt);
 }

@@ -489,8 +489,8 @@ CudaExecutor::CudaExecutor(std::shared_ptr<const Plan> plan, CudaOptions opt) : 
 
 CudaExecutor::~CudaExecutor() = default;
 
-bool CudaExecutor::available(std::string* why) {
-  const std::string w = probe_device(0);
+bool CudaExecutor::available(std::string* why, int device) {
+  const std::string w = probe_device(device);
   if (!w.empty() && why) *why = w;
   return w.empty();
 }

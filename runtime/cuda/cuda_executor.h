@@ -48,9 +48,9 @@ class CudaExecutor {
   CudaExecutor(const CudaExecutor&) = delete;
   CudaExecutor& operator=(const CudaExecutor&) = delete;
 
-  // True when a CUDA device can run this build's kernels; otherwise `why` says what is missing (no
-  // driver, no device, no kernel image for the device's architecture, ...).
-  static bool available(std::string* why = nullptr);
+  // True when CUDA device `device` (CudaOptions::device) can run this build's kernels; otherwise `why`
+  // says what is missing (no driver, no such device, no kernel image for its architecture, ...).
+  static bool available(std::string* why = nullptr, int device = 0);
 
   const Plan& plan() const;
   const CudaOptions& options() const;
