@@ -270,17 +270,27 @@ void SparseExecutor::reset(const uint8_t* rgb) {
   std::vector<Label> all_fresh(static_cast<size_t>(cols_) * rows_, kInvalid);
   initialised_ = true;
   run(all_fresh, rgb, SparseParams{});
+  // The mean |value| of each cached op output (the scale of its truncation threshold), one op per task.
+  // Within an op, eight partial sums in double over channels c % 8, added in order at the end: the same
+  // value for any thread count, and eight independent chains instead of one.
   op_scale_.assign(static_cast<size_t>(plan_->op_count()), 0.f);
-  for (int i = 0; i < plan_->op_count(); ++i) {
-    int t = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()->Get(0);
-    if (!labels_[static_cast<size_t>(t)]) continue;
-    MapView m = map_of(t);
-    double s = 0;
+  pool_->run(plan_->op_count(), [&](int64_t i, int) {
+    const int t = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()->Get(0);
+    if (!labels_[static_cast<size_t>(t)]) return;
+    const MapView m = map_of(t);
+    const int c8 = m.c / 8 * 8;
+    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int y = 0; y < m.h; ++y)
-      for (int x = 0; x < m.w; ++x)
-        for (int c = 0; c < m.c; ++c) s += std::fabs(m.at(y, x)[c]);
+      for (int x = 0; x < m.w; ++x) {
+        const float* v = m.at(y, x);
+        for (int c = 0; c < c8; c += 8)
+          for (int k = 0; k < 8; ++k) part[k] += std::fabs(v[c + k]);
+        for (int c = c8; c < m.c; ++c) part[c - c8] += std::fabs(v[c]);
+      }
+    double s = 0;
+    for (double p : part) s += p;
     op_scale_[static_cast<size_t>(i)] = static_cast<float>(s / (static_cast<double>(m.h) * m.w * m.c));
-  }
+  });
 }
 
 void SparseExecutor::collect_runs(const LabelMap& L, bool round) {
