@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -145,9 +146,21 @@ TEST_CASE("block SAD kernels equal the portable reference on every ISA", "[motio
           offs[k] = static_cast<ptrdiff_t>(dy) * stride + dx * 3;
           want[k] = block_sad_rgb_reference(pa, stride, pb + offs[k], stride, block);
         }
-        fn(pa, stride, pb, stride, block, offs, 9, got);
+        fn(pa, stride, pb, stride, block, offs, 9, got, kSadExact);
         for (int k = 0; k < 9; ++k) REQUIRE(got[k] == want[k]);
         if (trial == 0) CHECK(want[0] == static_cast<uint32_t>(block * block * 3 * 255));
+        // With a limit: exact at or below it, above it otherwise (limits at, around and between the SADs).
+        std::vector<uint32_t> sorted(want, want + 9);
+        std::sort(sorted.begin(), sorted.end());
+        for (uint32_t limit : {0u, sorted[0], sorted[4] - 1, sorted[4], sorted[4] + 1, sorted[8] / 2}) {
+          fn(pa, stride, pb, stride, block, offs, 9, got, limit);
+          for (int k = 0; k < 9; ++k) {
+            INFO("limit " << limit << " sad " << want[k] << " got " << got[k]);
+            if (want[k] <= limit) REQUIRE(got[k] == want[k]);
+            else REQUIRE(got[k] > limit);
+            REQUIRE(got[k] <= want[k]);
+          }
+        }
       }
     }
   }
@@ -173,7 +186,7 @@ TEST_CASE("block SAD kernels read no byte outside the block", "[motion][sad]") {
     for (CpuIsa isa : available_isas()) {
       const ptrdiff_t off = 0;
       uint32_t s = 1;
-      block_sad_rgb_multi_fn(isa)(blk, stride, blk, stride, block, &off, 1, &s);
+      block_sad_rgb_multi_fn(isa)(blk, stride, blk, stride, block, &off, 1, &s, kSadExact);
       CHECK(s == 0);
     }
     munmap(base, (pages + 1) * page);

@@ -26,24 +26,31 @@ uint32_t block_sad_rgb(const uint8_t* a, int a_stride, const uint8_t* b, int b_s
 // Batched form: out[i] = SAD of the block at `a` against the block at `b + offsets[i]` (byte offsets,
 // may be negative; each shifted block must be readable), i in [0, n). This is how the aligner
 // evaluates several candidate vectors of one block at once: offset(dx, dy) = dy * b_stride + dx * 3.
+// `limit` lets a search skip the rest of a hopeless candidate: out[i] is the SAD wherever the SAD is at
+// most `limit`, and some value above `limit` (a partial sum, taken after half of the rows) elsewhere.
+// kSadExact (UINT32_MAX) asks for every SAD exactly.
+constexpr uint32_t kSadExact = UINT32_MAX;
 using BlockSadMultiFn = void (*)(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int block,
-                                 const ptrdiff_t* offsets, int n, uint32_t* out);
+                                 const ptrdiff_t* offsets, int n, uint32_t* out, uint32_t limit);
 
 // The kernel for `isa`; asking for an ISA the CPU lacks gives the best one it has below it.
 BlockSadMultiFn block_sad_rgb_multi_fn(CpuIsa isa);
 
 inline void block_sad_rgb_multi(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int block,
                                 const ptrdiff_t* offsets, int n, uint32_t* out) {
-  block_sad_rgb_multi_fn(best_isa())(a, a_stride, b, b_stride, block, offsets, n, out);
+  block_sad_rgb_multi_fn(best_isa())(a, a_stride, b, b_stride, block, offsets, n, out, kSadExact);
 }
 
 // The portable definition (a plain loop); the tests compare every ISA against it.
 uint32_t block_sad_rgb_reference(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int block);
 
 namespace detail {
-void block_sad_rgb_multi_generic(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*);
-void block_sad_rgb_multi_avx2(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*);
-void block_sad_rgb_multi_avx512(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*);
+void block_sad_rgb_multi_generic(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*,
+                                 uint32_t);
+void block_sad_rgb_multi_avx2(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*,
+                              uint32_t);
+void block_sad_rgb_multi_avx512(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*,
+                                uint32_t);
 }  // namespace detail
 
 }  // namespace fx

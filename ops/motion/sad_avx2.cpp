@@ -42,13 +42,23 @@ inline uint32_t hsum(__m256i acc) {
 }  // namespace
 
 void block_sad_rgb_multi_avx2(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int block,
-                              const ptrdiff_t* offsets, int n, uint32_t* out) {
+                              const ptrdiff_t* offsets, int n, uint32_t* out, uint32_t limit) {
+  const int half = block / 2;
   if (block == 16) {  // 48-byte rows: 32 + 16
     for (int k = 0; k < n; ++k) {
       const uint8_t* bb = b + offsets[k];
       __m256i acc0 = _mm256_setzero_si256();
       __m128i acc1 = _mm_setzero_si128();
+      bool over = false;
       for (int y = 0; y < 16; ++y) {
+        if (y == half && limit != kSadExact) {
+          const uint32_t part = hsum(_mm256_add_epi64(acc0, _mm256_zextsi128_si256(acc1)));
+          if (part > limit) {  // already above the limit: the rest cannot bring it back
+            out[k] = part;
+            over = true;
+            break;
+          }
+        }
         const uint8_t* pa = a + static_cast<ptrdiff_t>(y) * a_stride;
         const uint8_t* pb = bb + static_cast<ptrdiff_t>(y) * b_stride;
         acc0 = _mm256_add_epi64(acc0, _mm256_sad_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pa)),
@@ -56,7 +66,7 @@ void block_sad_rgb_multi_avx2(const uint8_t* a, int a_stride, const uint8_t* b, 
         acc1 = _mm_add_epi64(acc1, _mm_sad_epu8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa + 32)),
                                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(pb + 32))));
       }
-      out[k] = hsum(_mm256_add_epi64(acc0, _mm256_zextsi128_si256(acc1)));
+      if (!over) out[k] = hsum(_mm256_add_epi64(acc0, _mm256_zextsi128_si256(acc1)));
     }
     return;
   }
@@ -65,9 +75,11 @@ void block_sad_rgb_multi_avx2(const uint8_t* a, int a_stride, const uint8_t* b, 
     const uint8_t* bb = b + offsets[k];
     __m256i acc = _mm256_setzero_si256();
     uint32_t s = 0;
-    for (int y = 0; y < block; ++y)
+    for (int y = 0; y < block; ++y) {
+      if (y == half && limit != kSadExact && s + hsum(acc) > limit) break;
       s += row_sad_tail(a + static_cast<ptrdiff_t>(y) * a_stride, bb + static_cast<ptrdiff_t>(y) * b_stride, 0,
                         row, acc);
+    }
     out[k] = s + hsum(acc);
   }
 }

@@ -16,12 +16,13 @@ uint32_t block_sad_rgb_reference(const uint8_t* a, int a_stride, const uint8_t* 
 namespace detail {
 
 void block_sad_rgb_multi_generic(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int block,
-                                 const ptrdiff_t* offsets, int n, uint32_t* out) {
-  const int row = 3 * block;
+                                 const ptrdiff_t* offsets, int n, uint32_t* out, uint32_t limit) {
+  const int row = 3 * block, half = block / 2;
   for (int k = 0; k < n; ++k) {
     const uint8_t* bb = b + offsets[k];
     uint32_t s = 0;
     for (int y = 0; y < block; ++y) {
+      if (y == half && s > limit) break;  // already above the limit: the rest cannot bring it back
       const uint8_t* pa = a + static_cast<ptrdiff_t>(y) * a_stride;
       const uint8_t* pb = bb + static_cast<ptrdiff_t>(y) * b_stride;
       uint32_t r = 0;  // <= 3 * block * 255 per row: the compiler may vectorise this (psadbw)
@@ -50,7 +51,7 @@ BlockSadMultiFn block_sad_rgb_multi_fn(CpuIsa isa) {
 uint32_t block_sad_rgb(const uint8_t* a, int a_stride, const uint8_t* b, int b_stride, int block) {
   const ptrdiff_t zero = 0;
   uint32_t s = 0;
-  block_sad_rgb_multi_fn(best_isa())(a, a_stride, b, b_stride, block, &zero, 1, &s);
+  block_sad_rgb_multi_fn(best_isa())(a, a_stride, b, b_stride, block, &zero, 1, &s, kSadExact);
   return s;
 }
 

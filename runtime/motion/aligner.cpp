@@ -49,8 +49,11 @@ class SimdEval {
     const int m = static_cast<int>(s_.offs.size());
     if (m > 0) {
       s_.out.resize(m);
-      fn_(a_, stride_, b_, stride_, B_, s_.offs.data(), m, s_.out.data());
-      for (int i = 0; i < m; ++i) s_.sad[s_.slot[i]] = s_.out[i];
+      fn_(a_, stride_, b_, stride_, B_, s_.offs.data(), m, s_.out.data(), kSadExact);
+      for (int i = 0; i < m; ++i) {
+        s_.sad[s_.slot[i]] = s_.out[i];
+        seen_min_ = std::min(seen_min_, s_.out[i]);
+      }
       s_.offs.clear();
       s_.slot.clear();
     }
@@ -58,22 +61,25 @@ class SimdEval {
   }
 
   // One kernel call per row of the window, without the memo (looking up the few known vectors costs
-  // more than re-evaluating them).
+  // more than re-evaluating them). Every vector evaluated so far lies in the rectangle, so the best one
+  // has a SAD of at most the least seen, and then of at most the best so far: the kernel may give up
+  // on a candidate above that limit (it returns a value above it, which is skipped).
   MotionCand best_in_rect(int dx_lo, int dx_hi, int dy_lo, int dy_hi) {
     const int n = dx_hi - dx_lo + 1;
     s_.offs.resize(n);
     s_.out.resize(n);
     ptrdiff_t* offs = s_.offs.data();
     const uint32_t* sads = s_.out.data();
-    MotionCand best{0, 0, UINT32_MAX};  // beaten by any vector: a SAD is below B^2 * 3 * 255 + 1
+    uint32_t limit = seen_min_;
+    MotionCand best{0, 0, kSadExact};
     for (int dy = dy_lo; dy <= dy_hi; ++dy) {
       const ptrdiff_t first = static_cast<ptrdiff_t>(dy) * stride_ + dx_lo * 3;
       for (int i = 0; i < n; ++i) offs[i] = first + i * 3;
-      fn_(a_, stride_, b_, stride_, B_, offs, n, s_.out.data());
+      fn_(a_, stride_, b_, stride_, B_, offs, n, s_.out.data(), limit);
       for (int i = 0; i < n; ++i) {
-        if (sads[i] > best.sad) continue;
+        if (sads[i] > limit) continue;
         const MotionCand c{dx_lo + i, dy, sads[i]};
-        if (motion_better(c, best)) best = c;
+        if (motion_better(c, best)) best = c, limit = c.sad;
       }
     }
     s_.offs.clear();
@@ -88,6 +94,7 @@ class SimdEval {
   Scratch& s_;
   const uint8_t* a_;
   const uint8_t* b_;
+  uint32_t seen_min_ = kSadExact;  // the least SAD eval() computed for this block
 };
 
 uint32_t sad_threshold(float v, double norm) {
