@@ -56,7 +56,9 @@
 //     exposure is therefore "poor match and the window was truncated by R's edge".
 //
 // Cost: step 1 is 1..10 SADs, step 2 typically 20-40, step 3 (2*window+1)^2 = 1089 for the default
-// window (only for blocks whose best seed/refined cost is above tau), step 4 at most 12.
+// window (only for blocks whose best seed/refined cost is above tau; a candidate whose first half of
+// rows already sums above the best SAD seen so far stops there, which cannot change the result), step 4
+// at most 12. The decisions are ops/motion/motion_search_core.h, shared with the CUDA search.
 // Results are identical for any thread count and any ISA (FLUXSHARD_ISA).
 #pragma once
 
