@@ -4,7 +4,8 @@
 // host (ops/cuda/common.h, ops/motion/motion_search_core.h): the exact activation arithmetic against
 // the CPU kernels bit for bit, the position / im2col / transposed-conv / broadcast / transpose / slice
 // index maps, the 16-lane softmax transcription, the conv fma order and the motion-search core with a
-// plain serial evaluator against MotionAligner (its batched SIMD evaluator and memo), plus (CUDA builds) weight packing and the fp16 conversion.
+// plain serial evaluator against MotionAligner (its batched SIMD evaluator, memo and early exit), plus
+// (CUDA builds) weight packing and the fp16 conversion.
 //
 // [gpu] cases run every kernel against the CPU kernel on many random shapes, span lists (the sparse
 // executor's form) and channel-slice views: fp32 results must be bit-identical (matmul: NMSE), fp16

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <string>
 
 #include "ops/motion/sad.h"
@@ -97,6 +96,9 @@ class SimdEval {
   uint32_t seen_min_ = kSadExact;  // the least SAD eval() computed for this block
 };
 
+// norm = B * B * 3 * 255: the largest SAD of a block, which normalised costs are relative to.
+double sad_norm(int block) { return static_cast<double>(block) * block * 3 * 255; }
+
 uint32_t sad_threshold(float v, double norm) {
   return static_cast<uint32_t>(std::min(std::floor(static_cast<double>(v) * norm), 4294967295.0));
 }
@@ -131,9 +133,8 @@ void MotionAligner::prepare(const MotionField* prev, const std::vector<CodecHint
   j.window = opt_.window;
   j.cols = C;
   j.rows = R;
-  const double norm = static_cast<double>(B) * B * 3 * 255;
-  j.tau_sad = sad_threshold(opt_.tau, norm);
-  j.margin_sad = sad_threshold(opt_.stride_margin, norm);
+  j.tau_sad = sad_threshold(opt_.tau, sad_norm(B));
+  j.margin_sad = sad_threshold(opt_.stride_margin, sad_norm(B));
   j.stride_aware = opt_.stride_aware;
   if (prev) {
     in.prev_mv.resize(prev->blocks.size() * 2);
@@ -157,8 +158,7 @@ BlockMotion MotionAligner::block_motion(const MotionResult& r) const {
   BlockMotion b;
   b.mv.dx = r.dx;
   b.mv.dy = r.dy;
-  const double norm = static_cast<double>(opt_.block) * opt_.block * 3 * 255;
-  b.cost = static_cast<float>(static_cast<double>(r.sad) / norm);
+  b.cost = static_cast<float>(static_cast<double>(r.sad) / sad_norm(opt_.block));
   b.candidate = r.candidate != 0;
   b.exposed = r.exposed != 0;
   return b;
