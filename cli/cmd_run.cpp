@@ -228,11 +228,11 @@ int cmd_run(const Args& args) {
   if (args.has("--layer-stats") && session.sparse() && t.frames > 1) {
     std::printf("%4s %-14s %-46s %8s %10s\n", "op", "kind", "name", "recomp%", "MFLOPs");
     for (int i = 0; i < plan->op_count(); ++i) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      std::string name = op->name() ? op->name()->str() : "";
+      const OpDesc& op = plan->op(i);
+      std::string name = op.name;
       if (name.size() > 46) name = "..." + name.substr(name.size() - 43);
-      std::printf("%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op->kind()), name.c_str(),
-                  100 * layer_share[static_cast<size_t>(i)] / (n - 1), op->flops() / 1e6);
+      std::printf("%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op.kind), name.c_str(),
+                  100 * layer_share[static_cast<size_t>(i)] / (n - 1), op.flops / 1e6);
     }
   }
   if (t.gt_frames)

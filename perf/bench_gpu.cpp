@@ -108,7 +108,7 @@ void profile_ops(CudaExecutor& exec, int runs) {
   }
   std::map<std::string, std::pair<double, int>> by_kind;
   for (const OpTime& o : ops) {
-    auto& k = by_kind[op_kind_name(plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(o.op))->kind())];
+    auto& k = by_kind[op_kind_name(plan.op(o.op).kind)];
     k.first += o.ms, k.second += 1;
   }
   std::sort(ops.begin(), ops.end(), [](const OpTime& a, const OpTime& b) { return a.ms > b.ms; });
@@ -118,12 +118,12 @@ void profile_ops(CudaExecutor& exec, int runs) {
     std::printf("    %-14s %3d ops %8.3f ms (%.3f above the floor)\n", kind.c_str(), v.second, v.first,
                 v.first - v.second * floor_ms);
   for (size_t j = 0; j < ops.size() && j < 16; ++j) {
-    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(ops[j].op));
-    const TensorInfo& out = plan.tensor(op->outputs()->Get(0));
+    const OpDesc& op = plan.op(ops[j].op);
+    const TensorInfo& out = plan.tensor(op.out[0]);
     std::string shape;
     for (int64_t d : out.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-    std::printf("    op %3d %-12s %8.3f ms %8.2f GFLOP/s  %-16s %s\n", ops[j].op, op_kind_name(op->kind()), ops[j].ms,
-                op->flops() / (ops[j].ms * 1e-3) / 1e9, shape.c_str(), op->name() ? op->name()->c_str() : "");
+    std::printf("    op %3d %-12s %8.3f ms %8.2f GFLOP/s  %-16s %s\n", ops[j].op, op_kind_name(op.kind), ops[j].ms,
+                op.flops / (ops[j].ms * 1e-3) / 1e9, shape.c_str(), op.name.c_str());
   }
 }
 

@@ -122,17 +122,17 @@ TEST_CASE("cuda: every op of every model equals the CPU bit for bit on real data
     rgb_to_planar_float(g.rgb.data(), g.width, g.height, cpu.input_data());
     size_t failures = 0;
     for (int i = 0; i < plan.op_count(); ++i) {
-      const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      for (int t : *op->inputs())
+      const OpDesc& op = plan.op(i);
+      for (int t : op.in)
         if (t >= 0 && !plan.tensor(t).constant) gpu.upload(t, cpu_packed(cpu, t));
       cpu.run_ops(i, i + 1);
       gpu.run_ops(i, i + 1);
-      for (int t : *op->outputs()) {
+      for (int t : op.out) {
         const std::vector<float> a = gpu.download(t), b = cpu_packed(cpu, t);
-        INFO(file << " op " << i << " " << op_kind_name(op->kind()) << " '" << (op->name() ? op->name()->str() : "")
+        INFO(file << " op " << i << " " << op_kind_name(op.kind) << " '" << op.name
                   << "' output '" << plan.tensor(t).name << "'");
         REQUIRE(a.size() == b.size());
-        if (op->kind() == OpKind::MatMul) {
+        if (op.kind == OpKind::MatMul) {
           CHECK(test::nmse(a.data(), b.data(), a.size()) <= 1e-10);
         } else {
           const Diff d = diff(a, b);

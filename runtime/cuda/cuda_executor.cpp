@@ -17,11 +17,9 @@
 #include "ops/softmax/softmax_cuda.h"
 #include "runtime/cuda/cuda_probe.h"
 #include "runtime/error.h"
-#include "runtime/op_runner.h"
 
 namespace fx {
 
-namespace fb = ::fluxshard::plan;
 using namespace fx::cuda;
 
 const char* precision_name(CudaPrecision p) { return p == CudaPrecision::FP16 ? "fp16" : "fp32"; }
@@ -33,16 +31,6 @@ CudaPrecision parse_precision(const std::string& s) {
 }
 
 namespace {
-
-Act act_of(fb::Activation a) {
-  switch (a) {
-    case fb::Activation::SiLU: return Act::SiLU;
-    case fb::Activation::Sigmoid: return Act::Sigmoid;
-    default: return Act::None;
-  }
-}
-
-Shape physical_shape(const TensorInfo& t) { return Shape::from(t.physical.begin(), t.physical.end()); }
 
 // Pinned host memory (cudaHostAlloc), freed at scope exit.
 class PinnedFloats {
@@ -149,9 +137,9 @@ void CudaExecutor::Impl::bind_memory() {
   // a 256-byte boundary.
   std::vector<char> needed(nt, 0);
   for (int i = 0; i < plan->op_count(); ++i) {
-    const fb::Op* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (op->kind() == OpKind::Conv || op->kind() == OpKind::ConvTranspose) continue;
-    for (int t : *op->inputs())
+    const OpDesc& op = plan->op(i);
+    if (op.kind == OpKind::Conv || op.kind == OpKind::ConvTranspose) continue;
+    for (int t : op.in)
       if (t >= 0 && info(t).constant) needed[static_cast<size_t>(t)] = 1;
   }
   size_t total = 0;
@@ -174,50 +162,33 @@ void CudaExecutor::Impl::bind_memory() {
   }
 }
 
-// Mirrors OpRunner::prepare_op (which has already validated the plan): the same parameters and the
-// same choice between the local (NHWC, span-based) and the plain form of each op.
+// One launch sequence per op from its description (op_desc.h): the same parameters and the same
+// choice between the local (NHWC, span-based) and the plain form as the CPU backend.
 void CudaExecutor::Impl::prepare_op(int index) {
-  const fb::Op* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  const std::vector<int> in(op->inputs()->begin(), op->inputs()->end());
-  const std::vector<int> out(op->outputs()->begin(), op->outputs()->end());
-  const std::string what = "plan op " + std::to_string(index) + " (" + op_kind_name(op->kind()) + " '" +
-                           (op->name() ? op->name()->str() : "") + "')";
+  const OpDesc& op = plan->op(index);
+  const std::vector<int>& in = op.in;
+  const std::vector<int>& out = op.out;
   auto add = [&](std::function<void(cudaStream_t)> f) { steps.push_back({index, std::move(f)}); };
   auto dense_pos = [&](const MapView& m) { return dense_positions(m.h, m.w); };
+  const float* bias = in.size() > 2 && in[2] >= 0 ? plan->constant_data(in[2]) : nullptr;
 
-  switch (op->kind()) {
+  switch (op.kind) {
     case OpKind::Conv: {
-      const fb::ConvOptions* o = op->options_as_ConvOptions();
       const MapView x = map(in[0]), y = map(out[0]);
-      const int g = o->group();
-      ConvParams cp;
-      cp.cin = x.c, cp.cout = y.c, cp.kh = o->kernel_h(), cp.kw = o->kernel_w();
-      cp.sh = o->stride_h(), cp.sw = o->stride_w(), cp.pad_t = o->pad_top(), cp.pad_l = o->pad_left();
-      cp.pad_b = o->pad_bottom(), cp.pad_r = o->pad_right(), cp.dh = o->dilation_h(), cp.dw = o->dilation_w();
-      cp.group = g, cp.act = act_of(o->activation());
-      const float* bias = in.size() > 2 && in[2] >= 0 ? plan->constant_data(in[2]) : nullptr;
-      auto conv = std::make_unique<ConvCuda>(cp, plan->constant_data(in[1]), bias,
+      auto conv = std::make_unique<ConvCuda>(op.conv, plan->constant_data(in[1]), bias,
                                              opt.precision == CudaPrecision::FP16);
       weight_bytes += conv->device_bytes();
       const ConvCuda* c = conv.get();
       convs.push_back(std::move(conv));
-      const bool has_res = o->has_residual();
+      const bool has_res = op.has_residual;
       const MapView r = has_res ? map(in[3]) : MapView{};
       const PosList pos = dense_pos(y);
       add([c, x, y, r, has_res, pos](cudaStream_t s) { c->run(x, y, has_res ? &r : nullptr, pos, s); });
       break;
     }
     case OpKind::ConvTranspose: {
-      const fb::ConvOptions* o = op->options_as_ConvOptions();
       const MapView x = map(in[0]), y = map(out[0]);
-      ConvTransposeParams cp;
-      cp.cin = x.c, cp.cout = y.c, cp.kh = o->kernel_h(), cp.kw = o->kernel_w();
-      cp.sh = o->stride_h(), cp.sw = o->stride_w(), cp.pad_t = o->pad_top(), cp.pad_l = o->pad_left();
-      cp.pad_b = o->pad_bottom(), cp.pad_r = o->pad_right(), cp.dh = o->dilation_h(), cp.dw = o->dilation_w();
-      cp.group = o->group(), cp.out_pad_h = o->output_pad_h(), cp.out_pad_w = o->output_pad_w();
-      cp.act = act_of(o->activation());
-      const float* bias = in.size() > 2 && in[2] >= 0 ? plan->constant_data(in[2]) : nullptr;
-      auto conv = std::make_unique<ConvTransposeCuda>(cp, plan->constant_data(in[1]), bias);
+      auto conv = std::make_unique<ConvTransposeCuda>(op.conv_t, plan->constant_data(in[1]), bias);
       weight_bytes += conv->device_bytes();
       const ConvTransposeCuda* c = conv.get();
       conv_ts.push_back(std::move(conv));
@@ -226,19 +197,14 @@ void CudaExecutor::Impl::prepare_op(int index) {
       break;
     }
     case OpKind::MaxPool: {
-      const fb::PoolOptions* o = op->options_as_PoolOptions();
-      PoolParams pp;
-      pp.kh = o->kernel_h(), pp.kw = o->kernel_w(), pp.sh = o->stride_h(), pp.sw = o->stride_w();
-      pp.pad_t = o->pad_top(), pp.pad_l = o->pad_left(), pp.pad_b = o->pad_bottom(), pp.pad_r = o->pad_right();
-      pp.dh = o->dilation_h(), pp.dw = o->dilation_w();
+      const PoolParams pp = op.pool;
       const MapView x = map(in[0]), y = map(out[0]);
       const PosList pos = dense_pos(y);
       add([pp, x, y, pos](cudaStream_t s) { maxpool2d_cuda(pp, x, y, pos, s); });
       break;
     }
     case OpKind::ResizeNearest: {
-      const fb::ResizeOptions* o = op->options_as_ResizeOptions();
-      const int sh = o->scale_h(), sw = o->scale_w();
+      const int sh = op.scale_h, sw = op.scale_w;
       const MapView x = map(in[0]), y = map(out[0]);
       const PosList pos = dense_pos(y);
       add([sh, sw, x, y, pos](cudaStream_t s) { resize_nearest_cuda(sh, sw, x, y, pos, s); });
@@ -248,50 +214,29 @@ void CudaExecutor::Impl::prepare_op(int index) {
     case OpKind::Sub:
     case OpKind::Mul:
     case OpKind::Div: {
-      const BinaryOp bop = op->kind() == OpKind::Add   ? BinaryOp::Add
-                           : op->kind() == OpKind::Sub ? BinaryOp::Sub
-                           : op->kind() == OpKind::Mul ? BinaryOp::Mul
-                                                       : BinaryOp::Div;
-      const TensorInfo &a = info(in[0]), &b = info(in[1]), &y = info(out[0]);
-      bool local = false;
-      LocalOperand la, lb;
-      if (y.layout == PlanLayout::NHWC) {
-        auto operand = [&](int t, LocalOperand& lo) {
-          const TensorInfo& ti = info(t);
-          if (!ti.constant && ti.layout == PlanLayout::NHWC && ti.shape == y.shape) {
-            lo.kind = LocalOperand::Map;
-            lo.map = map(t);
-            return true;
-          }
-          if (ti.constant && ti.numel == 1) {
-            lo.kind = LocalOperand::Scalar;
-            lo.values = data(t);
-            return true;
-          }
-          if (ti.constant && ti.numel == y.c() && ti.physical.back() == y.c()) {
-            lo.kind = LocalOperand::Channels;
-            lo.values = data(t);
-            return true;
-          }
-          return false;
+      const BinaryOp bop = op.bop;
+      if (op.local) {
+        auto operand = [&](int t, LocalOperand::Kind kind) {
+          LocalOperand lo;
+          lo.kind = kind;
+          if (kind == LocalOperand::Map) lo.map = map(t);
+          else lo.values = data(t);
+          return lo;
         };
-        local = operand(in[0], la) && operand(in[1], lb);
-      }
-      if (local) {
+        const LocalOperand la = operand(in[0], op.la), lb = operand(in[1], op.lb);
         const MapView ym = map(out[0]);
         const PosList pos = dense_pos(ym);
         add([bop, la, lb, ym, pos](cudaStream_t s) { binary_local_cuda(bop, la, lb, ym, pos, s); });
       } else {
         const float *pa = data(in[0]), *pb = data(in[1]);
         float* py = data(out[0]);
-        const Shape sa = physical_shape(a), sb = physical_shape(b), sy = physical_shape(y);
+        const Shape sa = op.a_shape, sb = op.b_shape, sy = op.out_shape;
         add([bop, pa, sa, pb, sb, py, sy](cudaStream_t s) { binary_plain_cuda(bop, pa, sa, pb, sb, py, sy, s); });
       }
       break;
     }
     case OpKind::Sigmoid: {
-      const TensorInfo& y = info(out[0]);
-      if (y.layout == PlanLayout::NHWC) {
+      if (op.local) {
         const MapView xm = map(in[0]), ym = map(out[0]);
         const PosList pos = dense_pos(ym);
         add([xm, ym, pos](cudaStream_t s) { unary_local_cuda(UnaryOp::Sigmoid, xm, ym, pos, s); });
@@ -305,13 +250,11 @@ void CudaExecutor::Impl::prepare_op(int index) {
     }
     case OpKind::Concat:
     case OpKind::Split: {
-      const fb::AxisOptions* o = op->options_as_AxisOptions();
-      const bool concat = op->kind() == OpKind::Concat;
+      const bool concat = op.kind == OpKind::Concat;
       const std::vector<int>& parts = concat ? in : out;
       const int whole = concat ? out[0] : in[0];
-      const TensorInfo& wt = info(whole);
-      const int axis = o->axis();
-      if (wt.layout == PlanLayout::NHWC && axis == 3) {
+      const int axis = op.axis;
+      if (op.local) {
         const MapView wm = map(whole);
         const PosList pos = dense_pos(wm);
         int off = 0;
@@ -323,16 +266,12 @@ void CudaExecutor::Impl::prepare_op(int index) {
           else add([part, slice, pos](cudaStream_t s) { copy_channels_cuda(slice, part, pos, s); });
         }
       } else {
-        std::vector<Shape> shapes;
-        std::vector<int64_t> sizes;
+        const std::vector<Shape> shapes = op.part_shapes;
+        const std::vector<int64_t> sizes = op.sizes;
         std::vector<float*> ptrs;
-        for (int t : parts) {
-          shapes.push_back(physical_shape(info(t)));
-          sizes.push_back(info(t).physical[static_cast<size_t>(axis)]);
-          ptrs.push_back(data(t));
-        }
+        for (int t : parts) ptrs.push_back(data(t));
         float* pw = data(whole);
-        const Shape sw = physical_shape(wt);
+        const Shape sw = op.a_shape;
         if (concat) {
           std::vector<const float*> cptrs(ptrs.begin(), ptrs.end());
           add([cptrs, shapes, axis, pw](cudaStream_t s) {
@@ -354,10 +293,8 @@ void CudaExecutor::Impl::prepare_op(int index) {
       break;
     }
     case OpKind::Transpose: {
-      const fb::TransposeOptions* o = op->options_as_TransposeOptions();
-      const TensorInfo& x = info(in[0]);
-      std::vector<int> perm(o->perm()->begin(), o->perm()->end());
-      const Shape sx = physical_shape(x);
+      const std::vector<int> perm(op.perm, op.perm + op.a_shape.rank);
+      const Shape sx = op.a_shape;
       const float* px = data(in[0]);
       float* py = data(out[0]);
       add([px, sx, perm, py](cudaStream_t s) { transpose_cuda(px, sx, perm.data(), py, s); });
@@ -366,27 +303,23 @@ void CudaExecutor::Impl::prepare_op(int index) {
     case OpKind::MatMul: {
       if (!matmul) matmul = std::make_unique<MatmulCuda>(opt.use_cublas);
       const MatmulCuda* mm = matmul.get();
-      const Shape sa = physical_shape(info(in[0])), sb = physical_shape(info(in[1])), sy = physical_shape(info(out[0]));
+      const Shape sa = op.a_shape, sb = op.b_shape, sy = op.out_shape;
       const float *pa = data(in[0]), *pb = data(in[1]);
       float* py = data(out[0]);
       add([mm, pa, sa, pb, sb, py, sy](cudaStream_t s) { mm->run(pa, sa, pb, sb, py, sy, s); });
       break;
     }
     case OpKind::Softmax: {
-      const fb::AxisOptions* o = op->options_as_AxisOptions();
-      const int axis = o->axis();
-      const Shape sx = physical_shape(info(in[0]));
+      const int axis = op.axis;
+      const Shape sx = op.a_shape;
       const float* px = data(in[0]);
       float* py = data(out[0]);
       add([px, sx, axis, py](cudaStream_t s) { softmax_cuda(px, sx, axis, py, s); });
       break;
     }
     case OpKind::Slice: {
-      const fb::SliceOptions* o = op->options_as_SliceOptions();
-      const TensorInfo &x = info(in[0]), &y = info(out[0]);
-      std::vector<int64_t> starts(o->starts()->begin(), o->starts()->end());
-      std::vector<int64_t> steps_(o->steps()->begin(), o->steps()->end());
-      const Shape sx = physical_shape(x), sy = physical_shape(y);
+      const Shape sx = op.a_shape, sy = op.out_shape;
+      const std::vector<int64_t> starts(op.starts, op.starts + sx.rank), steps_(op.steps, op.steps + sx.rank);
       const float* px = data(in[0]);
       float* py = data(out[0]);
       add([px, sx, starts, steps_, py, sy](cudaStream_t s) {
@@ -395,8 +328,7 @@ void CudaExecutor::Impl::prepare_op(int index) {
       break;
     }
     case OpKind::Relayout: {
-      const TensorInfo& y = info(out[0]);
-      if (y.layout == PlanLayout::NHWC) {
+      if (op.to_nhwc) {
         const float* px = data(in[0]);
         const MapView ym = map(out[0]);
         add([px, ym](cudaStream_t s) { nchw_to_nhwc_cuda(px, ym, s); });
@@ -408,7 +340,7 @@ void CudaExecutor::Impl::prepare_op(int index) {
       break;
     }
     default:
-      throw Error(what + ": not supported by the CUDA backend");
+      throw Error(op.what() + ": not supported by the CUDA backend");
   }
 }
 
@@ -419,9 +351,7 @@ void CudaExecutor::Impl::run_plain_checked(int begin, int end) {
       for (int k = first; k < last; ++k) steps[static_cast<size_t>(k)].launch(stream);
       CUDA_CHECK(cudaStreamSynchronize(stream));
     } catch (const Error& e) {
-      const fb::Op* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      throw Error("plan op " + std::to_string(i) + " (" + op_kind_name(op->kind()) + " '" +
-                  (op->name() ? op->name()->str() : "") + "') on the GPU: " + e.what());
+      throw Error(plan->op(i).what() + " on the GPU: " + e.what());
     }
   }
 }
@@ -463,10 +393,6 @@ CudaExecutor::CudaExecutor(std::shared_ptr<const Plan> plan, CudaOptions opt) : 
   Impl& I = *impl_;
   I.plan = std::move(plan);
   I.opt = opt;
-  {
-    OpRunner validate(I.plan);  // the CPU backend's checks and messages; dropped right away
-    (void)validate;
-  }
   const std::string why = probe_device(opt.device);
   if (!why.empty()) throw Error("no CUDA device: " + why);
   CUDA_CHECK(cudaSetDevice(opt.device));

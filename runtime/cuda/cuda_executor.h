@@ -1,7 +1,6 @@
 // Dense execution of a plan on a CUDA GPU, the GPU twin of DenseExecutor (runtime/dense_executor.h).
 //
-//   prepare (constructor): the plan is validated by the same rules as the CPU backend (an OpRunner is
-//     built and dropped: same checks, same messages); weights are uploaded once (convolutions packed
+//   prepare (constructor): the ops come described and validated from the plan (runtime/op_desc.h); weights are uploaded once (convolutions packed
 //     for their kernels, fp16 copies in fp16 mode; other constants as they are); ONE device arena of
 //     plan.arena_bytes() is allocated and every tensor is bound at its arena offset, aliases (channel
 //     slices of wider NHWC maps: in-place concat / split) at root + channel offset, exactly as the CPU

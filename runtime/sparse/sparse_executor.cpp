@@ -14,8 +14,6 @@
 
 namespace fx {
 
-namespace fb = ::fluxshard::plan;
-
 // Storage of one root tensor (a tensor that owns memory; in-place concat members live inside it).
 // Maps that carry labels are double-buffered: `cur` holds this frame's values, the other buffer the
 // previous frame's while the root is being shifted.
@@ -89,10 +87,10 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
 
   // The image enters through one Relayout into the network's NHWC layout; that op is where labels start.
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    for (int t : *op->inputs())
+    const OpDesc& op = plan_->op(i);
+    for (int t : op.in)
       if (t >= 0 && is_graph_input(P, t)) {
-        if (op->kind() != OpKind::Relayout || input_op_ >= 0)
+        if (op.kind != OpKind::Relayout || input_op_ >= 0)
           throw Error("sparse execution needs the image to enter through a single layout conversion");
         input_op_ = i;
       }
@@ -102,13 +100,13 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   // Label maps for every spatial map produced by a local or global op.
   size_t max_positions = 0, max_floats = 0;
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
-    if (region == fb::Region::Epilogue) continue;
-    for (int t : *op->outputs()) {
+    const OpDesc& op = plan_->op(i);
+    PlanRegion region = op.region;
+    if (region == PlanRegion::Epilogue) continue;
+    for (int t : op.out) {
       const TensorInfo& ti = P.tensor(t);
       bool spatial = ti.layout == PlanLayout::NHWC && ti.stride > 0;
-      if (region == fb::Region::Local && !spatial)
+      if (region == PlanRegion::Local && !spatial)
         throw Error("local op writes a non-spatial tensor '" + ti.name + "'");
       if (!spatial) continue;
       // A map covers the image at its stride (plus a border cell or two): with the plan's input of at
@@ -125,8 +123,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     }
   }
   {
-    const fb::Op* in_op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
-    if (!labels_[static_cast<size_t>(in_op->outputs()->Get(0))])
+    const OpDesc& in_op = plan_->op(input_op_);
+    if (!labels_[static_cast<size_t>(in_op.out[0])])
       throw Error("sparse execution needs the image's layout conversion to produce a cached map");
   }
   // Storage: one buffer per root, two for roots holding labelled maps.
@@ -206,14 +204,14 @@ void SparseExecutor::find_island_entries() {
   const size_t nt = P.tensors().size();
   island_entry_.assign(nt, -1);
   auto region_of = [&](int op) {
-    const fb::Op* o = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(op));
-    return o->spatial() ? o->spatial()->region() : fb::Region::Epilogue;
+    const OpDesc& o = plan_->op(op);
+    return o.region;
   };
   std::vector<char> seen(nt);
   std::vector<int> stack;
   for (int i = 0; i < P.op_count(); ++i) {
-    if (region_of(i) != fb::Region::Global) continue;
-    for (int out : *P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()) {
+    if (region_of(i) != PlanRegion::Global) continue;
+    for (int out : P.op(i).out) {
       const LabelMap* L = labels_[static_cast<size_t>(out)].get();
       if (!L) continue;
       // Back through the island's ops (and unlabelled layout conversions) to the labelled maps of local
@@ -223,16 +221,16 @@ void SparseExecutor::find_island_entries() {
       int entry = -1;
       bool single = true;
       while (!stack.empty() && single) {
-        const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(stack.back()));
+        const OpDesc& op = P.op(stack.back());
         stack.pop_back();
-        for (int t : *op->inputs()) {
+        for (int t : op.in) {
           if (t < 0 || P.tensor(t).constant || seen[static_cast<size_t>(t)]) continue;
           seen[static_cast<size_t>(t)] = 1;
           const int from = P.tensor(t).producer;
           const LabelMap* l = labels_[static_cast<size_t>(t)].get();
           if (from < 0) {
             single = false;  // the graph input itself: no island reads it directly
-          } else if (l && region_of(from) == fb::Region::Local) {
+          } else if (l && region_of(from) == PlanRegion::Local) {
             if (l->h != L->h || l->w != L->w || (entry >= 0 && entry != t)) single = false;
             entry = t;
           } else {
@@ -275,7 +273,7 @@ void SparseExecutor::reset(const uint8_t* rgb) {
   // value for any thread count, and eight independent chains instead of one.
   op_scale_.assign(static_cast<size_t>(plan_->op_count()), 0.f);
   pool_->run(plan_->op_count(), [&](int64_t i, int) {
-    const int t = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()->Get(0);
+    const int t = plan_->op(static_cast<int>(i)).out[0];
     if (!labels_[static_cast<size_t>(t)]) return;
     const MapView m = map_of(t);
     const int c8 = m.c / 8 * 8;
@@ -551,8 +549,8 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   for (Label l : block_labels) stats_.fresh_blocks += l == kInvalid;
   ref_cur_ ^= 1;
 
-  const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
-  int out = op->outputs()->Get(0);
+  const OpDesc& op = plan_->op(input_op_);
+  int out = op.out[0];
   LabelMap& L = *labels_[static_cast<size_t>(out)];
   cur_labels_[static_cast<size_t>(out)] = &L;
   L.fill_blocks(block_labels.data(), cols_, rows_, block_);
@@ -600,9 +598,9 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
 
 void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   const Plan& P = *plan_;
-  const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  const auto* outs = op->outputs();
-  int out = outs->Get(0);
+  const OpDesc& op = plan_->op(index);
+  const std::vector<int>& outs = op.out;
+  int out = outs[0];
   auto in_labels = [&](int t) -> LabelMap* {
     LabelMap* l = cur_labels_[static_cast<size_t>(t)];
     if (!l) throw Error("local op " + std::to_string(index) + " reads a map without labels");
@@ -615,31 +613,24 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   //    share the input's map instead of recomputing it.
   const LabelMap* maps[OpRunner::kMaxParts + 4];
   int nmaps = 0;
-  for (int t : *op->inputs())
+  for (int t : op.in)
     if (t >= 0 && !P.tensor(t).constant && nmaps < static_cast<int>(OpRunner::kMaxParts) + 4)
       maps[nmaps++] = in_labels(t);
-  AxisWindow wy, wx;
-  if (auto c = op->options_as_ConvOptions()) {
-    wy = {c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
-    wx = {c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-  } else if (auto q = op->options_as_PoolOptions()) {
-    wy = {q->kernel_h(), q->stride_h(), q->pad_top(), q->dilation_h()};
-    wx = {q->kernel_w(), q->stride_w(), q->pad_left(), q->dilation_w()};
-  }
-  bool windowed = op->kind() == OpKind::Conv || op->kind() == OpKind::MaxPool;
+  AxisWindow wy = op.wy, wx = op.wx;
+  bool windowed = op.kind == OpKind::Conv || op.kind == OpKind::MaxPool;
   bool unit_window = wy.stride == 1 && wx.stride == 1 &&
                      (p.footprint_only || (wy.kernel == 1 && wx.kernel == 1 && wy.pad == 0 && wx.pad == 0));
-  bool passthrough = (!windowed || unit_window) && op->kind() != OpKind::ConvTranspose &&
-                     op->kind() != OpKind::ResizeNearest && nmaps > 0;
+  bool passthrough = (!windowed || unit_window) && op.kind != OpKind::ConvTranspose &&
+                     op.kind != OpKind::ResizeNearest && nmaps > 0;
   for (int i = 1; i < nmaps && passthrough; ++i) passthrough = maps[i] == maps[0];
   LabelMap* shared = passthrough ? const_cast<LabelMap*>(maps[0]) : nullptr;
   if (shared && shared->h == labels_[static_cast<size_t>(out)]->h &&
       shared->w == labels_[static_cast<size_t>(out)]->w) {
-    for (int t : *outs) cur_labels_[static_cast<size_t>(t)] = shared;
+    for (int t : outs) cur_labels_[static_cast<size_t>(t)] = shared;
   } else {
     LabelMap& L = *labels_[static_cast<size_t>(out)];
     cur_labels_[static_cast<size_t>(out)] = &L;
-    switch (op->kind()) {
+    switch (op.kind) {
       case OpKind::Conv:
       case OpKind::MaxPool: {
         if (p.footprint_only) {
@@ -648,9 +639,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         }
         propagate_window(*maps[0], wy, wx, round, L, label_scratch_);
         // A fused residual is read at the same position: it must agree too.
-        auto c = op->options_as_ConvOptions();
-        if (c && c->has_residual()) {
-          const LabelMap& res = *in_labels(op->inputs()->Get(3));
+        if (op.has_residual) {
+          const LabelMap& res = *in_labels(op.in[3]);
           if (!res.all_zero || !L.all_zero) {
             for (size_t k = 0; k < L.v.size(); ++k)
               if (!same_move(L.v[k], res.v[k], L.stride, round)) L.v[k] = kInvalid;
@@ -660,16 +650,12 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         break;
       }
       case OpKind::ConvTranspose: {
-        auto c = op->options_as_ConvOptions();
-        AxisWindow ty{c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
-        AxisWindow tx{c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-        if (p.footprint_only) propagate_upsample(*maps[0], ty.stride, tx.stride, round, L);
-        else propagate_transposed(*maps[0], ty, tx, round, L);
+        if (p.footprint_only) propagate_upsample(*maps[0], op.wy.stride, op.wx.stride, round, L);
+        else propagate_transposed(*maps[0], op.wy, op.wx, round, L);
         break;
       }
       case OpKind::ResizeNearest: {
-        auto r = op->options_as_ResizeOptions();
-        propagate_upsample(*maps[0], r->scale_h(), r->scale_w(), round, L);
+        propagate_upsample(*maps[0], op.scale_h, op.scale_w, round, L);
         break;
       }
       default:
@@ -677,8 +663,7 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         propagate_pointwise(maps, nmaps, round, L);
         break;
     }
-    for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k)
-      cur_labels_[static_cast<size_t>(outs->Get(k))] = &L;  // split
+    for (size_t k = 1; k < outs.size(); ++k) cur_labels_[static_cast<size_t>(outs[k])] = &L;  // split
   }
   LabelMap& L = *cur_labels_[static_cast<size_t>(out)];
   stats_.labels_ms += ms_since(t_labels);
@@ -688,17 +673,17 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   //    views of the input are written by their producers, not here.
   bool need_shift = L.shifted(round);
   bool compute = true;  // the op computes its output (truncation applies), rather than moving data
-  if (op->kind() == OpKind::Concat || op->kind() == OpKind::Split) {
+  if (op.kind == OpKind::Concat || op.kind == OpKind::Split) {
     compute = false;
-    bool concat = op->kind() == OpKind::Concat;
-    int whole_t = concat ? out : op->inputs()->Get(0);
+    bool concat = op.kind == OpKind::Concat;
+    int whole_t = concat ? out : op.in[0];
     MapView whole = map_of(whole_t);
     const TensorInfo& wt = P.tensor(whole_t);
     int whole_root = wt.alias_root >= 0 ? wt.alias_root : whole_t;
     int whole_off = wt.alias_root >= 0 ? wt.channel_offset : 0;
     int off = 0;
-    const auto* parts = concat ? op->inputs() : op->outputs();
-    for (int t : *parts) {
+    const std::vector<int>& parts = concat ? op.in : op.out;
+    for (int t : parts) {
       MapView part = map_of(t), slot = whole.channels(off, part.c);
       if (part.data != slot.data || part.pixel_stride != slot.pixel_stride) {
         if (concat) {
@@ -717,8 +702,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   for (const Span& sp : spans) recompute += sp.x1 - sp.x0;
   stats_.local_positions += positions;
   stats_.recomputed_positions += recompute;
-  stats_.local_flops += static_cast<double>(op->flops());
-  stats_.recomputed_flops += positions ? static_cast<double>(op->flops()) * recompute / positions : 0.0;
+  stats_.local_flops += static_cast<double>(op.flops);
+  stats_.recomputed_flops += positions ? static_cast<double>(op.flops) * recompute / positions : 0.0;
   op_share_[static_cast<size_t>(index)] = positions ? static_cast<float>(recompute) / positions : 0.f;
   if (recompute == 0) {
     stats_.copy_ms += ms_since(t_copy);
@@ -742,8 +727,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
 }
 
 bool SparseExecutor::dirty_inputs(int index) const {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  for (int t : *op->inputs()) {
+  const OpDesc& op = plan_->op(index);
+  for (int t : op.in) {
     if (t < 0 || plan_->tensor(t).constant) continue;
     const LabelMap* l = labels(t);
     if (l ? !l->all_zero : changed_[static_cast<size_t>(t)] != 0) return true;
@@ -752,9 +737,9 @@ bool SparseExecutor::dirty_inputs(int index) const {
 }
 
 bool SparseExecutor::relayout_changed(int index, bool round) {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  if (op->kind() != OpKind::Relayout) return false;
-  const int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
+  const OpDesc& op = plan_->op(index);
+  if (op.kind != OpKind::Relayout) return false;
+  const int in = op.in[0], out = op.out[0];
   const LabelMap* L = labels(in);
   if (!L || plan_->tensor(out).layout == PlanLayout::NHWC) return false;
   // Its NCHW output persists across frames and equals the input's previous values: only positions whose
@@ -778,12 +763,12 @@ bool SparseExecutor::relayout_changed(int index, bool round) {
 // Global (attention island) and epilogue ops: recomputed whole when an input changed. Spatial outputs
 // of the island are then compared with the cache like recomputed local positions.
 void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  bool global = op->spatial() && op->spatial()->region() == fb::Region::Global;
+  const OpDesc& op = plan_->op(index);
+  bool global = op.region == PlanRegion::Global;
   // A layout conversion feeding the column tail missed the frames the tail ran on columns: it runs whole.
   const bool stale = tail_stale_ && tail_->feeds(index);
   bool dirty = stale || dirty_inputs(index);
-  for (int t : *op->outputs()) {
+  for (int t : op.out) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (L) {
       cur_labels_[static_cast<size_t>(t)] = L;
@@ -804,7 +789,7 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
   runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
   if (global) ++stats_.islands_run;
   else ++stats_.epilogue_run;
-  for (int t : *op->outputs()) {
+  for (int t : op.out) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (!L) continue;
     if (op_eps(p, index) <= 0.f) continue;  // everything counts as changed
@@ -834,13 +819,13 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
   const Plan& P = *plan_;
   bool columns = false;  // this frame the column tail replaces its covered ops
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
+    const OpDesc& op = plan_->op(i);
+    PlanRegion region = op.region;
     if (tail_ && i == tail_->covered().front()) columns = run_tail(params.round_offsets);
     if (columns && tail_->covers(i)) continue;
     if (i == input_op_) {
       run_input_op(block_labels, frame_rgb, params);
-    } else if (region == fb::Region::Local) {
+    } else if (region == PlanRegion::Local) {
       run_local_op(i, params);
     } else {
       run_dense_op(i, params);
@@ -863,7 +848,7 @@ bool SparseExecutor::run_tail(bool round) {
   const float share = static_cast<float>(k) / static_cast<float>(tail_->anchors());
   for (int i : tail_->covered()) {
     op_share_[static_cast<size_t>(i)] = share;
-    for (int t : *plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs())
+    for (int t : plan_->op(i).out)
       changed_[static_cast<size_t>(t)] = k > 0;
   }
   stats_.epilogue_ms += ms_since(t0);
@@ -871,10 +856,10 @@ bool SparseExecutor::run_tail(bool round) {
 }
 
 void SparseExecutor::refresh_op(int index) {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const OpDesc& op = plan_->op(index);
   if (index == input_op_) {
     // The network's input map, rewritten from R_t (it only differs where a threshold kept old pixels).
-    int out = op->outputs()->Get(0);
+    int out = op.out[0];
     MapView m = map_of(out);
     const uint8_t* rgb = reference_rgb();
     for (int y = 0; y < m.h; ++y)
@@ -895,7 +880,7 @@ void SparseExecutor::refresh_op(int index) {
   }
   // Recompute in the current buffers; the values become the exact function of the current inputs.
   runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
-  for (int t : *op->outputs())
+  for (int t : op.out)
     if (LabelMap* L = labels_[static_cast<size_t>(t)].get()) {
       cur_labels_[static_cast<size_t>(t)] = L;
       L->fill(0);
