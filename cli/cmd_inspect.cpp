@@ -2,6 +2,8 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "runtime/backend.h"
 #include "runtime/plan.h"
 
 namespace fx::cli {
@@ -50,6 +52,12 @@ int cmd_inspect(const Args& args) {
   args.max_positionals(1);
   auto plan = Plan::load_file(args.positional(0, "PLAN.fsp"));
   bool json = args.has("--json");
+  // --backend: where each op runs on that backend (its own kernels, or the CPU fallback).
+  std::shared_ptr<Device> device;
+  if (args.has("--backend")) device = make_device(plan, backend_options(args));
+  auto runs_on = [&](int i) -> std::string {
+    return device->supports(i) ? device->options().kind : "cpu (fallback)";
+  };
   uint64_t region_flops[3] = {0, 0, 0};
   int region_ops[3] = {0, 0, 0};
   if (json) {
@@ -62,8 +70,9 @@ int cmd_inspect(const Args& args) {
   } else {
     std::printf("%s: %s, input %dx%d, %zu classes, arena %.1f MB\n\n", plan->source().c_str(), plan->task().c_str(),
                 plan->input_w(), plan->input_h(), plan->class_names().size(), plan->arena_bytes() / 1e6);
-    std::printf("%4s  %-22s %-44s %-18s %6s  %-11s %-8s %10s\n", "#", "op", "name", "output", "stride", "halo t,l,b,r",
-                "region", "MFLOPs");
+    if (device) std::printf("backend: %s\n\n", device->name().c_str());
+    std::printf("%4s  %-22s %-44s %-18s %6s  %-11s %-8s %10s%s\n", "#", "op", "name", "output", "stride", "halo t,l,b,r",
+                "region", "MFLOPs", device ? "  runs on" : "");
   }
   for (int i = 0; i < plan->op_count(); ++i) {
     const OpDesc& op = plan->op(i);
@@ -87,6 +96,10 @@ int cmd_inspect(const Args& args) {
           "llu",
           shape_str(out.shape).c_str(), out.layout == PlanLayout::NHWC ? "NHWC" : "plain", out.stride, ht, hl, hb, hr,
           region_str(region), static_cast<unsigned long long>(op.flops));
+      if (device) {
+        std::printf(",\"runs_on\":");
+        json_string(runs_on(i));
+      }
       if (s.kernel_h > 1 || s.stride_h > 1 || s.upsample > 1)
         std::printf(",\"kernel\":[%d,%d],\"conv_stride\":[%d,%d],\"pads\":[%d,%d,%d,%d],\"upsample\":%d", s.kernel_h,
                     s.kernel_w, s.stride_h, s.stride_w, s.pad_top, s.pad_left, s.pad_bottom, s.pad_right, s.upsample);
@@ -95,8 +108,9 @@ int cmd_inspect(const Args& args) {
       if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
       char halo[32];
       std::snprintf(halo, sizeof halo, "%d,%d,%d,%d", ht, hl, hb, hr);
-      std::printf("%4d  %-22s %-44s %-18s %6d  %-11s %-8s %10.2f\n", i, op_label(op).c_str(), name.c_str(),
-                  shape_str(out.shape).c_str(), out.stride, halo, region_str(region), op.flops / 1e6);
+      std::printf("%4d  %-22s %-44s %-18s %6d  %-11s %-8s %10.2f%s%s\n", i, op_label(op).c_str(), name.c_str(),
+                  shape_str(out.shape).c_str(), out.stride, halo, region_str(region), op.flops / 1e6,
+                  device ? "  " : "", device ? runs_on(i).c_str() : "");
     }
   }
   uint64_t total = plan->total_flops();

@@ -76,6 +76,9 @@ struct OpDesc {
   // Relayout: Plain (NCHW) -> NHWC, or back.
   bool to_nhwc = false;
 
+  // Local ops: the tensor whose positions a span list names (the output; for a Split, and a Relayout
+  // back to NCHW, the map being read).
+  int span_tensor() const { return kind == OpKind::Split || (kind == OpKind::Relayout && !to_nhwc) ? in[0] : out[0]; }
   // "plan op 3 (Conv 'model.0.conv')": how errors name the op.
   std::string what() const;
 };

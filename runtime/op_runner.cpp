@@ -57,15 +57,10 @@ const TensorInfo& OpRunner::tensor(int id) const {
 float* OpRunner::data(int tensor, const TensorBases& bases) const {
   const TensorInfo& t = this->tensor(tensor);
   if (t.constant) return const_cast<float*>(plan_->constant_data(tensor));
-  if (t.alias_root >= 0) return bases[static_cast<size_t>(t.alias_root)] + t.channel_offset;
-  return bases[static_cast<size_t>(tensor)];
+  return storage_of(t, tensor, bases);
 }
 
-MapView OpRunner::map(int tensor, const TensorBases& bases) const {
-  const TensorInfo& t = this->tensor(tensor);
-  return {data(tensor, bases), static_cast<int>(t.h()), static_cast<int>(t.w()), static_cast<int>(t.c()),
-          t.pixel_stride};
-}
+MapView OpRunner::map(int tensor, const TensorBases& bases) const { return map_at(this->tensor(tensor), data(tensor, bases)); }
 
 void OpRunner::prepare_op(const OpDesc& d) {
   auto p = std::make_unique<PreparedOp>();
@@ -93,9 +88,7 @@ void OpRunner::prepare_op(const OpDesc& d) {
       break;
   }
   if (d.local) {
-    // The whole map the op writes: its output, or for a split the map being split.
-    const TensorInfo& m = tensor(d.kind == OpKind::Split || (d.kind == OpKind::Relayout && !d.to_nhwc) ? d.in[0]
-                                                                                                       : d.out[0]);
+    const TensorInfo& m = tensor(d.span_tensor());
     for (int y = 0; y < m.h(); ++y) p->spans.push_back({y, 0, static_cast<int>(m.w())});
     p->span_list = make_span_list(p->spans);
   }

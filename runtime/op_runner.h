@@ -11,13 +11,10 @@
 #include "ops/map_view.h"
 #include "ops/thread_pool.h"
 #include "ops/workspace.h"
+#include "runtime/backend.h"  // TensorBases
 #include "runtime/plan.h"
 
 namespace fx {
-
-// Storage of one invocation: a data pointer per tensor id; only storage owners (non-aliased,
-// non-constant tensors) are read.
-using TensorBases = std::vector<float*>;
 
 class OpRunner {
  public:
