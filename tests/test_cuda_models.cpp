@@ -10,7 +10,8 @@
 //  - the motion search on real frames (the goldens', so that this binary needs no video decoder and
 //    can be carried to a GPU machine without FFmpeg) == MotionAligner;
 //  - the CLI's --backend cuda messages (also without a device / without CUDA compiled in).
-// GPU cases WARN "no CUDA device: ..." and return when there is none.
+// GPU cases skip (FX_SKIP "no CUDA device: ...") when there is none: CTest reports test_cuda_models_gpu
+// as Skipped.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
