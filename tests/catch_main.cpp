@@ -35,8 +35,11 @@ int main(int argc, char** argv) {
   if (listing || failed != 0) return failed;
   const int skipped = fx::test::skipped_cases().load();
   if (skipped > 0 || g_cases_run == 0) {
-    if (g_cases_run == 0) std::fprintf(stderr, "no test case ran: exit code %d (CTest: Skipped)\n", fx::test::kSkipExitCode);
-    else std::fprintf(stderr, "%d test case(s) skipped: exit code %d (CTest: Skipped)\n", skipped, fx::test::kSkipExitCode);
+    if (g_cases_run == 0)
+      std::fprintf(stderr, "no test case ran: exit code %d (CTest: Skipped)\n", fx::test::kSkipExitCode);
+    else
+      std::fprintf(stderr, "%d test case(s) skipped: exit code %d (CTest: Skipped)\n", skipped,
+                   fx::test::kSkipExitCode);
     return fx::test::kSkipExitCode;
   }
   return 0;

@@ -36,11 +36,10 @@ inline bool cuda_device(std::string* why) {
 
 }  // namespace fx::test
 
-#define FX_REQUIRE_CUDA_DEVICE()                          \
-  do {                                                    \
-    std::string fx_why_;                                  \
-    if (!::fx::test::cuda_device(&fx_why_))               \
-      FX_SKIP("no CUDA device: " << fx_why_);             \
+#define FX_REQUIRE_CUDA_DEVICE()                                                    \
+  do {                                                                              \
+    std::string fx_why_;                                                            \
+    if (!::fx::test::cuda_device(&fx_why_)) FX_SKIP("no CUDA device: " << fx_why_); \
   } while (0)
 
 #if defined(FLUXSHARD_HAVE_CUDA)

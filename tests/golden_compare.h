@@ -17,15 +17,16 @@
 namespace fx::test {
 
 struct ChannelError {
-  double rel = 0;         // max over non-score channels of max |ours - ref| / the channel's range
+  double rel = 0;  // max over non-score channels of max |ours - ref| / the channel's range
   size_t rel_channel = 0;
-  double score_abs = 0;   // max |ours - ref| over the class-score rows
+  double score_abs = 0;  // max |ours - ref| over the class-score rows
   size_t score_channel = 0;
   size_t non_finite = 0;  // non-finite values of ours
   std::string str() const {
     std::ostringstream s;
     s << "worst channel error " << rel << " of its own range (channel " << rel_channel << ")";
-    if (score_abs > 0 || score_channel > 0) s << ", class scores max abs error " << score_abs << " (row " << score_channel << ")";
+    if (score_abs > 0 || score_channel > 0)
+      s << ", class scores max abs error " << score_abs << " (row " << score_channel << ")";
     return s.str();
   }
 };

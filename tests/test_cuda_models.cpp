@@ -168,9 +168,9 @@ TEST_CASE("cuda: fp32 end to end matches the CPU and ONNX Runtime, identical det
       CHECK(non_finite == 0);
       // ONNX Runtime's outputs, with test_models.cpp's tolerance: class scores within 1e-4, every other
       // channel within 1e-3 of its own range.
-      const test::ChannelError e = test::channel_error(
-          gpu_outs[i].data(), g.outputs[i], i == 0 ? 4 : 0,
-          i == 0 ? 4 + static_cast<size_t>(output_layout(*c.plan).num_classes) : 0);
+      const test::ChannelError e =
+          test::channel_error(gpu_outs[i].data(), g.outputs[i], i == 0 ? 4 : 0,
+                              i == 0 ? 4 + static_cast<size_t>(output_layout(*c.plan).num_classes) : 0);
       INFO("vs ONNX Runtime: " << e.str());
       CHECK(e.rel <= 1e-3);
       CHECK(e.score_abs <= 1e-4);

@@ -127,8 +127,7 @@ TEST_CASE("yolo11n-seg-640 segment matches ONNX Runtime on bedroom frame 10", "[
 // The goldens above store inputs from an older letterbox (~1 grey level from today's); this one was
 // made from today's `fluxshard letterbox` of its frame, and its input must still be exactly what the
 // letterbox gives, so the decoder + letterbox path is inside the ONNX Runtime comparison too.
-TEST_CASE("yolo11n-320 detect matches ONNX Runtime on today's letterbox of cockatoo frame 120",
-          "[model][letterbox]") {
+TEST_CASE("yolo11n-320 detect matches ONNX Runtime on today's letterbox of cockatoo frame 120", "[model][letterbox]") {
   const std::string file = "yolo11n-320_cockatoo_f120.fxg";
   test::Golden g = test::read_golden(test::source_path("tests/goldens/" + file));
   VideoReader reader(test::source_path("assets/" + g.clip));

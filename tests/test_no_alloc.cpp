@@ -129,19 +129,19 @@ extern "C" void* realloc(void* p, size_t n) noexcept {
 }
 
 // Every other allocating entry point: count, forward.
-#define FX_INTERPOSE(ret, name, params, args)                       \
-  extern "C" ret name params noexcept {                             \
-    static ret(*next_fn) params = nullptr;                          \
-    auto next_f = next(next_fn, #name);                             \
-    Counted c;                                                      \
-    return next_f args;                                             \
+#define FX_INTERPOSE(ret, name, params, args) \
+  extern "C" ret name params noexcept {       \
+    static ret(*next_fn) params = nullptr;    \
+    auto next_f = next(next_fn, #name);       \
+    Counted c;                                \
+    return next_f args;                       \
   }
-#define FX_INTERPOSE_THROWING(ret, name, params, args)              \
-  extern "C" ret name params {                                      \
-    static ret(*next_fn) params = nullptr;                          \
-    auto next_f = next(next_fn, #name);                             \
-    Counted c;                                                      \
-    return next_f args;                                             \
+#define FX_INTERPOSE_THROWING(ret, name, params, args) \
+  extern "C" ret name params {                         \
+    static ret(*next_fn) params = nullptr;             \
+    auto next_f = next(next_fn, #name);                \
+    Counted c;                                         \
+    return next_f args;                                \
   }
 using sz = size_t;
 using heap = void*;
@@ -257,9 +257,7 @@ void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept
   void* p = nullptr;
   return posix_memalign(&p, static_cast<size_t>(a), n ? n : 1) == 0 ? p : nullptr;
 }
-void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
-  return operator new(n, a, t);
-}
+void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept { return operator new(n, a, t); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
@@ -303,9 +301,7 @@ long allocations_in(F&& fn, bool trace = true) {
 // Keeps the compiler from pairing away an allocation and its release.
 void escape(void* p) { asm volatile("" : : "g"(p) : "memory"); }
 
-std::shared_ptr<const Plan> plan_of(const char* model) {
-  return test::compiled_model(test::source_path(model)).plan;
-}
+std::shared_ptr<const Plan> plan_of(const char* model) { return test::compiled_model(test::source_path(model)).plan; }
 
 }  // namespace
 
@@ -314,8 +310,16 @@ TEST_CASE("the counter sees every allocator, once per call", "[runtime][alloc]")
     INFO(what);
     CHECK(allocations_in(fn) == 1);
   };
-  one("malloc", [] { void* p = std::malloc(100); escape(p); std::free(p); });
-  one("calloc", [] { void* p = std::calloc(10, 10); escape(p); std::free(p); });
+  one("malloc", [] {
+    void* p = std::malloc(100);
+    escape(p);
+    std::free(p);
+  });
+  one("calloc", [] {
+    void* p = std::calloc(10, 10);
+    escape(p);
+    std::free(p);
+  });
   one("realloc", [] {
     void* p = nullptr;
     escape(&p);
@@ -323,26 +327,63 @@ TEST_CASE("the counter sees every allocator, once per call", "[runtime][alloc]")
     escape(p);
     std::free(p);
   });
-  one("aligned_alloc", [] { void* p = std::aligned_alloc(64, 128); escape(p); std::free(p); });
+  one("aligned_alloc", [] {
+    void* p = std::aligned_alloc(64, 128);
+    escape(p);
+    std::free(p);
+  });
   one("posix_memalign", [] {
     void* p = nullptr;
     if (posix_memalign(&p, 64, 128) == 0) escape(p);
     std::free(p);
   });
-  one("new", [] { int* p = new int(3); escape(p); delete p; });
-  one("new[]", [] { int* p = new int[30]; escape(p); delete[] p; });
+  one("new", [] {
+    int* p = new int(3);
+    escape(p);
+    delete p;
+  });
+  one("new[]", [] {
+    int* p = new int[30];
+    escape(p);
+    delete[] p;
+  });
   one("aligned new", [] {
-    struct alignas(128) Big { float v[64]; };
+    struct alignas(128) Big {
+      float v[64];
+    };
     Big* p = new Big();
     escape(p);
     delete p;
   });
-  one("std::vector", [] { std::vector<float> v(1000); escape(v.data()); });
-  one("mi_malloc", [] { void* p = mi_malloc(1 << 20); escape(p); mi_free(p); });
-  one("mi_malloc_aligned", [] { void* p = mi_malloc_aligned(1 << 20, 64); escape(p); mi_free(p); });
-  one("mi_zalloc_aligned", [] { void* p = mi_zalloc_aligned(4096, 64); escape(p); mi_free(p); });
-  one("mi_heap_malloc", [] { void* p = mi_heap_malloc(mi_heap_get_default(), 100); escape(p); mi_free(p); });
-  one("mi_new", [] { void* p = mi_new(100); escape(p); mi_free(p); });
+  one("std::vector", [] {
+    std::vector<float> v(1000);
+    escape(v.data());
+  });
+  one("mi_malloc", [] {
+    void* p = mi_malloc(1 << 20);
+    escape(p);
+    mi_free(p);
+  });
+  one("mi_malloc_aligned", [] {
+    void* p = mi_malloc_aligned(1 << 20, 64);
+    escape(p);
+    mi_free(p);
+  });
+  one("mi_zalloc_aligned", [] {
+    void* p = mi_zalloc_aligned(4096, 64);
+    escape(p);
+    mi_free(p);
+  });
+  one("mi_heap_malloc", [] {
+    void* p = mi_heap_malloc(mi_heap_get_default(), 100);
+    escape(p);
+    mi_free(p);
+  });
+  one("mi_new", [] {
+    void* p = mi_new(100);
+    escape(p);
+    mi_free(p);
+  });
   // And on other threads.
   ThreadPool pool(2);
   CHECK(allocations_in([&] {

@@ -133,8 +133,8 @@ TEST_CASE("approximate mode: the error grows with the thresholds and stays bound
     }
   }
   for (size_t a = 0; a < alphas.size(); ++a) {
-    WARN("alpha " << alphas[a] << ": mean class-score error " << mean[a] << ", max " << worst[a] << ", "
-                  << big[a] << " scores off by > 0.05, FLOP hit " << hit[a] / 11);
+    WARN("alpha " << alphas[a] << ": mean class-score error " << mean[a] << ", max " << worst[a] << ", " << big[a]
+                  << " scores off by > 0.05, FLOP hit " << hit[a] / 11);
     // Bounded. Measured here (2026-12-06): mean 2.9e-5 (alpha 0) to 3.9e-5 (alpha 1); 202 to 269 of the
     // 11 x 80 x 2100 scores off by more than 0.05; single scores up to 0.51-0.60 (a few anchors, not
     // asserted). The bounds leave 25% for other machines' arithmetic (the attention MatMul differs
@@ -174,7 +174,8 @@ TEST_CASE("exact mode with tau 0 reproduces dense inference, reusing shifted con
     f.rgb.resize(320 * 320 * 3);
     for (int y = 0; y < 320; ++y)
       for (int x = 0; x < 320; ++x)
-        for (int c = 0; c < 3; ++c) f.rgb[(static_cast<size_t>(y) * 320 + x) * 3 + c] = test::texture(x + ox, y + oy, c);
+        for (int c = 0; c < 3; ++c)
+          f.rgb[(static_cast<size_t>(y) * 320 + x) * 3 + c] = test::texture(x + ox, y + oy, c);
     FrameReport rep;
     exact.process(f, &rep);
     dense.process(f);

@@ -13,9 +13,9 @@ std::atomic<int>& skipped_cases();  // catch_main.cpp
 
 }  // namespace fx::test
 
-#define FX_SKIP(why)                                    \
-  do {                                                  \
-    ::fx::test::skipped_cases().fetch_add(1);           \
-    WARN("skipped: " << why);                           \
-    return;                                             \
+#define FX_SKIP(why)                          \
+  do {                                        \
+    ::fx::test::skipped_cases().fetch_add(1); \
+    WARN("skipped: " << why);                 \
+    return;                                   \
   } while (0)

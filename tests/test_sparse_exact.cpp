@@ -365,17 +365,21 @@ TEST_CASE("exact mode: a root whose origin moved and that then swaps buffers sta
   auto bands = [&](int shift) {
     std::vector<Label> l(static_cast<size_t>(cols) * rows);
     for (int by = 0; by < rows; ++by)
-      for (int bx = 0; bx < cols; ++bx)
-      {
+      for (int bx = 0; bx < cols; ++bx) {
         const int dx = bx < 3 ? shift : bx >= 5 ? -shift : 0, x0 = bx * 16 + dx;
         l[static_cast<size_t>(by) * cols + bx] = x0 >= 0 && x0 + 16 <= width ? pack_shift(dx, 0) : kInvalid;
       }
     return l;
   };
   std::mt19937 rng(5);
-  const std::vector<std::vector<Label>> frames = {
-      bands(16), bands(16), random_update(cols, rows, 16, W, H, rng, 0.2, 0), bands(-16),
-      pan_update(cols, rows, 16, 16, 0), bands(16), bands(32), bands(16)};
+  const std::vector<std::vector<Label>> frames = {bands(16),
+                                                  bands(16),
+                                                  random_update(cols, rows, 16, W, H, rng, 0.2, 0),
+                                                  bands(-16),
+                                                  pan_update(cols, rows, 16, 16, 0),
+                                                  bands(16),
+                                                  bands(32),
+                                                  bands(16)};
   int moves = 0, f = 0;
   for (const auto& labels : frames) {
     ++f;
@@ -392,10 +396,11 @@ std::string late_swap_network() {
   OnnxBuilder b(17);
   unsigned seed = 70;
   auto conv = [&](const std::string& n, const std::string& in, int cin, int cout, int k, int s) {
-    return b.op("Conv", n,
-                {in, b.initializer(n + ".w", {cout, cin, k, k}, rnd(static_cast<size_t>(cout * cin * k * k), seed++, 0.5f)),
-                 b.initializer(n + ".b", {cout}, rnd(cout, seed++, 0.1f))},
-                {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), OnnxAttr::integers("strides", {s, s})});
+    return b.op(
+        "Conv", n,
+        {in, b.initializer(n + ".w", {cout, cin, k, k}, rnd(static_cast<size_t>(cout * cin * k * k), seed++, 0.5f)),
+         b.initializer(n + ".b", {cout}, rnd(cout, seed++, 0.1f))},
+        {OnnxAttr::integers("pads", {k / 2, k / 2, k / 2, k / 2}), OnnxAttr::integers("strides", {s, s})});
   };
   std::string x = b.input("images", {1, 3, 96, 128});
   std::string c0 = conv("c0", x, 3, 8, 3, 2);
