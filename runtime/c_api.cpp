@@ -62,6 +62,7 @@ fx_status plan_error_kind(const std::string& message) {
 extern "C" {
 
 const char* fx_version(void) { return fx::version_string(); }
+int fx_version_number(void) { return FX_VERSION_NUMBER; }
 const char* fx_last_error(void) { return g_last_error.c_str(); }
 
 fx_status fx_plan_load(const char* path, fx_plan** out) {

@@ -14,6 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header (CMake reads the project's version from these lines). fx_version_number()
+ * gives the library's at run time; a program can compare the two. */
+#define FX_VERSION_MAJOR 0
+#define FX_VERSION_MINOR 1
+#define FX_VERSION_PATCH 0
+#define FX_VERSION_STR_(x) #x
+#define FX_VERSION_XSTR_(x) FX_VERSION_STR_(x)
+/* "0.1.0" */
+#define FX_VERSION_STRING \
+  FX_VERSION_XSTR_(FX_VERSION_MAJOR) "." FX_VERSION_XSTR_(FX_VERSION_MINOR) "." FX_VERSION_XSTR_(FX_VERSION_PATCH)
+/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0 */
+#define FX_VERSION_NUMBER (FX_VERSION_MAJOR * 10000 + FX_VERSION_MINOR * 100 + FX_VERSION_PATCH)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,6 +52,8 @@ typedef struct fx_detection {
 
 /* "fluxshard X.Y.Z"; static storage. */
 const char* fx_version(void);
+/* The library's version as FX_VERSION_NUMBER computes it (MAJOR * 10000 + MINOR * 100 + PATCH). */
+int fx_version_number(void);
 
 /* The message of the last failed call on this thread; static per-thread storage, valid until the next
  * call on this thread. "" when there was none. */
