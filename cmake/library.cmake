@@ -29,7 +29,11 @@ set_target_properties(fluxshard_shared PROPERTIES
   OUTPUT_NAME fluxshard VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
   C_VISIBILITY_PRESET hidden CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
   LINK_DEPENDS ${FX_CAPI_MAP} EXPORT_NAME fluxshard)
-target_link_options(fluxshard_shared PRIVATE LINKER:--version-script=${FX_CAPI_MAP} LINKER:--no-undefined)
+target_link_options(fluxshard_shared PRIVATE LINKER:--version-script=${FX_CAPI_MAP})
+if(NOT FLUXSHARD_SANITIZE AND NOT FLUXSHARD_FUZZ)
+  # (Instrumented builds leave the sanitizer runtime's symbols to the executable.)
+  target_link_options(fluxshard_shared PRIVATE LINKER:--no-undefined)
+endif()
 
 add_library(fluxshard_static STATIC ${FX_CAPI_SOURCES}
             $<TARGET_OBJECTS:fluxshard_runtime> $<TARGET_OBJECTS:fluxshard_ops>)
