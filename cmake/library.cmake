@@ -8,6 +8,7 @@
 #   fluxshard_static  libfluxshard.a: the C API's object plus every runtime and kernel object (the
 #                     objects the runtime's own archives are made of, not recompiled); a program
 #                     linking it also links what the runtime uses (threads, mimalloc, FFmpeg).
+#   fluxshard_capi    (not installed) the C API over fluxshard_runtime, for the tests.
 # In the build tree they are also FluxShard::fluxshard and FluxShard::fluxshard_static, the names the
 # installed CMake package gives them (cmake/install.cmake), so add_subdirectory() / FetchContent users
 # write the same thing as find_package() users.
@@ -53,6 +54,14 @@ if(TARGET fluxshard_cuda)
   target_link_libraries(fluxshard_static PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
 endif()
 set_target_properties(fluxshard_static PROPERTIES OUTPUT_NAME fluxshard EXPORT_NAME fluxshard_static)
+
+# The C API over the runtime's own archive, for programs that also call the runtime's C++ directly
+# (tests/test_c_api.cpp compares the two): one copy of the runtime in the program.
+add_library(fluxshard_capi STATIC ${FX_CAPI_SOURCES})
+target_link_libraries(fluxshard_capi PUBLIC fluxshard_runtime)
+if(TARGET fluxshard_cuda)
+  target_link_libraries(fluxshard_capi PUBLIC fluxshard_cuda)
+endif()
 
 add_library(FluxShard::fluxshard ALIAS fluxshard_shared)
 add_library(FluxShard::fluxshard_static ALIAS fluxshard_static)

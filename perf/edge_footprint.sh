@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build} model=${2:-assets/yolo11n-640.onnx} clip=${3:-assets/bedroom.mp4} frames=${4:-60} threads=${5:-2}
 edge=$build/bin/fluxshard-edge
 [ -x "$edge" ] || { echo "error: no $edge (configure with FLUXSHARD_CLI and FLUXSHARD_FFMPEG on)"; exit 1; }
+[ -x /usr/bin/time ] || { echo "error: no /usr/bin/time (Debian package 'time')"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
