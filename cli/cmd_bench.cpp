@@ -68,17 +68,16 @@ int bench_dense(const Args& args) {
     std::sort(order.rbegin(), order.rend());
     double region_ms[3] = {0, 0, 0};
     for (size_t k = 0; k < op_total.size(); ++k) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(k));
-      int r = op->spatial() ? static_cast<int>(op->spatial()->region()) : 2;
+      int r = static_cast<int>(plan->op(static_cast<int>(k)).region);
       region_ms[r < 0 || r > 2 ? 2 : r] += op_total[k] / runs;
     }
     std::fprintf(stderr, "time by region (mean ms): local %.2f, global %.2f, epilogue %.2f\n", region_ms[0],
                  region_ms[1], region_ms[2]);
     std::fprintf(stderr, "slowest ops (mean ms):\n");
     for (size_t k = 0; k < std::min<size_t>(25, order.size()); ++k) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(order[k].second));
-      std::fprintf(stderr, "  %7.3f  #%-4d %-14s %s\n", order[k].first, order[k].second, op_kind_name(op->kind()),
-                   op->name() ? op->name()->c_str() : "");
+      const OpDesc& op = plan->op(order[k].second);
+      std::fprintf(stderr, "  %7.3f  #%-4d %-14s %s\n", order[k].first, order[k].second, op_kind_name(op.kind),
+                   op.name.c_str());
     }
   }
   return 0;

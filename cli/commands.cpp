@@ -16,9 +16,13 @@ const std::vector<Command>& commands() {
 #endif
 #ifdef FX_CLI_INSPECT
       {"inspect",
-       "inspect PLAN.fsp [--json]",
-       "per-node table: op, shape, stride, halo, region, FLOPs",
-       {{"--json", false, "one JSON object with total_flops and a nodes array"}},
+       "inspect PLAN.fsp [--json] [--backend cpu|cuda]",
+       "per-node table: op, shape, stride, halo, region, FLOPs (and with --backend, where each op runs)",
+       {{"--json", false, "one JSON object with total_flops and a nodes array"},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_inspect},
 #endif
 #ifdef FX_CLI_RUN
@@ -53,8 +57,10 @@ const std::vector<Command>& commands() {
         {"--gt-masks", true, "segment: ground-truth masks (image sequence, e.g. dir/%05d.png) for mask IoU"},
         {"--layer-stats", false, "print each op's mean share of recomputed positions at the end"},
         {"--quiet", false, "no progress bar"},
-        {"--backend", true, "cpu (default) or cuda (dense mode only)"},
-        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"}},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_run},
 #endif
 #ifdef FX_CLI_DUMP
@@ -65,7 +71,9 @@ const std::vector<Command>& commands() {
         {"--prefix", true, "output path prefix"},
         {"--threads", true, "worker threads (default: all cores)"},
         {"--backend", true, "cpu (default) or cuda"},
-        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"}},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_dump},
 #endif
 #ifdef FX_CLI_BENCH
@@ -109,6 +117,9 @@ const std::vector<Command>& commands() {
        "the cloud side: run offloaded frames for many edges over TCP",
        {{"--listen", true, "address and port to listen on (default 127.0.0.1:7070; port 0: any free port)"},
         {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"},
         {"--token-file", true, "edges must present this file's contents as their token"},
         {"--threads", true, "worker threads (default: all cores)"},
         {"--max-message-mb", true, "largest message an edge may send, MiB (default 64)"},
@@ -152,7 +163,11 @@ const std::vector<Command>& commands() {
         {"--no-refresh", false, "no dense refresh slices while waiting for the server"},
         {"--no-codec-mvs", false, "do not seed the motion search with the codec's motion vectors"},
         {"--name", true, "edge name shown in the server's log"},
-        {"--quiet", false, "no summary on stdout"}},
+        {"--quiet", false, "no summary on stdout"},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_edge},
 #endif
 #ifdef FX_CLI_SYNTH

@@ -27,10 +27,6 @@ endif()
 if(FLUXSHARD_NET)
   list(APPEND FX_CLI_AVAILABLE serve)
 endif()
-if(FLUXSHARD_CUDA AND NOT FLUXSHARD_FFMPEG)
-  # `dump --backend cuda` lives in cli/cuda_backend.cpp beside `run --backend cuda`, which reads video.
-  list(REMOVE_ITEM FX_CLI_AVAILABLE dump)
-endif()
 
 # The library: the shared helpers (every cli/*.cpp that is not a command, the table or main) and the
 # available commands.

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "net/codec.h"
-#include "net/dense_backend.h"
+#include "runtime/backend.h"
 #include "net/estimator.h"
 #include "net/framing.h"
 #include "net/hash.h"
@@ -347,7 +347,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
     h.salience_conf = 0.1f;
     return h;
   };
-  HelloVerdict v = admit_hello(good(), *plan, "sec", "cpu");
+  HelloVerdict v = admit_hello(good(), *plan, "sec");
   REQUIRE(v.ok);
   CHECK(v.cfg.block == 16);
   CHECK(v.cfg.codec == Codec::Jpeg);
@@ -356,11 +356,10 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   CHECK(v.cfg.island_eps == 0.2f);
   CHECK(v.cfg.island_reused_scale == 3.f);
   CHECK(v.cfg.salience_conf == 0.1f);
-  CHECK(v.cfg.backend == "cpu");
   auto refused = [&](const std::function<void(wire::HelloT&)>& edit, const std::string& token) {
     wire::HelloT h = good();
     edit(h);
-    HelloVerdict r = admit_hello(h, *plan, token, "cpu");
+    HelloVerdict r = admit_hello(h, *plan, token);
     CHECK_FALSE(r.ok);
     return r;
   };
@@ -383,7 +382,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   CHECK(r.code == wire::ErrorCode::Unauthorized);
   CHECK(r.reason == "wrong token");
   // Without a server token the edge's token is not looked at.
-  CHECK(admit_hello(good(), *plan, "", "cpu").ok);
+  CHECK(admit_hello(good(), *plan, "").ok);
 }
 
 TEST_CASE("tokens and hashes", "[net]") {
@@ -421,7 +420,7 @@ TEST_CASE("serve / edge command lines: usage errors and an unavailable backend",
   r = test::run_cli({"serve", plan, "--token-file", tmp.file("missing")});
   CHECK(r.status == 1);
   CHECK(r.err.find("cannot read token file") != std::string::npos);
-  if (!dense_backend_available("cuda")) {
+  if (!backend_built("cuda")) {
     r = test::run_cli({"serve", plan, "--backend", "cuda", "--listen", "127.0.0.1:0"}, 60);
     CHECK(r.status == 1);
     CHECK(r.err.find("backend 'cuda' is not available") != std::string::npos);

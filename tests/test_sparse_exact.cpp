@@ -134,15 +134,15 @@ int compare_with_dense(SparseExecutor& sp, DenseExecutor& dense, const Plan& pla
   int compared = 0;
   for (int i = 0; i < plan.op_count(); ++i) {
     dense.run_ops(i, i + 1);
-    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    for (int t : *op->outputs()) {
+    const OpDesc& op = plan.op(i);
+    for (int t : op.out) {
       if (!sp.has_cache(t)) continue;
       const TensorInfo& ti = plan.tensor(t);
       MapView a = sp.map_of(t), b = dense.map_of(t);
       bool equal = true;
       for (int y = 0; y < a.h && equal; ++y)
         for (int x = 0; x < a.w && equal; ++x) equal = std::memcmp(a.at(y, x), b.at(y, x), sizeof(float) * a.c) == 0;
-      INFO("frame " << frame << ", op " << i << " (" << op_kind_name(op->kind()) << " '" << op->name()->str()
+      INFO("frame " << frame << ", op " << i << " (" << op_kind_name(op.kind) << " '" << op.name
                     << "'), tensor '" << ti.name << "'");
       REQUIRE(equal);
       ++compared;
@@ -376,9 +376,8 @@ TEST_CASE("approximate mode: a fused residual whose labels round to the same cel
   auto plan = compile_bytes(small_network(), "small.onnx");
   int residual_out = -1;
   for (int i = 0; i < plan->op_count(); ++i) {
-    const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    auto c = op->options_as_ConvOptions();
-    if (c && c->has_residual()) residual_out = op->outputs()->Get(0);
+    const OpDesc& op = plan->op(i);
+    if (op.has_residual) residual_out = op.out[0];
   }
   REQUIRE(residual_out >= 0);
   auto pool = std::make_shared<ThreadPool>(2);
@@ -468,10 +467,10 @@ void require_epilogue_of_maps(SparseExecutor& sp, DenseExecutor& dense, const Pl
   dense.invoke();
   int first = -1;
   for (int i = 0; i < plan.op_count(); ++i) {
-    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (op->spatial() && op->spatial()->region() != PlanRegion::Epilogue) continue;
+    const OpDesc& op = plan.op(i);
+    if (op.region != PlanRegion::Epilogue) continue;
     if (first < 0) first = i;
-    for (int t : *op->inputs()) {
+    for (int t : op.in) {
       if (t < 0 || !sp.has_cache(t)) continue;
       MapView from = sp.map_of(t), to = dense.map_of(t);
       for (int y = 0; y < from.h; ++y)
@@ -486,9 +485,9 @@ void require_epilogue_of_maps(SparseExecutor& sp, DenseExecutor& dense, const Pl
                         static_cast<size_t>(plan.tensor(plan.outputs()[o]).bytes())) == 0);
   }
   for (int i = first; i < plan.op_count(); ++i) {
-    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
-    if (op->kind() != OpKind::Relayout || !sp.has_cache(in) || (tail && tail->covers(i))) continue;
+    const OpDesc& op = plan.op(i);
+    int in = op.in[0], out = op.out[0];
+    if (op.kind != OpKind::Relayout || !sp.has_cache(in) || (tail && tail->covers(i))) continue;
     const MapView m = sp.map_of(in);
     const float* d = sp.tensor_data(out);
     const int64_t hw = static_cast<int64_t>(m.h) * m.w;
@@ -496,7 +495,7 @@ void require_epilogue_of_maps(SparseExecutor& sp, DenseExecutor& dense, const Pl
     for (int64_t k = 0; k < hw && equal; ++k)
       for (int c = 0; c < m.c && equal; ++c)
         equal = std::memcmp(&d[c * hw + k], &m.at(static_cast<int>(k / m.w), static_cast<int>(k % m.w))[c], 4) == 0;
-    INFO("frame " << frame << ", op " << i << " '" << op->name()->str() << "'");
+    INFO("frame " << frame << ", op " << i << " '" << op.name << "'");
     REQUIRE(equal);
   }
 }
@@ -744,9 +743,9 @@ TEST_CASE("approximate mode: island positions whose own inputs were reused keep 
     auto [plan, sp, dense, W, H] = net.parts();
     int out = -1;
     for (int i = 0; i < plan->op_count(); ++i) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      const bool global = op->spatial() && op->spatial()->region() == fluxshard::plan::Region::Global;
-      if (global && sp.has_cache(op->outputs()->Get(0))) out = op->outputs()->Get(0);
+      const OpDesc& op = plan->op(i);
+      const bool global = op.region == PlanRegion::Global;
+      if (global && sp.has_cache(op.out[0])) out = op.out[0];
     }
     REQUIRE(out >= 0);
     const int entry = sp.island_entry(out);

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["Error", "Plan", "Session", "Video", "Result", "version", "MODES"]
+__all__ = ["Error", "Plan", "Session", "Video", "Result", "version", "MODES", "BACKENDS", "PRECISIONS"]
 
 # ---------------------------------------------------------------------------------------------------
 # The C API's types, mirrored from fluxshard.h.
@@ -31,6 +31,8 @@ STATUS_NAMES = {0: "ok", 1: "invalid argument", 2: "io", 3: "invalid plan", 4: "
                 6: "unsupported", 7: "end of stream"}
 
 MODES = {"dense": 0, "exact": 1, "fluxshard": 2}
+BACKENDS = {"cpu": 0, "cuda": 1}
+PRECISIONS = {"fp32": 0, "fp16": 1}
 
 
 class _Detection(ctypes.Structure):
@@ -43,7 +45,8 @@ class _SessionOptions(ctypes.Structure):
     # the end here, with its entry in _OPTIONS below. (A library older than this list reads the fields it
     # knows: struct_size tells it how many there are.)
     _fields_ = [("struct_size", ctypes.c_size_t), ("threads", ctypes.c_int), ("conf", ctypes.c_float),
-                ("iou", ctypes.c_float), ("masks", ctypes.c_int), ("mode", ctypes.c_int)]
+                ("iou", ctypes.c_float), ("masks", ctypes.c_int), ("mode", ctypes.c_int), ("backend", ctypes.c_int),
+                ("device", ctypes.c_int), ("precision", ctypes.c_int)]
 
 
 def _choice(option, table):
@@ -71,6 +74,9 @@ _OPTIONS = {
     "conf": ("conf", _number("conf", float, 0.0, 1.0)),
     "iou": ("iou", _number("iou", float, 0.0, 1.0)),
     "masks": ("masks", lambda v: 1 if v else 0),
+    "backend": ("backend", _choice("backend", BACKENDS)),
+    "device": ("device", _number("device", int, 0, 1 << 16)),
+    "precision": ("precision", _choice("precision", PRECISIONS)),
 }
 
 
@@ -252,8 +258,10 @@ class Result:
 class Session(_Handle):
     """A stream session over consecutive frames of one video.
 
-    Session(plan, mode="dense"|"exact"|"fluxshard", threads=0 (all cores), conf=0.25, iou=0.7, masks=True)
-    Options left out take the library's defaults (fx_session_options_default)."""
+    Session(plan, mode="dense"|"exact"|"fluxshard", threads=0 (all cores), conf=0.25, iou=0.7, masks=True,
+            backend="cpu"|"cuda", device=0, precision="fp32"|"fp16")
+    Options left out take the library's defaults (fx_session_options_default). A backend this build or
+    machine cannot run raises Error (status "invalid argument") with the reason."""
 
     _free = "fx_session_free"
 
