@@ -108,6 +108,12 @@ def test_errors(compiled, tmp_path):
         fluxshard.Session(plan, preset_x=1)
     with pytest.raises(ValueError, match=r"conf must be in \[0.0, 1.0\]"):
         fluxshard.Session(plan, conf=1.5)
+    with pytest.raises(ValueError, match="backend must be one of cpu, cuda"):
+        fluxshard.Session(plan, backend="tpu")
+    # The library's own checks of the backend fields come back as Error with its message.
+    with pytest.raises(fluxshard.Error, match="precision fp16 needs the cuda backend") as e:
+        fluxshard.Session(plan, precision="fp16")
+    assert e.value.status_name == "invalid argument"
     session = fluxshard.Session(plan, threads=1)
     with pytest.raises(ValueError, match=r"frame must be a \(H, W, 3\) uint8 RGB array"):
         session.push(np.zeros((64, 64), np.uint8))
