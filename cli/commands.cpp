@@ -87,7 +87,11 @@ const std::vector<Command>& commands() {
         {"--block", true, "sparse: block size (default 16)"},
         {"--pan", true, "sparse: every block moves by DX pixels (a camera pan); copies vs origin moves"},
         {"--profile", false, "print the slowest ops to stderr"},
-        {"--json", false, "one JSON object with min_ms, median_ms, max_ms"}},
+        {"--json", false, "one JSON object with min_ms, median_ms, max_ms"},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_bench},
 #endif
 #ifdef FX_CLI_PROFILE

@@ -2,6 +2,7 @@
 
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/error.h"
+#include "runtime/motion/aligner.h"
 
 namespace fx {
 
@@ -18,6 +19,8 @@ Precision parse_precision(const std::string& s) {
   if (s == "fp16") return Precision::FP16;
   throw Error("unknown precision '" + s + "' (fp32 or fp16)");
 }
+
+std::unique_ptr<MotionSearch> Device::new_motion_search(int, int, const AlignerOptions&) const { return nullptr; }
 
 std::vector<float> Backend::read(const Plan& plan, const TensorBases& bases, int t) {
   const TensorInfo& ti = plan.tensor(t);

@@ -38,6 +38,8 @@ namespace fx {
 class ThreadPool;
 class OpRunner;
 class Backend;
+class MotionSearch;
+struct AlignerOptions;
 
 // Storage of one invocation: a data pointer per tensor id (only storage owners, i.e. non-aliased,
 // non-constant tensors, are read); aliases and constants are resolved by the backend.
@@ -85,6 +87,8 @@ class Device {
   virtual std::unique_ptr<Backend> new_backend() const = 0;
   // The thread pool of the CPU kernels (the CPU backend's, or the CUDA backend's fallback and host work).
   virtual ThreadPool& pool() const = 0;
+  // A motion search on this device for width x height images (null: the planner's CPU aligner).
+  virtual std::unique_ptr<MotionSearch> new_motion_search(int width, int height, const AlignerOptions& opt) const;
 
  protected:
   Device(std::shared_ptr<const Plan> plan, BackendOptions opt) : plan_(std::move(plan)), opt_(std::move(opt)) {}

@@ -48,7 +48,9 @@ std::unique_ptr<BlockPlanner> FramePipeline::new_planner() const {
   po.stale_frames = opt_.stale_frames;
   po.gate_max_share = opt_.gate_max_share;
   po.tau_salient = opt_.tau_salient;
-  return std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
+  auto planner = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
+  planner->set_motion_search(device_->new_motion_search(plan_->input_w(), plan_->input_h(), opt_.aligner));
+  return planner;
 }
 
 void FramePipeline::letterbox(const Frame& frame) {

@@ -18,7 +18,7 @@ namespace fx {
 
 struct StageTimes {
   double preprocess_ms = 0, motion_ms = 0, classify_ms = 0, execute_ms = 0, post_ms = 0, refresh_ms = 0;
-  double total_ms() const { return preprocess_ms + motion_ms + classify_ms + execute_ms + post_ms; }
+  double total_ms() const { return preprocess_ms + motion_ms + classify_ms + execute_ms + post_ms + refresh_ms; }
 };
 
 struct FrameReport {

@@ -1,15 +1,17 @@
 // Whole models on the CUDA backend against the CPU backend (and ONNX Runtime's goldens):
-//  - op by op on real data: every op of every bundled model, fed the CPU's input tensors, must give
-//    the CPU's output bits on the GPU in fp32 (MatMul: NMSE 1e-10);
-//  - end to end, fp32: outputs within 1e-4 x range of the CPU's (they differ only through the attention
-//    MatMuls), identical detections, and the goldens' tolerance vs ONNX Runtime;
+//  - op by op on real data: every op of every bundled model but MatMul, fed the CPU's input tensors,
+//    must give the CPU's output bits on the GPU in fp32; MatMul (the attention) within NMSE 1e-10;
+//  - end to end, fp32: NOT bit-exact (the attention MatMuls differ): outputs within 1e-4 x each
+//    output's range of the CPU's, identical detections, and test_models.cpp's per-channel tolerance vs
+//    ONNX Runtime (golden_compare.h);
 //  - end to end, fp16: the same detections (matched by class, IoU and score; only detections within
 //    0.02 of the score threshold may appear on one side only), max error reported;
 //  - the executor: graph replay == plain launches == debug mode, repeated invokes bit-identical;
 //  - the motion search on real frames (the goldens', so that this binary needs no video decoder and
 //    can be carried to a GPU machine without FFmpeg) == MotionAligner;
 //  - the CLI's --backend cuda messages (also without a device / without CUDA compiled in).
-// GPU cases WARN "no CUDA device: ..." and return when there is none.
+// GPU cases skip (FX_SKIP "no CUDA device: ...") when there is none: CTest reports test_cuda_models_gpu
+// as Skipped.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include "compiled_model.h"
 #include "compiler/compile.h"
 #include "cuda_test_util.h"
+#include "golden_compare.h"
 #include "golden_format.h"
 #include "runtime/backend.h"
 #include "runtime/dense_executor.h"
@@ -163,12 +166,14 @@ TEST_CASE("cuda: fp32 end to end matches the CPU and ONNX Runtime, identical det
       size_t non_finite = 0;
       for (float v : gpu_outs[i]) non_finite += !std::isfinite(v);
       CHECK(non_finite == 0);
-      // ONNX Runtime's outputs, with test_models.cpp's tolerance.
-      const test::GoldenOutput& ref = g.outputs[i];
-      double max_err = 0;
-      for (size_t k = 0; k < ref.values.size(); ++k)
-        max_err = std::max(max_err, std::fabs(static_cast<double>(gpu_outs[i][k]) - ref.values[k]));
-      CHECK(max_err <= 1e-3 * (static_cast<double>(ref.max) - ref.min));
+      // ONNX Runtime's outputs, with test_models.cpp's tolerance: class scores within 1e-4, every other
+      // channel within 1e-3 of its own range.
+      const test::ChannelError e =
+          test::channel_error(gpu_outs[i].data(), g.outputs[i], i == 0 ? 4 : 0,
+                              i == 0 ? 4 + static_cast<size_t>(output_layout(*c.plan).num_classes) : 0);
+      INFO("vs ONNX Runtime: " << e.str());
+      CHECK(e.rel <= 1e-3);
+      CHECK(e.score_abs <= 1e-4);
     }
     const FrameResult a = detections_of(*c.plan, gpu_outs, g), b = detections_of(*c.plan, cpu_outs, g);
     REQUIRE(!b.detections.empty());

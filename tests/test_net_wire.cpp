@@ -173,6 +173,50 @@ TEST_CASE("framing: messages split anywhere, limits before allocation", "[net][f
   CHECK(s.capacity() <= 2000);
 }
 
+TEST_CASE("framing: a message of exactly the limit is read, one byte more is refused", "[net][framing]") {
+  auto keep = [](std::vector<std::vector<uint8_t>>& got) {
+    return [&got](const uint8_t* d, size_t n) {
+      got.emplace_back(d, d + n);
+      return true;
+    };
+  };
+  for (uint32_t limit : {1u, 1000u, static_cast<uint32_t>(kHandshakeMaxMessage)}) {
+    INFO("limit " << limit);
+    std::vector<uint8_t> at(limit, 7), over(static_cast<size_t>(limit) + 1, 8), stream;
+    append_frame(stream, at.data(), at.size());
+    append_frame(stream, over.data(), over.size());
+    // max: delivered whole, fed in one piece or byte by byte.
+    for (size_t step : {stream.size(), size_t(1)}) {
+      FrameReader r(limit);
+      std::vector<std::vector<uint8_t>> got;
+      const size_t first = 4 + at.size();
+      for (size_t off = 0; off < first; off += step)
+        REQUIRE(r.feed(stream.data() + off, std::min(step, first - off), keep(got)));
+      REQUIRE(got.size() == 1);
+      CHECK(got[0] == at);
+      CHECK(!r.failed());
+      // max + 1: refused on its prefix, before any body byte is buffered.
+      CHECK_FALSE(r.feed(stream.data() + first, stream.size() - first, keep(got)));
+      CHECK(r.error() == "message length " + std::to_string(limit + 1) + " over the limit " + std::to_string(limit));
+      CHECK(r.buffered() == 0);
+      CHECK(got.size() == 1);
+    }
+  }
+  // A limit changed between messages (the server's, once the Hello is accepted) applies at its own
+  // boundary: the next prefix is checked against the new limit.
+  std::vector<std::vector<uint8_t>> got;
+  std::vector<uint8_t> stream, big(kHandshakeMaxMessage + 1, 1), bigger(kHandshakeMaxMessage + 2, 2);
+  FrameReader s(kHandshakeMaxMessage);
+  s.set_limit(kHandshakeMaxMessage + 1);
+  append_frame(stream, big.data(), big.size());
+  append_frame(stream, bigger.data(), bigger.size());
+  CHECK_FALSE(s.feed(stream.data(), stream.size(), keep(got)));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == big);
+  CHECK(s.error() == "message length " + std::to_string(kHandshakeMaxMessage + 2) + " over the limit " +
+                         std::to_string(kHandshakeMaxMessage + 1));
+}
+
 TEST_CASE("codec: lossless codecs round-trip exactly, JPEG decodes the same bytes the same way", "[net][codec]") {
   BlockGrid g{128, 96, 16};
   auto img = image(128, 96, 1);

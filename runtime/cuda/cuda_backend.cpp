@@ -11,6 +11,7 @@
 #include "ops/cuda/common.h"
 #include "ops/elementwise/elementwise_cuda.h"
 #include "ops/matmul/matmul_cuda.h"
+#include "ops/motion/sad_cuda.h"
 #include "ops/pool/maxpool_cuda.h"
 #include "ops/resize/resize_cuda.h"
 #include "ops/shape/shape_ops_cuda.h"
@@ -614,5 +615,30 @@ void CudaBackend::scatter_planar(const MapView& m, const int64_t* positions, siz
 }  // namespace
 
 std::unique_ptr<Backend> CudaDevice::new_backend() const { return std::make_unique<CudaBackend>(*this); }
+
+namespace {
+
+class GpuMotionSearch final : public MotionSearch {
+ public:
+  GpuMotionSearch(int device, int width, int height, const AlignerOptions& opt) : device_(device) {
+    CUDA_CHECK(cudaSetDevice(device_));
+    search_ = std::make_unique<MotionSearchCuda>(width, height, opt);
+  }
+  void estimate(const uint8_t* cur, const uint8_t* ref, const MotionField* prev, const std::vector<CodecHint>& hints,
+                MotionField& out, ThreadPool*) override {
+    CUDA_CHECK(cudaSetDevice(device_));
+    search_->estimate(cur, ref, prev, hints, out);
+  }
+
+ private:
+  int device_;
+  std::unique_ptr<MotionSearchCuda> search_;
+};
+
+}  // namespace
+
+std::unique_ptr<MotionSearch> CudaDevice::new_motion_search(int width, int height, const AlignerOptions& opt) const {
+  return std::make_unique<GpuMotionSearch>(opt_.device, width, height, opt);
+}
 
 }  // namespace fx

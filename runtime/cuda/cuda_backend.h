@@ -38,6 +38,8 @@ class CudaDevice final : public Device {
   bool supports(int op) const override;
   std::unique_ptr<Backend> new_backend() const override;
   ThreadPool& pool() const override { return *pool_; }
+  // The GPU motion search (ops/motion/sad_cuda.h), codec motion vectors as seeds as on the CPU.
+  std::unique_ptr<MotionSearch> new_motion_search(int width, int height, const AlignerOptions& opt) const override;
 
   bool uses_cublas() const;
   size_t weight_bytes() const;  // device memory of weights and constants
