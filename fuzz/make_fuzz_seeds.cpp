@@ -1,5 +1,7 @@
 // Writes small seed inputs for the fuzz targets: tiny ONNX models (every runtime op kind; a head with a
-// column tail), the plans compiled from them and, for the wire fuzzer, byte streams of a whole edge
+// column tail), the plans compiled from them (and damaged copies of the first: a flipped weight byte, a
+// NaN weight, zeroed weights, swapped ops, an out-of-range region; fuzz/plan_corruptions.h) and, for
+// the wire fuzzer, byte streams of a whole edge
 // session (Hello, a full update, a partial update with motion, a Background, Bye) with each codec.
 // usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR]
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <utility>
 
 #include "compiler/compile.h"
+#include "fuzz/plan_corruptions.h"
 #include "fuzz/seed_models.h"
 #include "fuzz/wire_session.h"
 #include "net/codec.h"
@@ -108,6 +111,15 @@ int main(int argc, char** argv) {
     write(std::string(argv[1]) + "/" + name + ".onnx", m.data(), m.size());
     auto bytes = fx::compile_onnx(m.data(), m.size(), name + ".onnx");
     write(std::string(argv[2]) + "/" + name + ".fsp", bytes.data(), bytes.size());
+    if (name == "all_ops") {
+      using C = fx::fuzz::PlanCorruption;
+      for (auto [tag, kind] : {std::pair<const char*, C>{"flip_weight", C::FlipWeightByte}, {"nan_weight", C::NanWeight},
+                               {"zero_weights", C::ZeroWeights}, {"swapped_ops", C::SwapOps},
+                               {"bad_region", C::BadRegion}}) {
+        auto damaged = fx::fuzz::corrupt_plan(bytes, kind, /*reseal=*/true);
+        write(std::string(argv[2]) + "/" + name + "_" + tag + ".fsp", damaged.data(), damaged.size());
+      }
+    }
     if (argc == 4 && name == "column_tail") {
       fx::fuzz::WireServer server(bytes);  // the plan the wire fuzzer's server compiles the same way
       for (auto codec : {fx::net::Codec::Raw, fx::net::Codec::Zstd, fx::net::Codec::Lz4, fx::net::Codec::Jpeg})
