@@ -8,10 +8,14 @@
 
 #include "compiler/compile.h"
 #include "compiler/onnx_builder.h"
+#include "fuzz/media_seeds.h"
 #include "fuzz/plan_corruptions.h"
+#include "onnx.pb.h"
 #include "runtime/dense_executor.h"
 #include "runtime/error.h"
+#include "runtime/io/media_header.h"
 #include "runtime/io/npy.h"
+#include "runtime/io/video_reader.h"
 #include "runtime/plan.h"
 #include "runtime/plan_checksum.h"
 #include "runtime/sparse/sparse_executor.h"
@@ -45,6 +49,36 @@ std::string rewritten_plan(const std::vector<uint8_t>& bytes, Edit edit) {
 
 std::string as_string(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 
+// AddressSanitizer reserves terabytes of address space: address-space limits cannot be used under it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+#else
+constexpr bool kAsan = false;
+#endif
+
+// run_cli with the address space limited to `limit_mb` (ulimit -v): what a command allocates from a
+// size it was merely told would fail there (and say "out of memory") instead of being checked first.
+test::CliResult run_cli_limited(int limit_mb, const std::vector<std::string>& args) {
+  if (kAsan) return run_cli(args);
+  test::TempDir tmp;
+  std::string cmd = "ulimit -v " + std::to_string(limit_mb * 1024) + "; exec timeout 120 '" + test::cli_path() + "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " >'" + tmp.file("out") + "' 2>'" + tmp.file("err") + "'";
+  int raw = std::system(("sh -c \"" + cmd + "\"").c_str());
+  test::CliResult r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  r.out = test::read_file(tmp.file("out"));
+  r.err = test::read_file(tmp.file("err"));
+  return r;
+}
+
+
 // A tiny valid model: conv (SiLU) -> maxpool -> conv, with detect-like metadata (and `names` when given).
 std::string tiny_model(const std::string& extra_op = "", const std::string& names = "") {
   OnnxBuilder b(17);
@@ -59,6 +93,18 @@ std::string tiny_model(const std::string& extra_op = "", const std::string& name
   b.metadata("task", "detect");
   if (!names.empty()) b.metadata("names", names);
   return b.serialize();
+}
+
+// tiny_model() with its first initializer replaced by one of `dims` and `type` that holds no data.
+std::string model_with_empty_initializer(const std::vector<int64_t>& dims, int type) {
+  onnx::ModelProto m;
+  REQUIRE(m.ParseFromString(tiny_model()));
+  onnx::TensorProto* t = m.mutable_graph()->mutable_initializer(0);
+  t->Clear();
+  t->set_name("w0");
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  return m.SerializeAsString();
 }
 
 }  // namespace
@@ -134,6 +180,146 @@ TEST_CASE("compile: class-name metadata: a 30,000-character name, a huge index",
   expect_error(run_cli({"compile", path, "-o", out}), 1,
                "the model's class names (metadata 'names') are malformed: class index 99999999999 out of range (0 to "
                "99999) at character 2");
+}
+
+TEST_CASE("compile: a tensor's claimed size is checked against its data before anything is allocated",
+          "[bad-input]") {
+  // Before: 268,435,456 floats claimed with no data cost 1.1 GB; 2^31 int64 values asked for 16 GB and
+  // died with SIGABRT. Both now fail at once, well inside a 600 MB address space.
+  test::TempDir tmp;
+  std::string path = tmp.file("claims.onnx");
+  test::write_file(path, model_with_empty_initializer({268435456}, onnx::TensorProto::FLOAT));
+  expect_error(run_cli_limited(600, {"compile", path, "-o", tmp.file("x.fsp")}), 1,
+               "tensor 'w0' has 0 values, its shape needs 268435456");
+  test::write_file(path, model_with_empty_initializer({int64_t(1) << 31}, onnx::TensorProto::INT64));
+  expect_error(run_cli_limited(600, {"compile", path, "-o", tmp.file("x.fsp")}), 1,
+               "tensor 'w0' claims 17179869184 bytes (the limit is 2 GiB)");
+  CHECK(!test::file_exists(tmp.file("x.fsp")));
+}
+
+TEST_CASE("compile: constant folding does not build a constant from a broadcast of claims", "[bad-input]") {
+  OnnxBuilder b(17);
+  std::string x = b.input("images", {1, 3, 8, 8});
+  std::string big = b.op("Mul", "outer", {b.initializer("a", {20000, 1}, std::vector<float>(20000, 1.f)),
+                                          b.initializer("b", {1, 20000}, std::vector<float>(20000, 2.f))});
+  b.node("Add", "add", {x, b.op("Reshape", "r", {big, b.initializer_ints("s", {4}, {1, 1, 20000, 20000})})}, {}, 1,
+         {"output0"});
+  b.output("output0");
+  std::string m = b.serialize();
+  CHECK_THROWS_WITH(compile_onnx(m.data(), m.size(), "outer.onnx"),
+                    "node 'outer' (Mul) would fold into a constant of 400000000 elements; at most 67108864 are "
+                    "supported");
+}
+
+TEST_CASE("out of memory anywhere is one line and exit 1, not an abort", "[bad-input]") {
+  // mimalloc's operator new aborts on failure; the CLI's throws (cli/new_delete.cpp). An 8192 x 8192
+  // letterboxed tensor (805 MB) cannot be allocated in a 700 MB address space.
+  if (kAsan) return;
+  test::TempDir tmp;
+  auto r = run_cli_limited(700, {"letterbox", test::source_path("assets/bedroom.mp4"), "--size", "8192", "-o",
+                                 tmp.file("x.npy")});
+  expect_error(r, 1, "out of memory");
+  CHECK(!test::file_exists(tmp.file("x.npy")));
+}
+
+TEST_CASE("images and Y4M: claimed frame sizes are checked against limits and the file before decoding",
+          "[bad-input]") {
+  // Before: a 74-byte PNG declaring 16000 x 16000 cost 824 MB; a Y4M declaring 100000 x 100000 failed
+  // with "Device or resource busy".
+  test::TempDir tmp;
+  std::string plan = tmp.file("tiny.fsp");
+  std::string m = tiny_model();
+  test::write_file(plan, as_string(compile_onnx(m.data(), m.size(), "tiny.onnx")));
+  auto png = [](uint32_t w, uint32_t h) {
+    std::string ihdr = {'\0', '\0', '\0', '\x0d', 'I', 'H', 'D', 'R'};
+    for (uint32_t v : {w, h})
+      for (int k = 3; k >= 0; --k) ihdr += static_cast<char>(v >> (8 * k));
+    ihdr += std::string("\x08\x02\x00\x00\x00", 5);
+    ihdr += std::string(4, '\0');  // CRC (not looked at before the size check)
+    std::string idat = std::string("\0\0\0\x11IDAT", 8) + std::string(17, 'x') + std::string(4, '\0');
+    return std::string("\x89PNG\r\n\x1a\n", 8) + ihdr + idat + std::string("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+  };
+  auto run_on = [&](const std::string& name, const std::string& bytes) {
+    std::string path = tmp.file(name);
+    test::write_file(path, bytes);
+    return std::make_pair(path, run_cli_limited(600, {"run", plan, "--input", path, "--quiet"}));
+  };
+  auto [big_png, r1] = run_on("big.png", png(16000, 16000));
+  CHECK(png(16000, 16000).size() == 74);
+  expect_error(r1, 1,
+               "'" + big_png + "' declares 16000x16000 frames; at most 16384 pixels a side and 67108864 pixels a "
+               "frame are supported");
+  auto [mid_png, r2] = run_on("mid.png", png(4000, 4000));
+  expect_error(r2, 1,
+               "'" + mid_png + "' is truncated or corrupt: its PNG header declares 4000x4000 pixels, which need at "
+               "least 46548 bytes; the file has 74");
+  auto [big_y4m, r3] = run_on("big.y4m", "YUV4MPEG2 W100000 H100000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + std::string(64, 'x'));
+  expect_error(r3, 1,
+               "'" + big_y4m + "' declares 100000x100000 frames; at most 16384 pixels a side and 67108864 pixels a "
+               "frame are supported");
+  const std::string y4m_head = "YUV4MPEG2 W640 H480 F25:1 C444\n";
+  auto [short_y4m, r4] = run_on("short.y4m", y4m_head + "FRAME\n" + std::string(5000, 'x'));
+  expect_error(r4, 1,
+               "'" + short_y4m + "' is truncated or corrupt: its Y4M header declares 640x480 pixels, which need at "
+               "least " + std::to_string(y4m_head.size() + 6 + 640 * 480 * 3) + " bytes; the file has " +
+               std::to_string(y4m_head.size() + 6 + 5000));
+  // JPEG: a frame header (SOF0) after SOI and an APP0 segment.
+  std::string jpeg = std::string("\xff\xd8\xff\xe0\x00\x04xx\xff\xc0\x00\x11\x08", 13) + "\x4e\x20\x4e\x20" +
+                     std::string(64, '\0');
+  auto [big_jpg, r5] = run_on("big.jpg", jpeg);
+  expect_error(r5, 1,
+               "'" + big_jpg + "' declares 20000x20000 frames; at most 16384 pixels a side and 67108864 pixels a "
+               "frame are supported");
+  // BMP, uncompressed 24-bit, 3000 x 2000, with 100 bytes of pixels.
+  std::string bmp(54, '\0');
+  auto le32 = [&](size_t at, uint32_t v) {
+    for (int k = 0; k < 4; ++k) bmp[at + k] = static_cast<char>(v >> (8 * k));
+  };
+  bmp[0] = 'B', bmp[1] = 'M';
+  le32(10, 54), le32(14, 40), le32(18, 3000), le32(22, 2000);
+  bmp[26] = 1, bmp[28] = 24;
+  auto [short_bmp, r6] = run_on("short.bmp", bmp + std::string(100, 'x'));
+  expect_error(r6, 1,
+               "'" + short_bmp + "' is truncated or corrupt: its BMP header declares 3000x2000 pixels, which need at "
+               "least 18000054 bytes; the file has 154");
+}
+
+TEST_CASE("images and Y4M: valid files pass the header checks and decode", "[bad-input]") {
+  test::TempDir tmp;
+  struct Case {
+    std::string name, bytes;
+    const char* format;
+    int w, h, frames;
+  };
+  for (const Case& c : {Case{"a.png", fuzz::png_image(24, 16), "png", 24, 16, 1},
+                        Case{"big.png", fuzz::png_image(300, 250), "png", 300, 250, 1},
+                        Case{"a.bmp", fuzz::bmp_image(13, 7), "bmp", 13, 7, 1},
+                        Case{"a.y4m", fuzz::y4m_stream(16, 8, 3), "y4m", 16, 8, 3},
+                        Case{"b.y4m", fuzz::y4m_stream(9, 5, 2, true), "y4m", 9, 5, 2}}) {
+    INFO(c.name);
+    std::string path = tmp.file(c.name);
+    test::write_file(path, c.bytes);
+    MediaHeader m = check_media_header(reinterpret_cast<const uint8_t*>(c.bytes.data()), c.bytes.size(),
+                                       static_cast<int64_t>(c.bytes.size()), path);
+    CHECK(std::string(m.format) == c.format);
+    CHECK(m.width == c.w);
+    CHECK(m.height == c.h);
+    VideoReader r(path);
+    Frame f;
+    int n = 0;
+    while (r.read(f)) {
+      CHECK(f.width == c.w);
+      CHECK(f.height == c.h);
+      ++n;
+    }
+    CHECK(n == c.frames);
+    // Raw formats: less than one frame's pixel data is refused before decoding (one byte short for the
+    // BMP, ten bytes into the first Y4M frame).
+    if (m.format == std::string("png")) continue;
+    size_t cut = m.format == std::string("bmp") ? c.bytes.size() - 1 : c.bytes.find('\n') + 1 + 6 + 10;
+    test::write_file(path, c.bytes.substr(0, cut));
+    CHECK_THROWS_WITH(VideoReader(path), Catch::Contains("is truncated or corrupt: its"));
+  }
 }
 
 TEST_CASE("compile: opset outside 12-21", "[bad-input]") {

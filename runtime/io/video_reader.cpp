@@ -10,6 +10,7 @@
 
 #include "runtime/error.h"
 #include "runtime/io/ffmpeg_util.h"
+#include "runtime/io/media_header.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -78,6 +79,16 @@ std::string recognised_container(const std::string& path) {
   return fmt->name;
 }
 
+// The first bytes of a regular file against the sizes its header claims (runtime/io/media_header.h).
+void check_file_header(const std::string& path, int64_t size) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return;  // avformat_open_input reports it
+  std::vector<uint8_t> head(kMediaHeaderBytes);
+  size_t n = std::fread(head.data(), 1, head.size(), f);
+  std::fclose(f);
+  check_media_header(head.data(), n, size, path);
+}
+
 struct SwsKey {
   int src_w = -1, src_h = -1, src_fmt = -1, dst_w = -1, dst_h = -1, cs = -1;
   bool full = false;
@@ -129,6 +140,7 @@ void VideoReader::Impl::open(const std::string& p, const VideoReaderOptions& opt
     if (S_ISDIR(fs.st_mode)) throw Error("cannot open video " + quoted(p) + ": " + std::strerror(EISDIR));
     if (S_ISREG(fs.st_mode) && fs.st_size == 0)
       throw Error(quoted(p) + " is not a video or image (empty file)");
+    if (S_ISREG(fs.st_mode)) check_file_header(p, fs.st_size);
   }
 
   AVFormatContext* raw = nullptr;
@@ -142,7 +154,15 @@ void VideoReader::Impl::open(const std::string& p, const VideoReaderOptions& opt
     throw Error("cannot open video " + quoted(p) + ": " + error_string(r));
   }
   fmt.reset(raw);
-  r = avformat_find_stream_info(fmt.get(), nullptr);
+  // What the demuxer read from the header, before it reads (and allocates) any frame.
+  for (unsigned i = 0; i < fmt->nb_streams; ++i)
+    if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+      check_frame_size(fmt->streams[i]->codecpar->width, fmt->streams[i]->codecpar->height, "video " + quoted(p));
+  // find_stream_info decodes frames with decoders of its own: the same pixel limit for those.
+  std::vector<AVDictionary*> probe_opts(fmt->nb_streams, nullptr);
+  for (AVDictionary*& d : probe_opts) av_dict_set_int(&d, "max_pixels", kMaxFramePixels, 0);
+  r = avformat_find_stream_info(fmt.get(), probe_opts.empty() ? nullptr : probe_opts.data());
+  for (AVDictionary*& d : probe_opts) av_dict_free(&d);
   if (r < 0) throw Error("video " + quoted(p) + " is truncated or corrupt (" + lower_first(error_string(r)) + ")");
 
   const AVCodec* codec_ptr = nullptr;
@@ -170,6 +190,7 @@ void VideoReader::Impl::open(const std::string& p, const VideoReaderOptions& opt
   if (r < 0)
     throw Error("video " + quoted(p) + " has no decodable video stream (" + lower_first(error_string(r)) + ")");
   dec->pkt_timebase = st->time_base;
+  dec->max_pixels = kMaxFramePixels;  // frames whose size changes mid-stream are held to the same limit
   if (opt.motion_vectors) {
     dec->flags2 |= AV_CODEC_FLAG2_EXPORT_MVS;
     dec->export_side_data |= AV_CODEC_EXPORT_DATA_MVS;
