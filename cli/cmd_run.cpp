@@ -70,9 +70,10 @@ int cmd_run(const Args& args) {
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
   bool compare = args.has("--compare-dense");
   auto plan = Plan::load_file(plan_path);
+  check_block_option(args, *plan, opt.aligner.block);
 
   VideoReader reader(args.get("--input"));
-  std::ofstream json = json_output(args);
+  auto json = json_output(args);
   AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   auto pool = std::make_shared<ThreadPool>(threads);
   auto runner = std::make_shared<OpRunner>(plan);
@@ -198,6 +199,7 @@ int cmd_run(const Args& args) {
     w.field("mean_median_mv", t.median_mv / n).field("mean_epilogue_ms", t.epilogue / n);
     w.field("mean_island_ms", t.islands / n).field("mean_kernel_ms", t.kernels / n);
     w.field("detections_per_frame", static_cast<double>(t.detections) / n).field("wall_s", wall_s);
+    w.field("missing_frames", reader.missing_frames()).field("decode_errors", reader.decode_errors());
     if (t.gt_frames) {
       w.field("gt_mask_iou", t.gt_iou / static_cast<double>(t.gt_frames));
       if (dense) w.field("dense_gt_mask_iou", t.dense_gt_iou / static_cast<double>(t.gt_frames));
@@ -210,6 +212,7 @@ int cmd_run(const Args& args) {
     w.end_object();
     json << w.str() << '\n';
   }
+  json.close();
   std::printf(
       "%lld frames of %s (%dx%d), %s mode, %d threads: %.2f ms/frame (letterbox %.2f, motion %.2f, "
       "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
@@ -241,6 +244,7 @@ int cmd_run(const Args& args) {
         t.gt_iou / static_cast<double>(t.gt_frames),
         dense ? (" (dense: " + std::to_string(t.dense_gt_iou / static_cast<double>(t.gt_frames)) + ")").c_str() : "");
   annotated.print_summary();
+  warn_input_damage(reader, args.get("--input"));
   return 0;
 }
 

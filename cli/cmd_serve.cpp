@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "net/address.h"
 #include "net/link.h"
 #include "net/server.h"
 #include "net/token.h"
@@ -20,6 +21,9 @@ int cmd_serve(const Args& args) {
   } catch (const Error& e) {
     throw UsageError("fluxshard serve: --listen: " + std::string(e.what()));
   }
+  if (!net::valid_host(o.host))
+    throw UsageError("fluxshard serve: --listen: '" + o.host + "' is not a host name or address");
+  o.host = net::resolve_host(o.host);
   o.backend = args.get_choice("--backend", "cpu", {"cpu", "cuda"});
   o.threads = thread_option(args);
   o.max_message = static_cast<uint32_t>(args.get_int("--max-message-mb", 64, 1, 1024)) << 20;

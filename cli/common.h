@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/json_lines.h"
 #include "ops/thread_pool.h"
+#include "runtime/io/video_reader.h"
 #include "runtime/detector.h"
 #include "runtime/session.h"
 
@@ -28,8 +30,15 @@ PostOptions post_options(const Args& args);
 // --window, --tau, --sigma, --gate-max-share, --tau-salient, --island-eps, --island-reused,
 // --no-codec-mvs, --conf, --iou), validated, over SessionOptions' defaults; mode is left as it is.
 SessionOptions planning_options(const Args& args);
-// The --json output file, truncated; not open without --json. Throws when it cannot be written.
-std::ofstream json_output(const Args& args);
+// --block must divide the plan's input size (a command-line error, exit 2, when it does not).
+void check_block_option(const Args& args, const Plan& plan, int block);
+// The --json output (a file, truncated, or "-" for standard output); not open without --json. Throws
+// when it cannot be written.
+JsonLines json_output(const Args& args);
+
+// One "warning: ..." line on stderr when the input lost frames (timestamps skipped source frames, or the
+// decoder rejected some); nothing for an undamaged input.
+void warn_input_damage(const VideoReader& reader, const std::string& input);
 
 // Median of a list of numbers (sorted copy).
 double median(std::vector<double> v);

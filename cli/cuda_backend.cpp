@@ -67,7 +67,7 @@ int cmd_run_cuda(const Args& args) {
   auto exec = make_executor(args, plan);
 
   VideoReader reader(args.get("--input"));
-  std::ofstream json = json_output(args);
+  auto json = json_output(args);
   AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   const OutputLayout layout = output_layout(*plan);
   const auto& names = plan->class_names();

@@ -2,9 +2,14 @@
 // status from the CLI (1 for bad data, 2 for a wrong command line), and the library throws fx::Error.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <limits>
+#include <filesystem>
 #include <random>
+#include <sstream>
 
 #include "compiler/compile.h"
 #include "compiler/onnx_builder.h"
@@ -19,6 +24,7 @@
 #include "runtime/plan.h"
 #include "runtime/plan_checksum.h"
 #include "runtime/sparse/sparse_executor.h"
+#include "runtime/util/json.h"
 #include "test_util.h"
 
 using namespace fx;
@@ -628,9 +634,7 @@ TEST_CASE("wrong command lines exit with status 2 and say what is wrong", "[bad-
   expect_error(run_cli({"inspect"}), 2, "fluxshard inspect: missing PLAN.fsp (see fluxshard inspect --help)");
   expect_error(run_cli({"bench", "sideways", "p.fsp"}), 2,
                "fluxshard bench: unknown benchmark 'sideways' (available: dense, sparse)");
-  auto r = run_cli({"frobnicate"});
-  CHECK(r.status == 2);
-  CHECK(r.err == "fluxshard: unknown command 'frobnicate' (run 'fluxshard --help')\n");
+  expect_error(run_cli({"frobnicate"}), 2, "unknown command 'frobnicate' (run 'fluxshard --help')");
   CHECK(run_cli({"run", "--help"}).status == 0);
 }
 
@@ -645,4 +649,162 @@ TEST_CASE("dump: input of the wrong shape", "[bad-input]") {
   write_npy(in, {1, 3, 16, 16}, small.data());
   expect_error(run_cli({"dump", plan, "--input", in, "--prefix", tmp.file("out")}), 1,
                "'" + in + "' has shape [1,3,16,16]; the plan's input 'images' is [1,3,32,32]");
+}
+
+TEST_CASE("compile refuses graphs that run would refuse", "[bad-input]") {
+  // Each compiled with exit 0 before, and then every run of the plan failed.
+  test::TempDir tmp;
+  std::string path = tmp.file("m.onnx");
+  {
+    OnnxBuilder b(17);
+    b.input("images", {1, 3, 32, 32});
+    b.node("Identity", "id", {"images"}, {}, 1, {"output0"});
+    b.output("output0");
+    b.metadata("task", "detect");
+    b.save(path);
+  }
+  expect_error(run_cli({"compile", path, "-o", tmp.file("x.fsp")}), 1, "'" + path + "': output0 must be [1, rows, anchors]");
+  auto conv_model = [&](int rows, const std::string& task, int outputs) {
+    OnnxBuilder b(17);
+    std::string x = b.input("images", {1, 3, 32, 32});
+    std::string y = b.op("Conv", "c", {x, b.initializer("w", {rows, 3, 1, 1}, std::vector<float>(rows * 3, 0.1f))});
+    b.node("Reshape", "r", {y, b.initializer_ints("s", {3}, {1, rows, 1024})}, {}, 1, {"output0"});
+    for (int i = 0; i < outputs; ++i) b.output("output0");
+    b.metadata("task", task);
+    b.save(path);
+  };
+  conv_model(84, "detect", 2);  // the same output listed twice
+  expect_error(run_cli({"compile", path, "-o", tmp.file("x.fsp")}), 1, "'" + path + "': a detect model must have 1 output");
+  conv_model(84, "segment", 1);  // a detect head labelled segment
+  expect_error(run_cli({"compile", path, "-o", tmp.file("x.fsp")}), 1,
+               "'" + path + "': a segment model must have 2 outputs");
+  CHECK(!test::file_exists(tmp.file("x.fsp")));
+  conv_model(84, "detect", 1);
+  CHECK(run_cli({"compile", path, "-o", tmp.file("x.fsp"), "--quiet"}).status == 0);
+}
+
+TEST_CASE("compile / synth output: devices are written in place, symlinks never followed into clobbering",
+          "[bad-input]") {
+  test::TempDir tmp;
+  std::string model = tmp.file("m.onnx");
+  test::write_file(model, tiny_model());
+  // -o /dev/full: the old OUT.tmp + rename replaced the device node with a regular file.
+  expect_error(run_cli({"compile", model, "-o", "/dev/full"}), 1, "cannot write '/dev/full': No space left on device");
+  expect_error(run_cli({"synth", "yolo11n", "--imgsz", "64", "-o", "/dev/full"}), 1,
+               "cannot write '/dev/full': No space left on device");
+  struct stat st {};
+  REQUIRE(::lstat("/dev/full", &st) == 0);
+  CHECK(S_ISCHR(st.st_mode));
+  // /dev/null takes the bytes and stays a device.
+  CHECK(run_cli({"compile", model, "-o", "/dev/null", "--quiet"}).status == 0);
+  REQUIRE(::lstat("/dev/null", &st) == 0);
+  CHECK(S_ISCHR(st.st_mode));
+
+  // A symlink planted where the old code put its temporary file: its target is not touched.
+  std::string out = tmp.file("out.fsp"), victim = tmp.file("victim.txt");
+  test::write_file(victim, "precious");
+  REQUIRE(::symlink(victim.c_str(), (out + ".tmp").c_str()) == 0);
+  REQUIRE(run_cli({"compile", model, "-o", out, "--quiet"}).status == 0);
+  CHECK(test::read_file(victim) == "precious");
+  CHECK_NOTHROW(Plan::load_file(out));
+  // No temporary file is left behind.
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) entries += e.path().filename() != "";
+  CHECK(entries == 4);  // m.onnx, out.fsp, victim.txt, out.fsp.tmp (the planted link)
+
+  // -o through a symlink: the file it points at is replaced, the link stays a link; permissions stay.
+  std::string real = tmp.file("real.fsp"), link = tmp.file("link.fsp");
+  test::write_file(real, "old");
+  REQUIRE(::chmod(real.c_str(), 0600) == 0);
+  REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  REQUIRE(run_cli({"compile", model, "-o", link, "--quiet"}).status == 0);
+  REQUIRE(::lstat(link.c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+  REQUIRE(::stat(real.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_NOTHROW(Plan::load_file(real));
+
+  // A directory, a missing directory.
+  expect_error(run_cli({"compile", model, "-o", tmp.path()}), 1, "cannot write '" + tmp.path() + "': Is a directory");
+  expect_error(run_cli({"compile", model, "-o", tmp.file("no/such/x.fsp")}), 1,
+               "cannot write '" + tmp.file("no/such/x.fsp") + "': No such file or directory");
+}
+
+TEST_CASE("every write is checked: --json and standard output on a full device", "[bad-input]") {
+  // Before: exit 0 with nothing written.
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::string plan = tmp.file("tiny.fsp");
+  test::write_file(plan, as_string(compile_onnx(m.data(), m.size(), "tiny.onnx")));
+  const std::string clip = test::source_path("assets/bedroom.mp4");
+  expect_error(run_cli({"run", plan, "--input", clip, "--max-frames", "2", "--json", "/dev/full", "--quiet"}), 1,
+               "cannot write '/dev/full': No space left on device");
+  expect_error(run_cli({"edge", plan, "--input", clip, "--policy", "local", "--max-frames", "2", "--json", "/dev/full",
+                        "--threads", "1", "--quiet"}),
+               1, "cannot write '/dev/full': No space left on device");
+  // The summary on standard output.
+  std::string cmd = "'" + test::cli_path() + "' run '" + plan + "' --input '" + clip +
+                    "' --max-frames 1 --quiet >/dev/full 2>'" + tmp.file("err") + "'";
+  int raw = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(raw) == 1);
+  CHECK(test::read_file(tmp.file("err")) == "error: cannot write to standard output: No space left on device\n");
+}
+
+TEST_CASE("wrong values that only the plan can judge are still command-line errors", "[bad-input]") {
+  test::TempDir tmp;
+  std::string m = tiny_model();  // 32 x 32
+  std::string plan = tmp.file("tiny.fsp");
+  test::write_file(plan, as_string(compile_onnx(m.data(), m.size(), "tiny.onnx")));
+  const std::string clip = test::source_path("assets/bedroom.mp4");
+  for (const char* mode : {"dense", "fluxshard"})
+    expect_error(run_cli({"run", plan, "--input", clip, "--block", "7", "--mode", mode}), 2,
+                 "fluxshard run: --block 7 must divide the plan's input size 32x32");
+  expect_error(run_cli({"edge", plan, "--input", clip, "--block", "12", "--policy", "local"}), 2,
+               "fluxshard edge: --block 12 must divide the plan's input size 32x32");
+}
+
+TEST_CASE("a damaged video: frame numbers follow the source's timestamps, lost frames are counted", "[bad-input]") {
+  // Before: 64 KB of random bytes in the middle of bedroom.mp4 lost 6 frames without a word, and every
+  // later "frame" was renumbered (frame 110 had the time of source frame 116).
+  test::TempDir tmp;
+  std::string m = tiny_model();
+  std::string plan = tmp.file("tiny.fsp");
+  test::write_file(plan, as_string(compile_onnx(m.data(), m.size(), "tiny.onnx")));
+  std::string clip = test::read_file(test::source_path("assets/bedroom.mp4"));
+  std::mt19937 rng(5);
+  for (size_t i = clip.size() / 2; i < clip.size() / 2 + 65536; ++i) clip[i] = static_cast<char>(rng());
+  std::string damaged = tmp.file("damaged.mp4");
+  test::write_file(damaged, clip);
+  for (const std::string& input : {test::source_path("assets/bedroom.mp4"), damaged}) {
+    INFO(input);
+    const bool is_damaged = input == damaged;
+    auto r = run_cli({"run", plan, "--input", input, "--json", tmp.file("out.jsonl"), "--quiet", "--threads", "1"});
+    REQUIRE(r.status == 0);
+    std::istringstream lines(test::read_file(tmp.file("out.jsonl")));
+    std::string line;
+    std::vector<JsonValue> v;
+    while (std::getline(lines, line)) v.push_back(JsonValue::parse(line));
+    REQUIRE(v.size() > 1);
+    const JsonValue& summary = v.back();
+    int64_t prev = -1, gaps = 0;
+    for (size_t i = 0; i + 1 < v.size(); ++i) {
+      int64_t f = v[i].at("frame").as_int();
+      CHECK(f > prev);
+      gaps += f - prev - 1;
+      prev = f;
+      CHECK(std::abs(v[i].at("time_s").as_double() * 30.0 - static_cast<double>(f)) < 0.01);  // 30 fps clip
+    }
+    CHECK(summary.at("missing_frames").as_int() == gaps);
+    CHECK(summary.at("frames").as_int() + gaps == 200);  // every source frame is either there or counted
+    if (!is_damaged) {
+      CHECK(gaps == 0);
+      CHECK(r.err.empty());
+      continue;
+    }
+    CHECK(gaps > 0);
+    CHECK(summary.at("decode_errors").as_int() > 0);
+    CHECK_THAT(r.err, Catch::Matches("warning: '" + damaged + "' is damaged: " + std::to_string(gaps) +
+                                     " source frames missing \\(the first is frame [0-9]+; frame numbers follow the "
+                                     "source's timestamps\\), [0-9]+ decoding errors?\n"));
+  }
 }

@@ -113,7 +113,10 @@ struct VideoReader::Impl {
   bool prefetched = false;
   bool draining = false;
   bool eof = false;
-  int64_t next_index = 0;
+  int64_t next_index = 0;  // the smallest index the next frame may take
+  int64_t missing = 0;     // source frames the timestamps skip (dropped or undecodable)
+  int64_t decode_errors = 0;
+  int64_t first_missing = -1;
   int width = 0, height = 0;
   double fps = 0.0;
   int64_t count_estimate = -1;
@@ -249,7 +252,10 @@ bool VideoReader::Impl::decode_next() {
       eof = true;
       return false;
     }
-    if (r != AVERROR(EAGAIN)) continue;  // a frame that failed to decode: skip it
+    if (r != AVERROR(EAGAIN)) {  // a frame that failed to decode: skip it (the timestamps show the gap)
+      ++decode_errors;
+      continue;
+    }
     errors_in_a_row = 0;
     if (draining) {  // cannot happen with a conforming decoder; do not spin
       eof = true;
@@ -276,18 +282,28 @@ bool VideoReader::Impl::decode_next() {
       pkt_pending = true;  // resend after receiving
       continue;
     }
+    if (r < 0 && r != AVERROR_EOF) ++decode_errors;
     pkt_pending = false;
     av_packet_unref(pkt.get());  // sent, or rejected as undecodable: either way it is done
   }
 }
 
 void VideoReader::Impl::fill_meta(Frame& f) {
-  f.index = next_index++;
   const int64_t ts = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
-  if (ts != AV_NOPTS_VALUE)
+  // The source's frame number, from the timestamp: frames lost to damage leave a gap instead of
+  // renumbering everything after them. Never backwards (variable frame rates, odd timestamps).
+  int64_t index = next_index;
+  if (ts != AV_NOPTS_VALUE) {
     f.time_s = static_cast<double>(ts - start_pts) * av_q2d(time_base);
-  else
-    f.time_s = fps > 0 ? static_cast<double>(f.index) / fps : 0.0;
+    if (fps > 0) index = std::max(next_index, static_cast<int64_t>(std::llround(f.time_s * fps)));
+  }
+  if (index > next_index) {
+    if (first_missing < 0) first_missing = next_index;
+    missing += index - next_index;
+  }
+  f.index = index;
+  next_index = index + 1;
+  if (ts == AV_NOPTS_VALUE) f.time_s = fps > 0 ? static_cast<double>(f.index) / fps : 0.0;
   f.key_frame = frame->key_frame != 0;
   f.pict_type = av_get_picture_type_char(frame->pict_type);
   f.mvs.clear();
@@ -393,6 +409,9 @@ bool VideoReader::read_letterboxed(Frame& f, int dst_w, int dst_h, LetterboxInfo
   return true;
 }
 
+int64_t VideoReader::missing_frames() const { return impl_->missing; }
+int64_t VideoReader::first_missing_frame() const { return impl_->first_missing; }
+int64_t VideoReader::decode_errors() const { return impl_->decode_errors; }
 int VideoReader::width() const { return impl_->width; }
 int VideoReader::height() const { return impl_->height; }
 double VideoReader::fps() const { return impl_->fps; }

@@ -7,7 +7,8 @@
 // the same pixels and the same vectors on every run (see VideoReaderOptions for the threading).
 //
 // Robustness: packets or frames that do not decode are skipped (box.mp4's first frame, a damaged
-// GOP, the partial last frame of a truncated file); read() returns false at the end of the stream.
+// GOP, the partial last frame of a truncated file) and counted: frame numbers follow the source's
+// timestamps, so a skipped frame leaves a gap (missing_frames()); read() returns false at the end.
 // Errors are fx::Error with one line:
 //   cannot open video 'x.mp4': No such file or directory
 //   'notes.txt' is not a video or image (invalid data found when processing input)
@@ -57,8 +58,9 @@ struct CodecMotionVector {
 struct Frame {
   int width = 0, height = 0;
   std::vector<uint8_t> rgb;  // RGB24, packed rows (stride width * 3)
-  int64_t index = -1;        // 0, 1, 2, ... in output order among the frames delivered (skipped frames
-                             // take no index)
+  int64_t index = -1;        // the source's frame number: from the timestamp (time * fps, rounded), so
+                             // frames lost to damage leave a gap (VideoReader::missing_frames());
+                             // 0, 1, 2, ... where there are no timestamps; always increasing
   double time_s = 0.0;       // presentation time relative to the stream start (from the best-effort
                              // timestamp; index / fps when the container has none)
   std::vector<CodecMotionVector> mvs;  // empty for intra frames and codecs that export none
@@ -95,6 +97,12 @@ class VideoReader {
   // bilinear filter, close to but not bit-identical with letterbox_rgb() (cv2 INTER_LINEAR); use
   // read() + letterbox_rgb() where Ultralytics-exact pixels matter.
   bool read_letterboxed(Frame& f, int dst_w, int dst_h, LetterboxInfo* info = nullptr);
+
+  // Damage seen so far: source frames the timestamps skipped (dropped or undecodable; the first of
+  // them, -1 if none), and packets / frames the decoder rejected.
+  int64_t missing_frames() const;
+  int64_t first_missing_frame() const;
+  int64_t decode_errors() const;
 
   int width() const;                       // of the decoded frames
   int height() const;
