@@ -28,7 +28,14 @@ int cmd_serve(const Args& args) {
   o.threads = thread_option(args);
   o.max_message = static_cast<uint32_t>(args.get_int("--max-message-mb", 64, 1, 1024)) << 20;
   o.max_edges = args.get_int("--max-edges", 64, 1, 4096);
+  o.max_edges_per_address = args.get_int("--max-edges-per-address", 16, 1, 4096);
+  o.max_handshakes = args.get_int("--max-handshakes", 64, 1, 4096);
+  o.max_handshakes_per_address = args.get_int("--max-handshakes-per-address", 8, 1, 4096);
   o.hello_timeout_s = args.get_double("--hello-timeout", 10, 0.1, 3600);
+  o.idle_timeout_s = args.get_double("--idle-timeout", 120, 0, 86400);
+  o.evict_idle_s = args.get_double("--evict-idle", 2, -1, 86400);
+  o.message_timeout_s = args.get_double("--message-timeout", 60, 0.1, 3600);
+  o.max_buffered = static_cast<size_t>(args.get_int("--max-buffered-mb", 256, 1, 65536)) << 20;
   if (args.has("--token-file")) o.token = net::read_token_file(args.get("--token-file"));
   o.handle_signals = true;
   const bool quiet = args.has("--quiet");

@@ -1,9 +1,11 @@
 #include "net/server.h"
 
+#include <mimalloc.h>
 #include <uv.h>
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -29,9 +31,11 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-std::string peer_name(uv_tcp_t* t) {
+// "ip:port" ("[ip]:port" for IPv6) for the log, and the IP alone (the per-address limits' key).
+std::string peer_name(uv_tcp_t* t, std::string* ip) {
   sockaddr_storage ss{};
   int len = sizeof ss;
+  *ip = "?";
   if (uv_tcp_getpeername(t, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
   char host[64] = "?";
   int port = 0;
@@ -39,15 +43,23 @@ std::string peer_name(uv_tcp_t* t) {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     uv_ip4_name(a, host, sizeof host);
     port = ntohs(a->sin_port);
+    *ip = host;
     return std::string(host) + ":" + std::to_string(port);
   }
   if (ss.ss_family == AF_INET6) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
     uv_ip6_name(a, host, sizeof host);
     port = ntohs(a->sin6_port);
+    *ip = host;
     return "[" + std::string(host) + "]:" + std::to_string(port);
   }
   return "?";
+}
+
+std::string seconds(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g s", s);
+  return b;
 }
 
 constexpr size_t kReadChunk = 64 * 1024;
@@ -58,7 +70,7 @@ constexpr double kCloseGraceS = 2.0;
 
 struct SessionState {
   SessionConfig cfg;
-  std::unique_ptr<ServerSession> session;  // created on the compute thread
+  std::unique_ptr<ServerSession> session;  // created and destroyed on the compute thread
   std::atomic<bool> closed{false};
 };
 
@@ -68,15 +80,19 @@ struct Server::Impl {
     uv_tcp_t tcp;
     Impl* s = nullptr;
     uint64_t id = 0;
-    std::string peer;
+    std::string peer, ip;
     FrameReader reader{kHandshakeMaxMessage};
     St st = St::Hello;
     std::shared_ptr<SessionState> session;
     int pending = 0;
-    bool paused = false;
+    bool paused = false;      // max_pending updates queued
+    bool mem_paused = false;  // max_buffered reached while other messages arrive
+    bool reading = false;
+    size_t counted = 0;       // the reader's buffer capacity, as counted in buffered_total
     uint64_t updates = 0;
     Clock::time_point opened, closing_at;
-    Clock::time_point msg_start;  // first byte of the message being received
+    Clock::time_point msg_start;    // first byte of the message being received
+    Clock::time_point last_active;  // last message received or answer sent
   };
   struct WriteReq {
     uv_write_t req;
@@ -87,6 +103,7 @@ struct Server::Impl {
   };
   struct Job {
     uint64_t conn = 0;
+    bool release = false;  // the connection is gone: destroy its session here, where it was allocated
     std::shared_ptr<SessionState> state;
     wire::MessageT msg;
     Clock::time_point arrived;
@@ -112,12 +129,15 @@ struct Server::Impl {
   uv_async_t stop_async{}, done_async{};
   uv_timer_t sweep{};
   uv_signal_t sig_int{}, sig_term{};
+  bool signals_ready = false;  // sig_int / sig_term initialised (only after a successful listen)
   int bound_port = 0;
   std::mutex stop_mu;
   bool stop_open = false;  // stop_async may be signalled
   bool stopping = false;   // loop thread only
   std::unordered_map<uint64_t, Conn*> conns;
   uint64_t next_id = 1;
+  size_t buffered_total = 0;  // sum of the connections' reader capacities
+  bool collect_loop = false;  // a connection closed: return the loop thread's freed memory at the sweep
   uint8_t read_buf[kReadChunk];
 
   std::thread compute;
@@ -129,7 +149,7 @@ struct Server::Impl {
   bool done_closed = false;  // loop thread
 
   std::atomic<uint64_t> n_accepted{0}, n_sessions{0}, n_rejected{0}, n_active{0}, n_frames{0}, n_backgrounds{0};
-  std::atomic<size_t> peak_buf{0};
+  std::atomic<size_t> peak_buf{0}, peak_total{0};
 
   void log(const std::string& line) {
     if (opt.log) opt.log(line);
@@ -139,16 +159,91 @@ struct Server::Impl {
   // ---- connections -------------------------------------------------------------------------------
   static void on_close(uv_handle_t* h) {
     Conn* c = static_cast<Conn*>(h->data);
-    c->s->conns.erase(c->id);
-    c->s->n_active--;
+    Impl* s = c->s;
+    s->conns.erase(c->id);
+    s->n_active--;
+    s->buffered_total -= c->counted;
+    s->collect_loop = true;
     delete c;
+    s->resume_memory_paused();
+  }
+
+  // The session's memory goes back on the compute thread, after the updates queued before it.
+  void release_session(Conn* c) {
+    if (!c->session) return;
+    c->session->closed = true;
+    Job j;
+    j.release = true;
+    j.state = std::move(c->session);
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (compute_stop) return;  // the server is stopping: the state dies with the last reference
+      jobs.push_back(std::move(j));
+    }
+    cv.notify_one();
   }
 
   void close_conn(Conn* c) {
-    if (c->session) c->session->closed = true;
+    release_session(c);
     c->st = St::Closing;
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
       uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_close);
+  }
+
+  // Reads from c exactly when nothing holds it back.
+  void update_reading(Conn* c) {
+    bool want = c->st != St::Closing && !c->paused && !c->mem_paused &&
+                !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp));
+    if (want == c->reading) return;
+    c->reading = want;
+    if (want) uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+    else uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+  }
+
+  // max_buffered: c's reader changed. Over the bound, c waits when another connection's message is
+  // still arriving; one always is (resume_memory_paused), and it completes or times out, so memory is
+  // freed and nothing deadlocks.
+  void account(Conn* c) {
+    size_t cap = c->reader.capacity();
+    buffered_total = buffered_total - c->counted + cap;
+    bool shrank = cap < c->counted;
+    c->counted = cap;
+    if (buffered_total > peak_total) peak_total = buffered_total;
+    if (shrank || !c->reader.mid_message()) resume_memory_paused();
+    if (buffered_total <= opt.max_buffered || !c->reader.mid_message() || c->st == St::Closing) return;
+    if (receiving_other_than(c)) {
+      c->mem_paused = true;
+      update_reading(c);
+    }
+  }
+
+  bool receiving_other_than(const Conn* c) const {
+    for (const auto& kv : conns) {
+      const Conn* o = kv.second;
+      if (o != c && o->reading && o->reader.mid_message() && o->st != St::Closing) return true;
+    }
+    return false;
+  }
+
+  void resume(Conn* c) {
+    c->mem_paused = false;
+    c->msg_start = Clock::now();  // the time it waited was ours, not the edge's
+    update_reading(c);
+  }
+
+  // Under the bound every waiting connection is read again; over it, the one holding the most (closest
+  // to completing its message) when no message is arriving at all.
+  void resume_memory_paused() {
+    if (buffered_total <= opt.max_buffered) {
+      for (auto& kv : conns)
+        if (kv.second->mem_paused) resume(kv.second);
+      return;
+    }
+    if (receiving_other_than(nullptr)) return;
+    Conn* best = nullptr;
+    for (auto& kv : conns)
+      if (kv.second->mem_paused && (!best || kv.second->counted > best->counted)) best = kv.second;
+    if (best) resume(best);
   }
 
   static void on_shutdown(uv_shutdown_t* req, int) {
@@ -160,10 +255,10 @@ struct Server::Impl {
   // Flushes what is queued, then closes.
   void graceful_close(Conn* c) {
     if (c->st == St::Closing) return;
-    if (c->session) c->session->closed = true;
+    release_session(c);
     c->st = St::Closing;
     c->closing_at = Clock::now();
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    update_reading(c);
     auto* r = new ShutdownReq;
     if (uv_shutdown(&r->req, reinterpret_cast<uv_stream_t*>(&c->tcp), on_shutdown) != 0) {
       delete r;
@@ -231,6 +326,7 @@ struct Server::Impl {
       return;
     }
     if (!c->reader.mid_message()) c->msg_start = Clock::now();
+    c->last_active = Clock::now();
     bool ok = c->reader.feed(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread),
                              [s, c](const uint8_t* d, size_t n) {
                                bool go_on = s->on_message(c, d, n);
@@ -241,6 +337,7 @@ struct Server::Impl {
     size_t cur = s->peak_buf.load();
     while (peak > cur && !s->peak_buf.compare_exchange_weak(cur, peak)) {}
     if (!ok && c->reader.failed()) s->reject(c, wire::ErrorCode::TooLarge, c->reader.error());
+    s->account(c);
   }
 
   bool on_message(Conn* c, const uint8_t* data, size_t size) {
@@ -282,8 +379,8 @@ struct Server::Impl {
         }
         cv.notify_one();
         if (++c->pending >= opt.max_pending && !c->paused) {
-          uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
           c->paused = true;
+          update_reading(c);
         }
         return true;
       }
@@ -300,12 +397,45 @@ struct Server::Impl {
     }
   }
 
+  int count(St st, const std::string* ip = nullptr) const {
+    int n = 0;
+    for (const auto& kv : conns) n += kv.second->st == st && (!ip || kv.second->ip == *ip);
+    return n;
+  }
+
+  // Room for one more session: per address, then in all (displacing the session idle the longest when it
+  // has been idle long enough). False when c was refused.
+  bool admit_session(Conn* c) {
+    if (count(St::Ready, &c->ip) >= opt.max_edges_per_address) {
+      reject(c, wire::ErrorCode::Busy,
+             "too many edges from " + c->ip + " (limit " + std::to_string(opt.max_edges_per_address) + ")");
+      return false;
+    }
+    if (count(St::Ready) < opt.max_edges) return true;
+    Conn* idlest = nullptr;
+    auto now = Clock::now();
+    for (auto& kv : conns) {
+      Conn* o = kv.second;
+      if (o->st != St::Ready || o->pending > 0 || o->reader.mid_message()) continue;
+      if (!idlest || o->last_active < idlest->last_active) idlest = o;
+    }
+    if (opt.evict_idle_s >= 0 && idlest && ms_between(idlest->last_active, now) >= 1e3 * opt.evict_idle_s) {
+      reject(idlest, wire::ErrorCode::Busy,
+             "displaced by a new edge after " + seconds(std::round(ms_between(idlest->last_active, now) / 100) / 10) +
+                 " idle (the server is full)");
+      return true;
+    }
+    reject(c, wire::ErrorCode::Busy, "too many edges (limit " + std::to_string(opt.max_edges) + ")");
+    return false;
+  }
+
   bool on_hello(Conn* c, const wire::HelloT& h) {
     HelloVerdict v = admit_hello(h, *plan, opt.token, opt.backend);
     if (!v.ok) {
       reject(c, v.code, v.reason);
       return false;
     }
+    if (!admit_session(c)) return false;
     auto st = std::make_shared<SessionState>();
     st->cfg = v.cfg;
     c->session = st;
@@ -340,7 +470,7 @@ struct Server::Impl {
     auto* c = new Conn;
     c->s = s;
     c->id = s->next_id++;
-    c->opened = Clock::now();
+    c->opened = c->last_active = Clock::now();
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;
     s->conns[c->id] = c;
@@ -351,16 +481,30 @@ struct Server::Impl {
     }
     s->n_accepted++;
     uv_tcp_nodelay(&c->tcp, 1);
-    c->peer = peer_name(&c->tcp);
+    c->peer = peer_name(&c->tcp, &c->ip);
     if (s->stopping) {
       s->close_conn(c);
       return;
     }
-    if (static_cast<int>(s->conns.size()) > s->opt.max_edges) {
-      s->reject(c, wire::ErrorCode::Busy, "too many edges (limit " + std::to_string(s->opt.max_edges) + ")");
+    // Handshake slots: per address a hard limit; in all, the newest connection wins (a real edge sends
+    // its Hello at once, so only connections that say nothing lose their slot).
+    if (s->count(St::Hello, &c->ip) > s->opt.max_handshakes_per_address) {
+      s->reject(c, wire::ErrorCode::Busy,
+                "too many connections in handshake from " + c->ip + " (limit " +
+                    std::to_string(s->opt.max_handshakes_per_address) + ")");
       return;
     }
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+    if (s->count(St::Hello) > s->opt.max_handshakes) {
+      Conn* oldest = nullptr;
+      for (auto& kv : s->conns)
+        if (kv.second != c && kv.second->st == St::Hello && (!oldest || kv.second->opened < oldest->opened))
+          oldest = kv.second;
+      if (oldest)
+        s->reject(oldest, wire::ErrorCode::Busy,
+                  "no handshake yet; its slot went to a newer connection (limit " +
+                      std::to_string(s->opt.max_handshakes) + " in handshake)");
+    }
+    s->update_reading(c);
   }
 
   static void on_sweep(uv_timer_t* t) {
@@ -369,14 +513,23 @@ struct Server::Impl {
     std::vector<Conn*> list;
     for (auto& kv : s->conns) list.push_back(kv.second);
     for (Conn* c : list) {
-      if (c->st == St::Hello && ms_between(c->opened, now) > 1e3 * s->opt.hello_timeout_s)
-      {
-        char why[64];
-        std::snprintf(why, sizeof why, "no handshake within %g s", s->opt.hello_timeout_s);
-        s->reject(c, wire::ErrorCode::Unauthorized, why);
-      }
-      else if (c->st == St::Closing && ms_between(c->closing_at, now) > 1e3 * kCloseGraceS)
+      if (c->st == St::Hello && ms_between(c->opened, now) > 1e3 * s->opt.hello_timeout_s) {
+        s->reject(c, wire::ErrorCode::Unauthorized, "no handshake within " + seconds(s->opt.hello_timeout_s));
+      } else if (c->st != St::Closing && c->reading && c->reader.mid_message() &&
+                 ms_between(c->msg_start, now) > 1e3 * s->opt.message_timeout_s) {
+        s->reject(c, wire::ErrorCode::Malformed,
+                  "message not completed within " + seconds(s->opt.message_timeout_s) + " (" + c->reader.pending() + ")");
+      } else if (c->st == St::Ready && s->opt.idle_timeout_s > 0 && c->pending == 0 && !c->reader.mid_message() &&
+                 ms_between(c->last_active, now) > 1e3 * s->opt.idle_timeout_s) {
+        s->reject(c, wire::ErrorCode::Busy, "idle for " + seconds(s->opt.idle_timeout_s));
+      } else if (c->st == St::Closing && ms_between(c->closing_at, now) > 1e3 * kCloseGraceS) {
         s->close_conn(c);
+      }
+    }
+    // Buffers of closed connections were freed on this thread: give the pages back.
+    if (s->collect_loop) {
+      s->collect_loop = false;
+      mi_collect(true);
     }
   }
 
@@ -390,6 +543,12 @@ struct Server::Impl {
         if (compute_stop) break;
         j = std::move(jobs.front());
         jobs.pop_front();
+      }
+      if (j.release) {
+        j.state->session.reset();
+        j.state.reset();
+        mi_collect(true);  // the session's memory back to the OS, from the thread that allocated it
+        continue;
       }
       Done d;
       d.conn = j.conn;
@@ -448,9 +607,10 @@ struct Server::Impl {
         continue;
       }
       s->send(c, std::move(d.frame));
+      c->last_active = Clock::now();
       if (--c->pending < s->opt.max_pending && c->paused && c->st == St::Ready) {
         c->paused = false;
-        uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+        s->update_reading(c);
       }
     }
     if (exited && !s->done_closed) {
@@ -465,7 +625,7 @@ struct Server::Impl {
     stopping = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep), nullptr);
-    if (opt.handle_signals) {
+    if (signals_ready) {
       uv_close(reinterpret_cast<uv_handle_t*>(&sig_int), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&sig_term), nullptr);
     }
@@ -531,13 +691,6 @@ Server::~Server() {
 void Server::start() {
   Impl* s = impl_.get();
   if (s->started) throw Error("server already started");
-  if (s->opt.profile.empty()) {
-    int block = 16;
-    if (s->plan->input_w() % block || s->plan->input_h() % block) block = 8;
-    s->profile = profile_sparse(s->plan, s->pool, s->runner, block);
-  } else {
-    s->profile = s->opt.profile;
-  }
   sockaddr_storage addr{};
   if (uv_ip4_addr(s->opt.host.c_str(), s->opt.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
       uv_ip6_addr(s->opt.host.c_str(), s->opt.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0)
@@ -573,11 +726,21 @@ void Server::start() {
   uv_tcp_getsockname(&s->listener, reinterpret_cast<sockaddr*>(&bound), &len);
   s->bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                      : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  // Profiled once the port is ours: a port in use fails at once, not after seconds of profiling.
+  if (s->opt.profile.empty()) {
+    int block = 16;
+    if (s->plan->input_w() % block || s->plan->input_h() % block) block = 8;
+    s->profile = profile_sparse(s->plan, s->pool, s->runner, block);
+    mi_collect(true);  // the profiling sessions' memory back to the OS before any edge comes
+  } else {
+    s->profile = s->opt.profile;
+  }
   uv_timer_start(&s->sweep, Impl::on_sweep, 500, 500);
   if (s->opt.handle_signals) {
     uv_signal_init(&s->loop, &s->sig_int);
     uv_signal_init(&s->loop, &s->sig_term);
     s->sig_int.data = s->sig_term.data = s;
+    s->signals_ready = true;
     uv_signal_start(&s->sig_int, Impl::on_signal, SIGINT);
     uv_signal_start(&s->sig_term, Impl::on_signal, SIGTERM);
   }
@@ -615,6 +778,7 @@ ServerStats Server::stats() const {
   st.frames = s->n_frames;
   st.backgrounds = s->n_backgrounds;
   st.peak_read_buffer = s->peak_buf;
+  st.peak_buffered = s->peak_total;
   return st;
 }
 

@@ -10,9 +10,23 @@
 // accepted, `max_message` after; a length prefix over the limit closes it before any body byte is
 // buffered. Every message is verified (net/wire.h). With a token, the first message must be a Hello
 // carrying it (compared in constant time). A connection with `max_pending` updates queued stops being
-// read until they are done (bounded memory per edge); at most `max_edges` edges at once; a connection
-// that has not completed its handshake within `hello_timeout_s` is closed. Each rejected connection is
-// logged with its reason and closed; the others are unaffected.
+// read until they are done (bounded memory per edge). Each rejected connection is logged with its
+// reason and closed; the others are unaffected.
+//
+// Lock-out: connections still in their handshake and established sessions have separate limits, each
+// also per IP address. A connection that has not completed its handshake within `hello_timeout_s` is
+// closed; when `max_handshakes` are pending a new connection displaces the oldest (a flood of idle
+// connections cannot keep a real edge from its handshake, which takes one round trip); a connection from
+// an address with `max_handshakes_per_address` pending is refused. A Hello beyond
+// `max_edges_per_address` is refused (Busy); one beyond `max_edges` displaces the session idle the
+// longest if that one has been idle `evict_idle_s`, else is refused (Busy). A session that sends nothing
+// and waits for nothing for `idle_timeout_s` is closed. The edge reconnects and resynchronises after any
+// of these, as after a lost connection.
+//
+// Memory: message bodies being received count against `max_buffered` across all connections: above it,
+// a connection is not read further while another one's message is still arriving (a message must
+// complete within `message_timeout_s` of its first byte). A session's memory is freed on the compute
+// thread that allocated it, and mimalloc returns it to the OS (mi_collect) when the session ends.
 #pragma once
 
 #include <cstdint>
@@ -33,9 +47,16 @@ struct ServerOptions {
   std::string token;               // empty: no authentication
   std::string backend = "cpu";     // cpu | cuda
   uint32_t max_message = 64u << 20;
-  int max_edges = 64;
+  int max_edges = 64;  // established sessions
+  int max_edges_per_address = 16;
+  int max_handshakes = 64;  // connections in their handshake
+  int max_handshakes_per_address = 8;
   int max_pending = 4;
   double hello_timeout_s = 10;
+  double idle_timeout_s = 120;  // 0: never
+  double evict_idle_s = 2;      // < 0: a full server never displaces a session
+  double message_timeout_s = 60;
+  size_t max_buffered = size_t(256) << 20;
   bool handle_signals = false;     // SIGINT / SIGTERM stop the server
   // Where log lines go (one line each, no newline); default: stderr with a "serve: " prefix. Called on
   // the loop thread.
@@ -47,11 +68,12 @@ struct ServerOptions {
 struct ServerStats {
   uint64_t accepted = 0;      // connections accepted
   uint64_t sessions = 0;      // handshakes completed
-  uint64_t rejected = 0;      // connections closed for a protocol / security violation
+  uint64_t rejected = 0;      // connections closed for a protocol / security violation or a limit
   uint64_t active = 0;        // connections open now
   uint64_t frames = 0;        // FrameUpdates answered
   uint64_t backgrounds = 0;   // Background updates applied
   size_t peak_read_buffer = 0;  // largest message buffer any connection held (bytes)
+  size_t peak_buffered = 0;     // largest sum of all connections' message buffers (bytes)
 };
 
 class Server {
