@@ -18,6 +18,7 @@
 #include "runtime/io/video_reader.h"
 #include "runtime/util/clock.h"
 #include "runtime/util/json.h"
+#include "runtime/util/percentile.h"
 
 namespace fx::cli {
 
@@ -29,12 +30,6 @@ std::string hex64(uint64_t v) {
   return b;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
-  return v[std::min(v.size() - 1, i > 0 ? i - 1 : 0)];
-}
 // --server HOST:PORT, checked (a malformed value is a command-line error) and resolved to a numeric
 // address (an unknown host is an error of its own, not a refused session). Empty with --policy local.
 std::string server_option(const Args& args) {
@@ -47,7 +42,8 @@ std::string server_option(const Args& args) {
   } catch (const Error& e) {
     throw UsageError("fluxshard edge: --server: " + std::string(e.what()));
   }
-  if (!net::valid_host(host)) throw UsageError("fluxshard edge: --server: '" + host + "' is not a host name or address");
+  if (!net::valid_host(host))
+    throw UsageError("fluxshard edge: --server: '" + host + "' is not a host name or address");
   if (port == 0) throw UsageError("fluxshard edge: --server: port 0 in '" + s + "' (1 to 65535)");
   return net::join_host_port(net::resolve_host(host), port);
 }
@@ -88,7 +84,7 @@ int cmd_edge(const Args& args) {
 
   auto plan = Plan::load_file(plan_path);
   check_block_option(args, *plan, o.aligner.block);
-  VideoReader reader(args.get("--input"));
+  VideoReader reader(args.get("--input"), input_options(args));
   const double clip_fps = reader.fps() > 0 ? reader.fps() : 30.0;
   if (args.has("--realtime")) pace_fps = clip_fps;
   const double stream_fps = pace_fps > 0 ? pace_fps : clip_fps;
@@ -162,13 +158,14 @@ int cmd_edge(const Args& args) {
   }
   json.close();
   if (!args.has("--quiet"))
-    std::printf(
-        "%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
-        "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
-        static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
-        net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps, static_cast<unsigned long long>(t.bytes_up),
-        stream_fps, static_cast<long long>(t.on_edge), static_cast<long long>(t.on_cloud),
-        static_cast<long long>(t.fallbacks), static_cast<long long>(t.resyncs));
+    std::fprintf(json.to_stdout() ? stderr : stdout,
+                 "%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
+                 "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
+                 static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
+                 net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps,
+                 static_cast<unsigned long long>(t.bytes_up), stream_fps, static_cast<long long>(t.on_edge),
+                 static_cast<long long>(t.on_cloud), static_cast<long long>(t.fallbacks),
+                 static_cast<long long>(t.resyncs));
   warn_input_damage(reader, args.get("--input"));
   return 0;
 }

@@ -24,6 +24,16 @@ int cmd_serve(const Args& args) {
   if (!net::valid_host(o.host))
     throw UsageError("fluxshard serve: --listen: '" + o.host + "' is not a host name or address");
   o.host = net::resolve_host(o.host);
+  if (args.has("--metrics")) {
+    try {
+      net::parse_host_port(args.get("--metrics"), o.metrics_host, o.metrics_port);
+    } catch (const Error& e) {
+      throw UsageError("fluxshard serve: --metrics: " + std::string(e.what()));
+    }
+    if (!net::valid_host(o.metrics_host))
+      throw UsageError("fluxshard serve: --metrics: '" + o.metrics_host + "' is not a host name or address");
+    o.metrics_host = net::resolve_host(o.metrics_host);
+  }
   o.backend = args.get_choice("--backend", "cpu", {"cpu", "cuda"});
   o.threads = thread_option(args);
   o.max_message = static_cast<uint32_t>(args.get_int("--max-message-mb", 64, 1, 1024)) << 20;
@@ -53,6 +63,9 @@ int cmd_serve(const Args& args) {
                 plan->task().c_str(), plan->input_w(), plan->input_h(), o.host.c_str(), server.port(),
                 o.backend.c_str(), o.threads, o.token.empty() ? "" : ", token required");
     for (const auto& p : server.profile()) std::printf(" %d blocks %.2f ms;", p.first, p.second);
+    if (server.metrics_port() >= 0)
+      std::printf(" health and metrics on http://%s/healthz, /metrics",
+                  net::join_host_port(o.metrics_host, server.metrics_port()).c_str());
     std::printf("\n");
     std::fflush(stdout);
   }

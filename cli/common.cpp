@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cli/stop_signal.h"
 #include "runtime/error.h"
 
 namespace fx::cli {
@@ -57,6 +58,13 @@ std::string sanitize_file_part(const std::string& name) {
   std::string o = name;
   for (char& c : o)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) c = '_';
+  return o;
+}
+
+VideoReaderOptions input_options(const Args& args) {
+  VideoReaderOptions o;
+  o.reconnect_s = args.get_double("--reconnect", o.reconnect_s, 0, 86400);
+  o.interrupt = [] { return stop_signal() != 0; };
   return o;
 }
 

@@ -9,8 +9,8 @@
 #include "cli/args.h"
 #include "cli/json_lines.h"
 #include "ops/thread_pool.h"
-#include "runtime/io/video_reader.h"
 #include "runtime/detector.h"
+#include "runtime/io/video_reader.h"
 #include "runtime/session.h"
 
 namespace fx::cli {
@@ -35,6 +35,10 @@ void check_block_option(const Args& args, const Plan& plan, int block);
 // The --json output (a file, truncated, or "-" for standard output); not open without --json. Throws
 // when it cannot be written.
 JsonLines json_output(const Args& args);
+
+// How run / edge open --input: --reconnect SECONDS for live sources, interrupted by SIGINT / SIGTERM
+// (cli/stop_signal.h).
+VideoReaderOptions input_options(const Args& args);
 
 // One "warning: ..." line on stderr when the input lost frames (timestamps skipped source frames, or the
 // decoder rejected some); nothing for an undamaged input.

@@ -3,6 +3,7 @@
 #include <mimalloc.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -17,11 +19,13 @@
 
 #include "net/framing.h"
 #include "net/hello.h"
+#include "net/http_probe.h"
 #include "net/profile.h"
 #include "net/server_session.h"
 #include "net/wire.h"
 #include "runtime/error.h"
 #include "runtime/util/clock.h"
+#include "runtime/util/percentile.h"
 
 namespace fx::net {
 
@@ -56,6 +60,50 @@ std::string peer_name(uv_tcp_t* t, std::string* ip) {
   return "?";
 }
 
+// "2026-12-06T10:41:07.123Z"
+std::string utc_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  int ms =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[64];
+  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return b;
+}
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string label(const std::string& v) {
+  std::string o;
+  for (char c : v) {
+    if (c == '\\' || c == '"') o += '\\';
+    if (c == '\n')
+      o += "\\n";
+    else
+      o += c;
+  }
+  return o;
+}
+
+// The last kWindow latencies (ms), for the percentiles in /metrics.
+struct LatencyWindow {
+  static constexpr size_t kWindow = 1024;
+  std::vector<float> values;
+  size_t next = 0;
+  double sum = 0;
+  uint64_t count = 0;
+  void add(float ms) {
+    if (values.size() < kWindow)
+      values.push_back(ms);
+    else
+      values[next++ % kWindow] = ms;
+    sum += ms;
+    ++count;
+  }
+};
+
 std::string seconds(double s) {
   char b[32];
   std::snprintf(b, sizeof b, "%g s", s);
@@ -88,11 +136,15 @@ struct Server::Impl {
     bool paused = false;      // max_pending updates queued
     bool mem_paused = false;  // max_buffered reached while other messages arrive
     bool reading = false;
-    size_t counted = 0;       // the reader's buffer capacity, as counted in buffered_total
+    size_t counted = 0;  // the reader's buffer capacity, as counted in buffered_total
     uint64_t updates = 0;
     Clock::time_point opened, closing_at;
     Clock::time_point msg_start;    // first byte of the message being received
     Clock::time_point last_active;  // last message received or answer sent
+    // For /metrics.
+    std::string name;
+    uint64_t session_id = 0, frames = 0, bytes_in = 0, bytes_out = 0;
+    LatencyWindow latency;
   };
   struct WriteReq {
     uv_write_t req;
@@ -111,6 +163,7 @@ struct Server::Impl {
   };
   struct Done {
     uint64_t conn = 0;
+    float latency_ms = -1;  // a frame's queue + compute time (-1: not a frame)
     std::vector<uint8_t> frame;
     bool fatal = false;
     std::string error;
@@ -149,11 +202,16 @@ struct Server::Impl {
   bool done_closed = false;  // loop thread
 
   std::atomic<uint64_t> n_accepted{0}, n_sessions{0}, n_rejected{0}, n_active{0}, n_frames{0}, n_backgrounds{0};
+  std::atomic<uint64_t> n_bytes_in{0}, n_bytes_out{0};
+  LatencyWindow latency;  // loop thread
+  HttpProbe probe;
   std::atomic<size_t> peak_buf{0}, peak_total{0};
 
-  void log(const std::string& line) {
-    if (opt.log) opt.log(line);
-    else std::fprintf(stderr, "serve: %s\n", line.c_str());
+  void log(const char* level, const std::string& line) {
+    if (opt.log)
+      opt.log(std::string(level) + " " + line);
+    else
+      std::fprintf(stderr, "%s serve %s %s\n", utc_now().c_str(), level, line.c_str());
   }
 
   // ---- connections -------------------------------------------------------------------------------
@@ -192,12 +250,14 @@ struct Server::Impl {
 
   // Reads from c exactly when nothing holds it back.
   void update_reading(Conn* c) {
-    bool want = c->st != St::Closing && !c->paused && !c->mem_paused &&
-                !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp));
+    bool want =
+        c->st != St::Closing && !c->paused && !c->mem_paused && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp));
     if (want == c->reading) return;
     c->reading = want;
-    if (want) uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
-    else uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    if (want)
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+    else
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
   }
 
   // max_buffered: c's reader changed. Over the bound, c waits when another connection's message is
@@ -268,7 +328,7 @@ struct Server::Impl {
 
   void reject(Conn* c, wire::ErrorCode code, const std::string& reason) {
     if (c->st == St::Closing) return;
-    log("edge " + c->peer + ": closed: " + reason);
+    log("WARN", "edge " + c->peer + ": closed: " + reason);
     n_rejected++;
     send(c, error_frame(code, reason));
     graceful_close(c);
@@ -279,7 +339,7 @@ struct Server::Impl {
     Conn* c = static_cast<Conn*>(req->handle->data);
     delete w;
     if (status < 0 && status != UV_ECANCELED && c->st != St::Closing) {
-      c->s->log("edge " + c->peer + ": closed: write failed (" + uv_strerror(status) + ")");
+      c->s->log("WARN", "edge " + c->peer + ": closed: write failed (" + uv_strerror(status) + ")");
       c->s->close_conn(c);
     }
   }
@@ -288,11 +348,13 @@ struct Server::Impl {
     auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp);
     if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) return;
     if (uv_stream_get_write_queue_size(stream) > kMaxWriteQueue) {
-      log("edge " + c->peer + ": closed: not reading its results");
+      log("WARN", "edge " + c->peer + ": closed: not reading its results");
       n_rejected++;
       close_conn(c);
       return;
     }
+    c->bytes_out += frame.size();
+    n_bytes_out += frame.size();
     auto* w = new WriteReq;
     w->data = std::move(frame);
     uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
@@ -315,11 +377,12 @@ struct Server::Impl {
     if (nread < 0) {
       if (c->st != St::Closing) {
         if (c->reader.mid_message()) {
-          s->log("edge " + c->peer + ": closed: truncated message (" + c->reader.pending() + ")");
+          s->log("WARN", "edge " + c->peer + ": closed: truncated message (" + c->reader.pending() + ")");
           s->n_rejected++;
         } else {
-          s->log("edge " + c->peer + ": disconnected" +
-                 (nread == UV_EOF ? std::string() : std::string(" (") + uv_strerror(static_cast<int>(nread)) + ")"));
+          s->log("INFO", "edge " + c->peer + ": disconnected" +
+                             (nread == UV_EOF ? std::string()
+                                              : std::string(" (") + uv_strerror(static_cast<int>(nread)) + ")"));
         }
       }
       s->close_conn(c);
@@ -327,6 +390,8 @@ struct Server::Impl {
     }
     if (!c->reader.mid_message()) c->msg_start = Clock::now();
     c->last_active = Clock::now();
+    c->bytes_in += static_cast<uint64_t>(nread);
+    s->n_bytes_in += static_cast<uint64_t>(nread);
     bool ok = c->reader.feed(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread),
                              [s, c](const uint8_t* d, size_t n) {
                                bool go_on = s->on_message(c, d, n);
@@ -386,8 +451,8 @@ struct Server::Impl {
       }
       case wire::Body::Bye: {
         const auto* b = d.message.body.AsBye();
-        log("edge " + c->peer + ": bye" +
-            (b && !b->reason.empty() ? " (" + peer_text(b->reason) + ")" : std::string()));
+        log("INFO", "edge " + c->peer + ": bye" +
+                        (b && !b->reason.empty() ? " (" + peer_text(b->reason) + ")" : std::string()));
         graceful_close(c);
         return false;
       }
@@ -455,16 +520,18 @@ struct Server::Impl {
     ack.session_id = sid;
     send(c, encode_frame(std::move(ack)));
     std::string name = peer_text(h.name, 64);
-    log("edge " + c->peer + (name.empty() ? "" : " (" + name + ")") + ": session " + std::to_string(sid) + ", " +
-        codec_name(st->cfg.codec) + ", " + (st->cfg.approximate ? "approximate" : "exact") + " mode, block " +
-        std::to_string(h.block));
+    c->name = name;
+    c->session_id = sid;
+    log("INFO", "edge " + c->peer + (name.empty() ? "" : " (" + name + ")") + ": session " + std::to_string(sid) +
+                    ", " + codec_name(st->cfg.codec) + ", " + (st->cfg.approximate ? "approximate" : "exact") +
+                    " mode, block " + std::to_string(h.block));
     return true;
   }
 
   static void on_connection(uv_stream_t* server, int status) {
     Impl* s = static_cast<Impl*>(server->data);
     if (status < 0) {
-      s->log(std::string("accept failed: ") + uv_strerror(status));
+      s->log("ERROR", std::string("accept failed: ") + uv_strerror(status));
       return;
     }
     auto* c = new Conn;
@@ -517,8 +584,9 @@ struct Server::Impl {
         s->reject(c, wire::ErrorCode::Unauthorized, "no handshake within " + seconds(s->opt.hello_timeout_s));
       } else if (c->st != St::Closing && c->reading && c->reader.mid_message() &&
                  ms_between(c->msg_start, now) > 1e3 * s->opt.message_timeout_s) {
-        s->reject(c, wire::ErrorCode::Malformed,
-                  "message not completed within " + seconds(s->opt.message_timeout_s) + " (" + c->reader.pending() + ")");
+        s->reject(
+            c, wire::ErrorCode::Malformed,
+            "message not completed within " + seconds(s->opt.message_timeout_s) + " (" + c->reader.pending() + ")");
       } else if (c->st == St::Ready && s->opt.idle_timeout_s > 0 && c->pending == 0 && !c->reader.mid_message() &&
                  ms_between(c->last_active, now) > 1e3 * s->opt.idle_timeout_s) {
         s->reject(c, wire::ErrorCode::Busy, "idle for " + seconds(s->opt.idle_timeout_s));
@@ -563,6 +631,7 @@ struct Server::Impl {
             r.queue_ms = static_cast<float>(ms_between(j.arrived, t0));
             r.recv_ms = j.recv_ms;
             r.compute_ms = static_cast<float>(ms_between(t0, Clock::now()));
+            d.latency_ms = r.queue_ms + r.compute_ms;
             d.frame = encode_frame(std::move(r));
             n_frames++;
           } else if (auto* b = j.msg.body.AsBackground()) {
@@ -608,6 +677,11 @@ struct Server::Impl {
       }
       s->send(c, std::move(d.frame));
       c->last_active = Clock::now();
+      if (d.latency_ms >= 0) {
+        ++c->frames;
+        c->latency.add(d.latency_ms);
+        s->latency.add(d.latency_ms);
+      }
       if (--c->pending < s->opt.max_pending && c->paused && c->st == St::Ready) {
         c->paused = false;
         s->update_reading(c);
@@ -625,6 +699,7 @@ struct Server::Impl {
     stopping = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep), nullptr);
+    probe.close();
     if (signals_ready) {
       uv_close(reinterpret_cast<uv_handle_t*>(&sig_int), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&sig_term), nullptr);
@@ -645,9 +720,93 @@ struct Server::Impl {
   }
 
   static void on_stop(uv_async_t* a) { static_cast<Impl*>(a->data)->begin_stop(); }
+
+  // start() failed after the loop and its handles were set up: close them all and drain the loop (the
+  // destructor then has nothing left to do).
+  void abandon_start() {
+    ran = true;
+    begin_stop();
+    done_closed = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&done_async), nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    loop_ready = false;
+  }
+
+  // ---- health and metrics (GET /healthz, GET /metrics on opt.metrics_port) ------------------------
+  HttpResponse on_probe(const std::string& path) {
+    if (path == "/healthz" || path == "/health")
+      return stopping ? HttpResponse{503, "text/plain; charset=utf-8", "stopping\n"}
+                      : HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
+    return {404, "text/plain; charset=utf-8", "not found (GET /healthz or /metrics)\n"};
+  }
+
+  std::string metrics() const {
+    std::string m;
+    auto metric = [&](const char* name, const char* type, const char* help, double v) {
+      char b[64];
+      std::snprintf(b, sizeof b, "%.17g", v);
+      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + b + "\n";
+    };
+    auto sample = [&](const std::string& name, const std::string& labels, double v) {
+      char b[64];
+      std::snprintf(b, sizeof b, "%.17g", v);
+      m += name + (labels.empty() ? "" : "{" + labels + "}") + " " + b + "\n";
+    };
+    metric("fluxshard_up", "gauge", "1 while the server runs.", stopping ? 0 : 1);
+    metric("fluxshard_connections_accepted_total", "counter", "Edge connections accepted.", double(n_accepted));
+    metric("fluxshard_connections_rejected_total", "counter",
+           "Edge connections closed for a protocol violation or a limit.", double(n_rejected));
+    metric("fluxshard_handshakes_pending", "gauge", "Connections in their handshake.", count(St::Hello));
+    metric("fluxshard_sessions_active", "gauge", "Established edge sessions.", count(St::Ready));
+    metric("fluxshard_sessions_total", "counter", "Handshakes completed.", double(n_sessions));
+    metric("fluxshard_frames_total", "counter", "Frame updates answered.", double(n_frames));
+    metric("fluxshard_background_updates_total", "counter", "Background updates applied.", double(n_backgrounds));
+    metric("fluxshard_received_bytes_total", "counter", "Bytes received from edges.", double(n_bytes_in));
+    metric("fluxshard_sent_bytes_total", "counter", "Bytes sent to edges.", double(n_bytes_out));
+    metric("fluxshard_buffered_bytes", "gauge", "Input buffered across connections.", double(buffered_total));
+    m += "# HELP fluxshard_frame_latency_ms Queue + compute time of the last 1024 frames, ms.\n"
+         "# TYPE fluxshard_frame_latency_ms summary\n";
+    const std::pair<const char*, double> qs[] = {{"0.5", 0.5}, {"0.9", 0.9}, {"0.99", 0.99}};
+    for (const auto& [qn, q] : qs)
+      sample("fluxshard_frame_latency_ms", std::string("quantile=\"") + qn + "\"", percentile(latency.values, q));
+    sample("fluxshard_frame_latency_ms_sum", "", latency.sum);
+    sample("fluxshard_frame_latency_ms_count", "", double(latency.count));
+    // Per edge (established sessions), labelled by session id, peer address and the name it gave.
+    std::vector<const Conn*> edges;
+    for (const auto& kv : conns)
+      if (kv.second->st == St::Ready) edges.push_back(kv.second);
+    std::sort(edges.begin(), edges.end(), [](const Conn* a, const Conn* b) { return a->session_id < b->session_id; });
+    auto per_edge = [&](const char* name, const char* type, const char* help, auto value) {
+      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+      for (const Conn* c : edges) {
+        std::string labels = "session=\"" + std::to_string(c->session_id) + "\",peer=\"" + label(c->peer) +
+                             "\",edge=\"" + label(c->name) + "\"";
+        value(c, labels);
+      }
+    };
+    per_edge("fluxshard_edge_frames_total", "counter", "Frames answered, per edge.",
+             [&](const Conn* c, const std::string& l) { sample("fluxshard_edge_frames_total", l, double(c->frames)); });
+    per_edge("fluxshard_edge_received_bytes_total", "counter", "Bytes received, per edge.",
+             [&](const Conn* c, const std::string& l) {
+               sample("fluxshard_edge_received_bytes_total", l, double(c->bytes_in));
+             });
+    per_edge("fluxshard_edge_sent_bytes_total", "counter", "Bytes sent, per edge.",
+             [&](const Conn* c, const std::string& l) {
+               sample("fluxshard_edge_sent_bytes_total", l, double(c->bytes_out));
+             });
+    per_edge("fluxshard_edge_frame_latency_ms", "summary", "Queue + compute time of the edge's last 1024 frames, ms.",
+             [&](const Conn* c, const std::string& l) {
+               for (const auto& [qn, q] : qs)
+                 sample("fluxshard_edge_frame_latency_ms", l + ",quantile=\"" + qn + "\"",
+                        percentile(c->latency.values, q));
+             });
+    return m;
+  }
   static void on_signal(uv_signal_t* sg, int signum) {
     Impl* s = static_cast<Impl*>(sg->data);
-    s->log(std::string("stopping on ") + (signum == SIGINT ? "SIGINT" : "SIGTERM"));
+    s->log("INFO", std::string("stopping on ") + (signum == SIGINT ? "SIGINT" : "SIGTERM"));
     s->begin_stop();
   }
 };
@@ -712,13 +871,7 @@ void Server::start() {
   int r = uv_tcp_bind(&s->listener, reinterpret_cast<sockaddr*>(&addr), 0);
   if (r == 0) r = uv_listen(reinterpret_cast<uv_stream_t*>(&s->listener), 128, Impl::on_connection);
   if (r != 0) {
-    s->ran = true;  // the destructor has nothing left to do
-    s->begin_stop();
-    s->done_closed = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&s->done_async), nullptr);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s->loop);
-    s->loop_ready = false;
+    s->abandon_start();
     throw Error("cannot listen on " + s->opt.host + ":" + std::to_string(s->opt.port) + ": " + uv_strerror(r));
   }
   sockaddr_storage bound{};
@@ -735,6 +888,15 @@ void Server::start() {
   } else {
     s->profile = s->opt.profile;
   }
+  if (s->opt.metrics_port >= 0) {
+    try {
+      s->probe.start(&s->loop, s->opt.metrics_host, s->opt.metrics_port,
+                     [s](const std::string& path) { return s->on_probe(path); });
+    } catch (const Error&) {
+      s->abandon_start();
+      throw;
+    }
+  }
   uv_timer_start(&s->sweep, Impl::on_sweep, 500, 500);
   if (s->opt.handle_signals) {
     uv_signal_init(&s->loop, &s->sig_int);
@@ -749,6 +911,8 @@ void Server::start() {
 }
 
 int Server::port() const { return impl_->bound_port; }
+int Server::metrics_port() const { return impl_->probe.started() ? impl_->probe.port() : -1; }
+std::string Server::metrics_text() const { return impl_->metrics(); }
 const std::vector<std::pair<int, double>>& Server::profile() const { return impl_->profile; }
 
 int Server::run() {
@@ -777,6 +941,8 @@ ServerStats Server::stats() const {
   st.active = s->n_active;
   st.frames = s->n_frames;
   st.backgrounds = s->n_backgrounds;
+  st.bytes_in = s->n_bytes_in;
+  st.bytes_out = s->n_bytes_out;
   st.peak_read_buffer = s->peak_buf;
   st.peak_buffered = s->peak_total;
   return st;

@@ -58,9 +58,14 @@ struct ServerOptions {
   double message_timeout_s = 60;
   size_t max_buffered = size_t(256) << 20;
   bool handle_signals = false;     // SIGINT / SIGTERM stop the server
-  // Where log lines go (one line each, no newline); default: stderr with a "serve: " prefix. Called on
-  // the loop thread.
+  // Where log lines go: one line each ("INFO edge 127.0.0.1:5555: session 3, ..."; levels INFO, WARN for
+  // connections closed for a reason, ERROR), no newline. Default: stderr, each line prefixed with a UTC
+  // timestamp and "serve" ("2026-12-06T10:41:07.123Z serve INFO ..."). Called on the loop thread.
   std::function<void(const std::string&)> log;
+  // Health check and Prometheus metrics over HTTP on a port of their own (GET /healthz, GET /metrics);
+  // metrics_port < 0: none, 0: any free port (Server::metrics_port()).
+  std::string metrics_host = "127.0.0.1";
+  int metrics_port = -1;
   // The f_c profile reported to edges; empty: measured at start().
   std::vector<std::pair<int, double>> profile;
 };
@@ -72,6 +77,7 @@ struct ServerStats {
   uint64_t active = 0;        // connections open now
   uint64_t frames = 0;        // FrameUpdates answered
   uint64_t backgrounds = 0;   // Background updates applied
+  uint64_t bytes_in = 0, bytes_out = 0;  // on edge connections
   size_t peak_read_buffer = 0;  // largest message buffer any connection held (bytes)
   size_t peak_buffered = 0;     // largest sum of all connections' message buffers (bytes)
 };
@@ -86,6 +92,9 @@ class Server {
   // Profiles f_c (unless given), binds and listens. Throws fx::Error with one line on failure.
   void start();
   int port() const;
+  int metrics_port() const;  // -1 without metrics
+  // The Prometheus text exposition of the server's counters (what GET /metrics returns). Loop thread.
+  std::string metrics_text() const;
   const std::vector<std::pair<int, double>>& profile() const;
   // Runs the event loop on the calling thread until stop(); returns uv_loop_close()'s result (0 when
   // every handle was closed and freed).

@@ -17,16 +17,6 @@ using namespace fx::net;
 
 namespace {
 
-wire::HelloT hello(const Plan& plan) {
-  wire::HelloT h;
-  h.protocol_version = kProtocolVersion;
-  h.plan_hash = plan.hash();
-  h.input_w = plan.input_w();
-  h.input_h = plan.input_h();
-  h.block = 16;
-  return h;
-}
-
 // A blocking client socket connected from a given loopback address (127.0.0.0/8 is all local on Linux),
 // so that the per-address limits see different addresses.
 class FromClient {
@@ -203,7 +193,7 @@ TEST_CASE(
   }
   // 70 that complete a handshake and then go quiet, from 10 addresses (7 each).
   std::vector<std::unique_ptr<FromClient>> silent;
-  const auto hello_frame = encode_frame(hello(*plan));
+  const auto hello_frame = encode_frame(test::hello_for(*plan));
   int acked = 0;
   for (int i = 0; i < 70; ++i) {
     silent.push_back(std::make_unique<FromClient>(addr(2, 1 + i / 7), server.port()));
@@ -253,7 +243,7 @@ TEST_CASE("per-address limits, idle and message timeouts", "[net][security]") {
   so.idle_timeout_s = 0.6;
   so.message_timeout_s = 0.6;
   test::ServerThread server(plan, so);
-  const auto hello_frame = encode_frame(hello(*plan));
+  const auto hello_frame = encode_frame(test::hello_for(*plan));
   // Handshakes from one address: the 9th is refused at once.
   std::vector<std::unique_ptr<FromClient>> pending;
   for (int i = 0; i < 8; ++i) pending.push_back(std::make_unique<FromClient>(addr(3, 1), server.port()));
@@ -341,7 +331,7 @@ TEST_CASE("memory: input buffered across connections is bounded", "[net][memory]
   so.max_message = 1 << 20;
   so.max_buffered = 300 << 10;
   test::ServerThread server(plan, so);
-  const auto hello_frame = encode_frame(hello(*plan));
+  const auto hello_frame = encode_frame(test::hello_for(*plan));
   // Four sessions each announce a 256 KiB message and send 200 KiB of it.
   std::vector<std::unique_ptr<FromClient>> edges;
   std::vector<uint8_t> head = {0x00, 0x00, 0x04, 0x00};  // 262144
@@ -366,4 +356,106 @@ TEST_CASE("memory: input buffered across connections is bounded", "[net][memory]
   for (auto& e : edges) e->send_all(rest);
   for (auto& e : edges) CHECK(e->first_message(5) == "error: wrong file identifier (not a FluxShard wire message)");
   CHECK(server.stop() == 0);
+}
+
+namespace {
+
+// GET `path` from 127.0.0.1:port; the whole response.
+std::string http_get(int port, const std::string& path) {
+  test::RawClient c(port);
+  if (!c.ok()) return "";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  c.send_all(req.data(), req.size());
+  std::vector<uint8_t> got;
+  c.wait_closed(5, &got);
+  return std::string(got.begin(), got.end());
+}
+
+// The value of a sample line "name{labels} value" (or "name value") in a Prometheus text; -1 if absent.
+double sample(const std::string& text, const std::string& name_and_labels) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name_and_labels + " ", 0) == 0) return std::stod(line.substr(name_and_labels.size() + 1));
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("serve: health check and metrics on their own port; probes are not edges", "[net][metrics]") {
+  auto plan = test::tiny_plan();
+  net::ServerOptions so;
+  so.threads = 1;
+  so.metrics_port = 0;
+  test::ServerThread server(plan, so);
+  const int mport = server.server().metrics_port();
+  REQUIRE(mport > 0);
+  for (int i = 0; i < 10; ++i) {
+    std::string r = http_get(mport, "/healthz");
+    CHECK(r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(r.substr(r.size() - 3) == "ok\n");
+  }
+  CHECK(http_get(mport, "/nope").rfind("HTTP/1.1 404 ", 0) == 0);
+  std::string m = http_get(mport, "/metrics");
+  CHECK(m.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(sample(m, "fluxshard_connections_accepted_total") == 0);  // the probes were not counted
+  CHECK(sample(m, "fluxshard_sessions_active") == 0);
+
+  test::TempDir tmp;
+  test::write_clip(tmp.file("clip.mp4"), 3, 9);
+  auto frames = test::read_clip(tmp.file("clip.mp4"));
+  EdgeOptions o;
+  o.server = server.address();
+  o.policy = Policy::Offload;
+  o.mode = SessionMode::Exact;
+  o.threads = 1;
+  o.name = "cam \"north\"";
+  o.edge_profile = {{0, 0.1}, {64, 1.0}};
+  o.log = [](const std::string&) {};
+  EdgeClient edge(plan, o);
+  EdgeFrameReport rep;
+  for (const Frame& f : frames) edge.process(f, rep);
+  m = http_get(mport, "/metrics");
+  INFO(m);
+  CHECK(sample(m, "fluxshard_up") == 1);
+  CHECK(sample(m, "fluxshard_connections_accepted_total") == 1);
+  CHECK(sample(m, "fluxshard_sessions_active") == 1);
+  CHECK(sample(m, "fluxshard_sessions_total") == 1);
+  CHECK(sample(m, "fluxshard_frames_total") == 3);
+  CHECK(sample(m, "fluxshard_frame_latency_ms_count") == 3);
+  CHECK(sample(m, "fluxshard_frame_latency_ms{quantile=\"0.99\"}") > 0);
+  CHECK(sample(m, "fluxshard_received_bytes_total") > 1000);
+  const std::string labels = "{session=\"1\",peer=\"";
+  size_t at = m.find("fluxshard_edge_frames_total" + labels);
+  REQUIRE(at != std::string::npos);
+  std::string line = m.substr(at, m.find('\n', at) - at);
+  CHECK(line.find("edge=\"cam \\\"north\\\"\"} 3") != std::string::npos);  // the name, escaped
+  CHECK(m.find("fluxshard_edge_frame_latency_ms{session=\"1\"") != std::string::npos);
+  CHECK(edge.close() == 0);
+  // Log lines carry a level.
+  CHECK(server.log_contains("INFO edge 127.0.0.1:"));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("serve: log lines have a UTC timestamp and a level; --metrics on the command line", "[net][cli]") {
+  test::TempDir tmp;
+  test::save_tiny_plan(tmp.file("p.fsp"));
+  test::Child serve({"serve", tmp.file("p.fsp"), "--listen", "127.0.0.1:0", "--port-file", tmp.file("port"),
+                     "--threads", "1", "--metrics", "127.0.0.1:0", "--hello-timeout", "0.2"},
+                    tmp.file("out"), tmp.file("err"));
+  int port = test::wait_port_file(tmp.file("port"), 30);
+  REQUIRE(port > 0);
+  {
+    test::RawClient silent(port);  // closed for saying nothing: a WARN line
+    CHECK(silent.wait_closed(5));
+  }
+  serve.kill_now(SIGTERM);
+  std::string err = test::read_file(tmp.file("err")), out = test::read_file(tmp.file("out"));
+  CHECK_THAT(err, Catch::Matches("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z serve WARN edge "
+                                 "127\\.0\\.0\\.1:[0-9]+: closed: no handshake within 0\\.2 s\n"
+                                 "[0-9-]+T[0-9:.]+Z serve INFO stopping on SIGTERM\n"));
+  CHECK_THAT(out, Catch::Contains("health and metrics on http://127.0.0.1:"));
+  auto bad = test::run_cli({"serve", tmp.file("p.fsp"), "--metrics", "127.0.0.1:99999"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err == "error: fluxshard serve: --metrics: invalid port in '127.0.0.1:99999' (0 to 65535)\n");
 }

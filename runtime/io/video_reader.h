@@ -1,7 +1,11 @@
 // Video and still-image decoding with FFmpeg (libavformat + libavcodec + libswscale).
 //
 // VideoReader opens anything libavformat demuxes (mp4, mkv, avi, ...; H.264, HEVC, MPEG-4 part 2,
-// msmpeg4, ...) and still images / numbered image sequences through the image2 demuxers (jpg, png).
+// msmpeg4, ...) and still images / numbered image sequences through the image2 demuxers (jpg, png);
+// also "-" (standard input: a stream format, or an MP4 with its index first), a folder or glob of images
+// ("frames/", "shots/*.jpg": natural order, one frame each), a camera ("/dev/video0", "v4l2:DEVICE":
+// FFmpeg's video4linux2 device, libavdevice loaded at run time) and network streams (rtsp://, http://,
+// ...; a live source that drops is reopened with backoff, VideoReaderOptions::reconnect_s).
 // Frames come out as packed RGB24 together with the codec's motion vectors (decoded with
 // AV_CODEC_EXPORT_DATA_MVS, i.e. `-flags2 +export_mvs`). Output is deterministic: the same file gives
 // the same pixels and the same vectors on every run (see VideoReaderOptions for the threading).
@@ -20,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +81,13 @@ struct VideoReaderOptions {
   // either way.
   bool motion_vectors = true;
   int threads = 0;  // decoder threads; 0 = one per core (FFmpeg caps it)
+  // Live sources (a camera, a network stream that is not a seekable file): when one drops (ends or
+  // fails), it is reopened with backoff (0.25 s doubling to 4 s) until a frame decodes or this many
+  // seconds pass (then read() returns false). 0: no reconnection.
+  double reconnect_s = 30;
+  // Polled during blocking reads and reconnection waits; true ends the stream (read() returns false).
+  std::function<bool()> interrupt;
+  double image_fps = 25;  // the frame rate given to a folder or glob of images
 };
 
 class VideoReader {
@@ -103,6 +115,8 @@ class VideoReader {
   int64_t missing_frames() const;
   int64_t first_missing_frame() const;
   int64_t decode_errors() const;
+  int64_t reconnects() const;  // times a live source was reopened after dropping
+  bool is_live() const;
 
   int width() const;                       // of the decoded frames
   int height() const;
