@@ -8,6 +8,17 @@
 #include <cstddef>
 #include <new>
 
+// Sanitizer builds keep AddressSanitizer's own operator new / delete (it must see every allocation).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FX_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FX_ASAN 1
+#endif
+#ifndef FX_ASAN
+
 namespace {
 
 void* checked(void* p) {
@@ -42,3 +53,5 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { mi_free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { mi_free(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { mi_free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { mi_free(p); }
+
+#endif  // FX_ASAN
