@@ -23,10 +23,10 @@ void AnnotatedVideo::close() {
   writer_.close();
 }
 
-void AnnotatedVideo::print_summary() const {
+void AnnotatedVideo::print_summary(FILE* out) const {
   if (written_ > 0)
-    std::printf("annotated video: %s (%lld frames, %s)\n", path_.c_str(), static_cast<long long>(written_),
-                codec_.c_str());
+    std::fprintf(out, "annotated video: %s (%lld frames, %s)\n", path_.c_str(), static_cast<long long>(written_),
+                 codec_.c_str());
 }
 
 }  // namespace fx::cli

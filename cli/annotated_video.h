@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ class AnnotatedVideo {
   // Finishes the file (errors throw, unlike the writer's destructor).
   void close();
   // "annotated video: FILE (N frames, CODEC)" when frames were written.
-  void print_summary() const;
+  void print_summary(FILE* out = stdout) const;
 
  private:
   std::string path_;

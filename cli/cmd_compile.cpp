@@ -1,10 +1,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "compiler/compile.h"
+#include "runtime/detector.h"
 #include "runtime/error.h"
 #include "runtime/plan.h"
 
@@ -17,16 +18,12 @@ int cmd_compile(const Args& args) {
   std::string out = args.get("-o");
   CompileReport report;
   std::vector<uint8_t> bytes = compile_onnx_file(model, &report);
-  // Load what we wrote before claiming success: the plan must pass the runtime's own checks.
-  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), out);
-  std::string tmp = out + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("cannot write '" + out + "': " + std::strerror(errno));
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw Error("cannot write '" + out + "'");
-  }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error("cannot write '" + out + "': " + std::strerror(errno));
+  // Load what we wrote before claiming success: the plan must pass the runtime's own checks, including
+  // what run / serve / edge require of its outputs (one detect output, or two for segment, of the right
+  // shapes), so a graph they would refuse is refused here, naming the model.
+  auto plan = Plan::from_bytes(bytes.data(), bytes.size(), model);
+  output_layout(*plan);
+  write_output_file(out, bytes.data(), bytes.size());
   if (!args.has("--quiet"))
     std::printf("%s: %s %dx%d, %d ops, %.2f GFLOPs, arena %.1f MB (%.1f MB unshared), %zu bytes; "
                 "folded %d, fused %d activations and %d residual adds, %d relayouts\n",

@@ -10,12 +10,15 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "net/address.h"
 #include "net/edge_client.h"
+#include "net/link.h"
 #include "net/token.h"
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/util/clock.h"
 #include "runtime/util/json.h"
+#include "runtime/util/percentile.h"
 
 namespace fx::cli {
 
@@ -27,12 +30,24 @@ std::string hex64(uint64_t v) {
   return b;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
-  return v[std::min(v.size() - 1, i > 0 ? i - 1 : 0)];
+// --server HOST:PORT, checked (a malformed value is a command-line error) and resolved to a numeric
+// address (an unknown host is an error of its own, not a refused session). Empty with --policy local.
+std::string server_option(const Args& args) {
+  if (!args.has("--server")) return "";
+  const std::string s = args.get("--server");
+  std::string host;
+  int port = 0;
+  try {
+    net::parse_host_port(s, host, port);
+  } catch (const Error& e) {
+    throw UsageError("fluxshard edge: --server: " + std::string(e.what()));
+  }
+  if (!net::valid_host(host))
+    throw UsageError("fluxshard edge: --server: '" + host + "' is not a host name or address");
+  if (port == 0) throw UsageError("fluxshard edge: --server: port 0 in '" + s + "' (1 to 65535)");
+  return net::join_host_port(net::resolve_host(host), port);
 }
+
 }  // namespace
 
 int cmd_edge(const Args& args) {
@@ -43,7 +58,7 @@ int cmd_edge(const Args& args) {
   o.policy = net::parse_policy(args.get_choice("--policy", "fluxshard", {"fluxshard", "local", "offload"}));
   if (o.policy != net::Policy::Local && !args.has("--server"))
     throw UsageError("fluxshard edge: missing --server ADDR:PORT (needed unless --policy local)");
-  o.server = args.get("--server", "127.0.0.1:7070");
+  o.server = o.policy == net::Policy::Local ? "" : server_option(args);
   o.codec = net::parse_codec(args.get_choice("--codec", "raw", {"raw", "lossless", "lz4", "jpeg"}));
   o.jpeg_quality = args.get_int("--jpeg-quality", 90, 1, 100);
   if (args.has("--token-file")) o.token = net::read_token_file(args.get("--token-file"));
@@ -60,12 +75,13 @@ int cmd_edge(const Args& args) {
   double pace_fps = args.get_double("--fps", 0, 0, 1000);
 
   auto plan = Plan::load_file(plan_path);
-  VideoReader reader(args.get("--input"));
+  check_block_option(args, *plan, o.session.aligner.block);
+  VideoReader reader(args.get("--input"), input_options(args));
   const double clip_fps = reader.fps() > 0 ? reader.fps() : 30.0;
   if (args.has("--realtime")) pace_fps = clip_fps;
   const double stream_fps = pace_fps > 0 ? pace_fps : clip_fps;
   o.frame_interval_ms = 1000.0 / stream_fps;
-  std::ofstream json = json_output(args);
+  auto json = json_output(args);
   net::EdgeClient edge(plan, o);
   const auto& names = plan->class_names();
   const char* mode = mode_name(o.session.mode);
@@ -104,7 +120,6 @@ int cmd_edge(const Args& args) {
       w.field("bw_mbps", rep.bw_mbps).field("rtt_ms", rep.rtt_ms).field("output_hash", hex64(rep.output_hash));
       w.end_object();
       json << w.str() << '\n';
-      json.flush();
     }
   }
   int loop_rc = edge.close();
@@ -129,17 +144,21 @@ int cmd_edge(const Args& args) {
     w.field("cloud_share", static_cast<double>(t.on_cloud) / n).field("fallbacks", t.fallbacks);
     w.field("resyncs", t.resyncs).field("handshakes", t.handshakes).field("reference_mismatches", t.mismatches);
     w.field("refresh_ops", t.refresh_ops).field("wall_s", wall_s).field("loop_close", loop_rc);
+    w.field("missing_frames", reader.missing_frames()).field("decode_errors", reader.decode_errors());
     w.end_object();
     json << w.str() << '\n';
   }
+  json.close();
   if (!args.has("--quiet"))
-    std::printf(
-        "%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
-        "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
-        static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
-        net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps, static_cast<unsigned long long>(t.bytes_up),
-        stream_fps, static_cast<long long>(t.on_edge), static_cast<long long>(t.on_cloud),
-        static_cast<long long>(t.fallbacks), static_cast<long long>(t.resyncs));
+    std::fprintf(json.to_stdout() ? stderr : stdout,
+                 "%lld frames of %s, %s policy, %s mode, %s codec: %.2f ms/frame (p95 %.2f), %.3f MB/s up "
+                 "(%llu bytes at %.1f fps), %lld on the edge, %lld on the cloud, %lld fallbacks, %lld resyncs\n",
+                 static_cast<long long>(frames), args.get("--input").c_str(), net::policy_name(o.policy), mode,
+                 net::codec_name(o.codec), mean, percentile(lat, 0.95), mbps,
+                 static_cast<unsigned long long>(t.bytes_up), stream_fps, static_cast<long long>(t.on_edge),
+                 static_cast<long long>(t.on_cloud), static_cast<long long>(t.fallbacks),
+                 static_cast<long long>(t.resyncs));
+  warn_input_damage(reader, args.get("--input"));
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "cli/common.h"
 #include "compiler/plan_truncation.h"
 #include "runtime/error.h"
@@ -176,9 +177,7 @@ int cmd_profile(const Args& args) {
   }
   std::vector<uint8_t> bytes = plan_with_truncation(*plan, table);
   Plan::from_bytes(bytes.data(), bytes.size(), args.get("-o"));  // must load
-  std::ofstream f(args.get("-o"), std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!f) throw Error("cannot write '" + args.get("-o") + "'");
+  write_output_file(args.get("-o"), bytes.data(), bytes.size());
   std::printf("%s: truncation table with %zu motion buckets (target %.3f)\n", args.get("-o").c_str(), table.size(),
               target);
   return 0;

@@ -6,11 +6,12 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "cli/stop_signal.h"
 #include "runtime/error.h"
-#include "runtime/util/clock.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/post/metrics.h"
 #include "runtime/session.h"
+#include "runtime/util/clock.h"
 #include "runtime/util/json.h"
 
 namespace fx::cli {
@@ -67,9 +68,12 @@ int cmd_run(const Args& args) {
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
   bool compare = args.has("--compare-dense");
   auto plan = Plan::load_file(plan_path);
+  check_block_option(args, *plan, opt.aligner.block);
 
-  VideoReader reader(args.get("--input"));
-  std::ofstream json = json_output(args);
+  install_stop_signals();  // Ctrl-C / SIGTERM: finish the video and the summary with what was processed
+  VideoReader reader(args.get("--input"), input_options(args));
+  auto json = json_output(args);
+  FILE* out = json.to_stdout() ? stderr : stdout;  // with --json -, standard output holds the JSON only
   AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
   // One device (kernels, weights) for the session and its dense comparison.
   const std::shared_ptr<const Device> device = make_device(plan, opt.backend);
@@ -99,6 +103,7 @@ int cmd_run(const Args& args) {
   auto wall0 = Clock::now();
   for (;;) {
     if (max_frames > 0 && t.frames >= max_frames) break;
+    if (stop_signal()) break;
     auto t0 = Clock::now();
     if (!reader.read(frame)) break;
     double decode_ms = ms_since(t0);
@@ -197,6 +202,9 @@ int cmd_run(const Args& args) {
     w.field("mean_median_mv", t.median_mv / n).field("mean_epilogue_ms", t.epilogue / n);
     w.field("mean_island_ms", t.islands / n).field("mean_kernel_ms", t.kernels / n);
     w.field("detections_per_frame", static_cast<double>(t.detections) / n).field("wall_s", wall_s);
+    w.field("missing_frames", reader.missing_frames()).field("decode_errors", reader.decode_errors());
+    w.field("reconnects", reader.reconnects());
+    if (stop_signal()) w.field("stopped_by", stop_signal_name());
     if (t.gt_frames) {
       w.field("gt_mask_iou", t.gt_iou / static_cast<double>(t.gt_frames));
       if (dense) w.field("dense_gt_mask_iou", t.dense_gt_iou / static_cast<double>(t.gt_frames));
@@ -209,37 +217,42 @@ int cmd_run(const Args& args) {
     w.end_object();
     json << w.str() << '\n';
   }
-  std::printf(
-      "%lld frames of %s (%dx%d), %s mode, %s: %.2f ms/frame (letterbox %.2f, motion %.2f, "
-      "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
-      static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
-      mode_name(opt.mode), device->name().c_str(), mean, t.pre / n, t.motion / n, t.classify / n, t.execute / n, t.post / n,
-      100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+  json.close();
+  std::fprintf(out,
+               "%lld frames of %s (%dx%d), %s mode, %s: %.2f ms/frame (letterbox %.2f, motion %.2f, "
+               "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
+               static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
+               mode_name(opt.mode), device->name().c_str(), mean, t.pre / n, t.motion / n, t.classify / n,
+               t.execute / n, t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
   if (opt.mode != SessionMode::Dense)
-    std::printf(
-        "execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
-        "epilogue %.2f\n",
-        t.labels / n, t.copies / n, t.kernels / n, t.compare / n, t.islands / n, t.epilogue / n);
+    std::fprintf(out,
+                 "execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
+                 "epilogue %.2f\n",
+                 t.labels / n, t.copies / n, t.kernels / n, t.compare / n, t.islands / n, t.epilogue / n);
   if (dense)
-    std::printf("vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mean box IoU %.4f%s\n", t.dense_total / n,
-                (t.dense_total / n) / mean, acc.f1(), acc.mean_iou(),
-                seg ? (", mask IoU " + std::to_string(acc.mean_mask_iou())).c_str() : "");
+    std::fprintf(out, "vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mean box IoU %.4f%s\n", t.dense_total / n,
+                 (t.dense_total / n) / mean, acc.f1(), acc.mean_iou(),
+                 seg ? (", mask IoU " + std::to_string(acc.mean_mask_iou())).c_str() : "");
   if (args.has("--layer-stats") && session.sparse() && t.frames > 1) {
-    std::printf("%4s %-14s %-46s %8s %10s\n", "op", "kind", "name", "recomp%", "MFLOPs");
+    std::fprintf(out, "%4s %-14s %-46s %8s %10s\n", "op", "kind", "name", "recomp%", "MFLOPs");
     for (int i = 0; i < plan->op_count(); ++i) {
       const OpDesc& op = plan->op(i);
       std::string name = op.name;
       if (name.size() > 46) name = "..." + name.substr(name.size() - 43);
-      std::printf("%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op.kind), name.c_str(),
-                  100 * layer_share[static_cast<size_t>(i)] / (n - 1), op.flops / 1e6);
+      std::fprintf(out, "%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op.kind), name.c_str(),
+                   100 * layer_share[static_cast<size_t>(i)] / (n - 1), op.flops / 1e6);
     }
   }
   if (t.gt_frames)
-    std::printf(
-        "ground-truth mask IoU over %lld frames: %.4f%s\n", static_cast<long long>(t.gt_frames),
+    std::fprintf(
+        out, "ground-truth mask IoU over %lld frames: %.4f%s\n", static_cast<long long>(t.gt_frames),
         t.gt_iou / static_cast<double>(t.gt_frames),
         dense ? (" (dense: " + std::to_string(t.dense_gt_iou / static_cast<double>(t.gt_frames)) + ")").c_str() : "");
-  annotated.print_summary();
+  annotated.print_summary(out);
+  warn_input_damage(reader, args.get("--input"));
+  if (stop_signal())
+    std::fprintf(stderr, "run: stopped by %s after %lld frames\n", stop_signal_name(),
+                 static_cast<long long>(t.frames));
   return 0;
 }
 

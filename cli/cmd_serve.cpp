@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "net/address.h"
 #include "net/link.h"
 #include "net/server.h"
 #include "net/token.h"
@@ -20,6 +21,19 @@ int cmd_serve(const Args& args) {
   } catch (const Error& e) {
     throw UsageError("fluxshard serve: --listen: " + std::string(e.what()));
   }
+  if (!net::valid_host(o.host))
+    throw UsageError("fluxshard serve: --listen: '" + o.host + "' is not a host name or address");
+  o.host = net::resolve_host(o.host);
+  if (args.has("--metrics")) {
+    try {
+      net::parse_host_port(args.get("--metrics"), o.metrics_host, o.metrics_port);
+    } catch (const Error& e) {
+      throw UsageError("fluxshard serve: --metrics: " + std::string(e.what()));
+    }
+    if (!net::valid_host(o.metrics_host))
+      throw UsageError("fluxshard serve: --metrics: '" + o.metrics_host + "' is not a host name or address");
+    o.metrics_host = net::resolve_host(o.metrics_host);
+  }
   const BackendOptions backend = backend_options(args);
   o.backend = backend.kind;
   o.device = backend.device;
@@ -27,7 +41,14 @@ int cmd_serve(const Args& args) {
   o.threads = backend.threads;
   o.max_message = static_cast<uint32_t>(args.get_int("--max-message-mb", 64, 1, 1024)) << 20;
   o.max_edges = args.get_int("--max-edges", 64, 1, 4096);
+  o.max_edges_per_address = args.get_int("--max-edges-per-address", 16, 1, 4096);
+  o.max_handshakes = args.get_int("--max-handshakes", 64, 1, 4096);
+  o.max_handshakes_per_address = args.get_int("--max-handshakes-per-address", 8, 1, 4096);
   o.hello_timeout_s = args.get_double("--hello-timeout", 10, 0.1, 3600);
+  o.idle_timeout_s = args.get_double("--idle-timeout", 120, 0, 86400);
+  o.evict_idle_s = args.get_double("--evict-idle", 2, -1, 86400);
+  o.message_timeout_s = args.get_double("--message-timeout", 60, 0.1, 3600);
+  o.max_buffered = static_cast<size_t>(args.get_int("--max-buffered-mb", 256, 1, 65536)) << 20;
   if (args.has("--token-file")) o.token = net::read_token_file(args.get("--token-file"));
   o.handle_signals = true;
   const bool quiet = args.has("--quiet");
@@ -45,6 +66,9 @@ int cmd_serve(const Args& args) {
                 plan->task().c_str(), plan->input_w(), plan->input_h(), o.host.c_str(), server.port(),
                 o.backend.c_str(), o.threads, o.token.empty() ? "" : ", token required");
     for (const auto& p : server.profile()) std::printf(" %d blocks %.2f ms;", p.first, p.second);
+    if (server.metrics_port() >= 0)
+      std::printf(" health and metrics on http://%s/healthz, /metrics",
+                  net::join_host_port(o.metrics_host, server.metrics_port()).c_str());
     std::printf("\n");
     std::fflush(stdout);
   }

@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 #include "cli/commands.h"
+#include "cli/output_file.h"
 #include "compiler/synth/yolo11_synth.h"
 #include "runtime/error.h"
 
@@ -54,14 +54,7 @@ int cmd_synth(const Args& args) {
 
   SynthInfo info;
   std::string bytes = synth_yolo11(o, &info);
-  std::string tmp = out + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("cannot write '" + out + "': " + std::strerror(errno));
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw Error("cannot write '" + out + "'");
-  }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error("cannot write '" + out + "': " + std::strerror(errno));
+  write_output_file(out, bytes.data(), bytes.size());
   if (!args.has("--quiet"))
     std::printf("%s: %s %s %dx%d (opset %d, head %s, seed %llu, random weights), %d nodes, %.2fM parameters, "
                 "%.2f GFLOPs, %zu bytes\n",

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <thread>
 
+#include "cli/stop_signal.h"
 #include "runtime/error.h"
 
 namespace fx::cli {
@@ -65,13 +67,14 @@ SessionOptions planning_options(const Args& args) {
   return o;
 }
 
-std::ofstream json_output(const Args& args) {
-  std::ofstream json;
-  if (!args.has("--json")) return json;
-  json.open(args.get("--json"), std::ios::trunc);
-  if (!json) throw Error("cannot write '" + args.get("--json") + "'");
-  return json;
+void check_block_option(const Args& args, const Plan& plan, int block) {
+  if (plan.input_w() % block == 0 && plan.input_h() % block == 0) return;
+  throw UsageError("fluxshard " + args.command() + ": --block " + std::to_string(block) +
+                   " must divide the plan's input size " + std::to_string(plan.input_w()) + "x" +
+                   std::to_string(plan.input_h()));
 }
+
+JsonLines json_output(const Args& args) { return args.has("--json") ? JsonLines(args.get("--json")) : JsonLines(); }
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string o = "[";
@@ -84,6 +87,26 @@ std::string sanitize_file_part(const std::string& name) {
   for (char& c : o)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) c = '_';
   return o;
+}
+
+VideoReaderOptions input_options(const Args& args) {
+  VideoReaderOptions o;
+  o.reconnect_s = args.get_double("--reconnect", o.reconnect_s, 0, 86400);
+  o.interrupt = [] { return stop_signal() != 0; };
+  return o;
+}
+
+void warn_input_damage(const VideoReader& reader, const std::string& input) {
+  if (reader.missing_frames() == 0 && reader.decode_errors() == 0) return;
+  std::string what = "'" + input + "' is damaged: ";
+  if (reader.missing_frames() > 0)
+    what += std::to_string(reader.missing_frames()) + " source frame" + (reader.missing_frames() == 1 ? "" : "s") +
+            " missing (the first is frame " + std::to_string(reader.first_missing_frame()) +
+            "; frame numbers follow the source's timestamps)";
+  else
+    what += "no frame is missing";
+  what += ", " + std::to_string(reader.decode_errors()) + " decoding error" + (reader.decode_errors() == 1 ? "" : "s");
+  std::fprintf(stderr, "warning: %s\n", what.c_str());
 }
 
 double median(std::vector<double> v) {

@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/json_lines.h"
 #include "ops/thread_pool.h"
 #include "runtime/detector.h"
+#include "runtime/io/video_reader.h"
 #include "runtime/session.h"
 
 namespace fx::cli {
@@ -31,8 +33,19 @@ PostOptions post_options(const Args& args);
 // --no-codec-mvs, --conf, --iou) and the backend (backend_options), validated, over SessionOptions'
 // defaults; mode is left as it is.
 SessionOptions planning_options(const Args& args);
-// The --json output file, truncated; not open without --json. Throws when it cannot be written.
-std::ofstream json_output(const Args& args);
+// --block must divide the plan's input size (a command-line error, exit 2, when it does not).
+void check_block_option(const Args& args, const Plan& plan, int block);
+// The --json output (a file, truncated, or "-" for standard output); not open without --json. Throws
+// when it cannot be written.
+JsonLines json_output(const Args& args);
+
+// How run / edge open --input: --reconnect SECONDS for live sources, interrupted by SIGINT / SIGTERM
+// (cli/stop_signal.h).
+VideoReaderOptions input_options(const Args& args);
+
+// One "warning: ..." line on stderr when the input lost frames (timestamps skipped source frames, or the
+// decoder rejected some); nothing for an undamaged input.
+void warn_input_damage(const VideoReader& reader, const std::string& input);
 
 // Median of a list of numbers (sorted copy).
 double median(std::vector<double> v);

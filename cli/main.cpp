@@ -1,4 +1,5 @@
 // fluxshard: compile YOLO11 ONNX models into plans and run them on video.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   for (const auto& c : fx::cli::commands())
     if (!std::strcmp(c.name, argv[1])) cmd = &c;
   if (!cmd) {
-    std::fprintf(stderr, FX_CLI_PROGRAM ": unknown command '%s' (run '" FX_CLI_PROGRAM " --help')\n", argv[1]);
+    std::fprintf(stderr, "error: unknown command '%s' (run '" FX_CLI_PROGRAM " --help')\n", argv[1]);
     return 2;
   }
   std::vector<std::string> rest(argv + 2, argv + argc);
@@ -50,14 +51,19 @@ int main(int argc, char** argv) {
     }
   try {
     fx::cli::Args args(cmd->name, cmd->options, rest);
-    return cmd->run(args);
+    int rc = cmd->run(args);
+    errno = 0;
+    // What went to stdout (summaries, --json -) reached it: `run ... > /dev/full` is an error too.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw fx::Error(std::string("cannot write to standard output: ") + std::strerror(errno ? errno : EIO));
+    return rc;
   } catch (const fx::cli::UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   } catch (const fx::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
-  } catch (const std::bad_alloc&) {
+  } catch (const std::bad_alloc&) {  // operator new throws it (cli/new_delete.cpp), never aborts
     std::fprintf(stderr, "error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {

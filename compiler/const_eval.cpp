@@ -15,6 +15,8 @@ using ir::Tensor;
 
 namespace {
 
+constexpr int64_t kMaxFoldElements = int64_t(1) << 26;
+
 std::vector<int64_t> strides_of(const std::vector<int64_t>& shape) {
   std::vector<int64_t> s(shape.size(), 1);
   for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
@@ -105,6 +107,13 @@ bool try_fold_node(Graph& g, int ni) {
   for (int in : n.inputs)
     if (in >= 0 && !g.tensor(in).constant) return false;
   infer_node_shapes(g, ni);
+  // Broadcasting two small constants can claim a huge one (a [50000,1] x [1,50000] product): bounded
+  // before anything is allocated (evaluation holds it as doubles).
+  for (int o : n.outputs)
+    if (g.tensor(o).numel() > kMaxFoldElements)
+      throw Error("node '" + n.name + "' (" + op + ") would fold into a constant of " +
+                  std::to_string(g.tensor(o).numel()) + " elements; at most " + std::to_string(kMaxFoldElements) +
+                  " are supported");
 
   const Tensor& x = g.tensor(n.inputs.at(0));
   if (op == "Identity" || op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {

@@ -16,6 +16,7 @@ namespace {
 // Tensors larger than this are certainly not a YOLO model's weights; the check keeps a hostile file
 // from making us allocate from a size it merely claims.
 constexpr int64_t kMaxTensorElements = int64_t(1) << 31;
+constexpr size_t kMaxTensorBytes = size_t(1) << 31;  // no .onnx file (protobuf: < 2 GiB) holds more
 constexpr int kMaxRank = 8;
 
 const std::set<std::string>& supported_ops() {
@@ -68,6 +69,9 @@ ir::Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& fallba
   t.constant = true;
   int64_t n = t.numel();
   size_t bytes = static_cast<size_t>(n) * ir::dtype_size(t.dtype);
+  // Every size below is checked against the data the file holds before anything is allocated: a tensor
+  // merely claiming 2^31 values must not cost 16 GB.
+  if (bytes > kMaxTensorBytes) throw Error(what + " claims " + std::to_string(bytes) + " bytes (the limit is 2 GiB)");
   if (tp.has_raw_data()) {
     if (tp.raw_data().size() != bytes)
       throw Error(what + " has " + std::to_string(tp.raw_data().size()) + " bytes of data, its shape needs " +
@@ -75,22 +79,23 @@ ir::Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& fallba
     t.data.assign(tp.raw_data().begin(), tp.raw_data().end());
     return t;
   }
+  int have = 0;
+  switch (t.dtype) {
+    case ir::DType::F32: have = tp.float_data_size(); break;
+    case ir::DType::F64: have = tp.double_data_size(); break;
+    case ir::DType::I64: have = tp.int64_data_size(); break;
+    default: have = tp.int32_data_size(); break;  // ONNX stores the narrower types widened into int32_data
+  }
+  if (have != n) throw Error(what + " has " + std::to_string(have) + " values, its shape needs " + std::to_string(n));
   t.data.resize(bytes);
-  auto need = [&](int have) {
-    if (have != n)
-      throw Error(what + " has " + std::to_string(have) + " values, its shape needs " + std::to_string(n));
-  };
   switch (t.dtype) {
     case ir::DType::F32:
-      need(tp.float_data_size());
       if (n) std::memcpy(t.data.data(), tp.float_data().data(), bytes);
       break;
     case ir::DType::F64:
-      need(tp.double_data_size());
       if (n) std::memcpy(t.data.data(), tp.double_data().data(), bytes);
       break;
     case ir::DType::I64:
-      need(tp.int64_data_size());
       if (n) std::memcpy(t.data.data(), tp.int64_data().data(), bytes);
       break;
     case ir::DType::I32:
@@ -98,8 +103,7 @@ ir::Tensor convert_tensor(const onnx::TensorProto& tp, const std::string& fallba
     case ir::DType::I8:
     case ir::DType::Bool:
     case ir::DType::F16:
-      // ONNX stores these element types widened into int32_data.
-      need(tp.int32_data_size());
+      // Widened into int32_data.
       for (int64_t i = 0; i < n; ++i) {
         int32_t v = tp.int32_data(static_cast<int>(i));
         switch (t.dtype) {

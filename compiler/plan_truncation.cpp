@@ -1,6 +1,7 @@
 #include "compiler/plan_truncation.h"
 
 #include "runtime/error.h"
+#include "runtime/plan_checksum.h"
 
 namespace fx {
 
@@ -29,9 +30,11 @@ std::vector<uint8_t> plan_with_truncation(const Plan& plan, const std::vector<Tr
   auto meta = fb::CreateModelMeta(b, p->meta.get());
   auto root = fb::CreatePlan(b, p->version, meta, b.CreateVector(tensors), b.CreateVector(ops), b.CreateVector(buffers),
                              b.CreateVector(p->inputs), b.CreateVector(p->outputs), p->arena_bytes,
-                             b.CreateVector(buckets));
+                             b.CreateVector(buckets), kChecksumPlaceholder);
   fb::FinishPlanBuffer(b, root);
-  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  if (!seal_plan(bytes.data(), bytes.size())) throw Error("internal error: the rewritten plan does not verify");
+  return bytes;
 }
 
 }  // namespace fx

@@ -1,11 +1,13 @@
 #include "compiler/plan_writer.h"
 
+#include <cmath>
 #include <map>
-#include <regex>
 
+#include "compiler/class_names.h"
 #include "compiler/shape_inference.h"
 #include "runtime/error.h"
 #include "runtime/plan.h"
+#include "runtime/plan_checksum.h"
 
 namespace fx {
 
@@ -17,23 +19,6 @@ std::string meta_value(const ir::Graph& g, const std::string& key) {
   for (const auto& kv : g.metadata)
     if (kv.first == key) return kv.second;
   return "";
-}
-
-// Ultralytics stores class names as a Python dict literal: {0: 'person', 1: 'bicycle', ...}.
-std::vector<std::string> parse_class_names(const std::string& s) {
-  std::vector<std::pair<int, std::string>> items;
-  std::regex item(R"((\d+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"))");
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), item); it != std::sregex_iterator(); ++it) {
-    int idx = std::stoi((*it)[1].str());
-    std::string name = (*it)[2].matched ? (*it)[2].str() : (*it)[3].str();
-    if (idx >= 0 && idx < 100000) items.emplace_back(idx, name);
-  }
-  std::vector<std::string> names;
-  for (const auto& [idx, name] : items) {
-    if (static_cast<size_t>(idx) >= names.size()) names.resize(static_cast<size_t>(idx) + 1);
-    names[static_cast<size_t>(idx)] = name;
-  }
-  return names;
 }
 
 fb::Activation activation_of(const ir::Node& n) {
@@ -85,6 +70,12 @@ std::vector<uint8_t> write_plan(const ir::Graph& g, const AliasPlan& aliases, co
     if (it != buffer_of.end()) return it->second;
     const ir::Tensor& tt = g.tensor(t);
     std::vector<float> v = tt.to_floats();
+    // A NaN or infinite weight turns every detection downstream into garbage; refuse it here, where
+    // the model is named, rather than compile it into a plan whose checksum then vouches for it.
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw Error("tensor '" + tt.name + "' holds a non-finite value (" + (std::isnan(v[i]) ? "NaN" : "infinity") +
+                    ") at element " + std::to_string(i));
     b.ForceVectorAlignment(v.size() * 4, 1, 64);
     auto data = b.CreateVector(reinterpret_cast<const uint8_t*>(v.data()), v.size() * 4);
     int idx = static_cast<int>(buffers.size());
@@ -280,9 +271,11 @@ std::vector<uint8_t> write_plan(const ir::Graph& g, const AliasPlan& aliases, co
 
   auto plan = fb::CreatePlan(b, kPlanVersion, meta, b.CreateVector(tensors), b.CreateVector(ops),
                              b.CreateVector(buffers), b.CreateVector(in_ports), b.CreateVector(out_ports),
-                             mem.arena_bytes);
+                             mem.arena_bytes, 0, kChecksumPlaceholder);
   fb::FinishPlanBuffer(b, plan);
-  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  if (!seal_plan(bytes.data(), bytes.size())) throw Error("internal error: the plan just written does not verify");
+  return bytes;
 }
 
 }  // namespace fx

@@ -1,7 +1,12 @@
 // Writes small seed inputs for the fuzz targets: tiny ONNX models (every runtime op kind; a head with a
-// column tail), the plans compiled from them and, for the wire fuzzer, byte streams of a whole edge
-// session (Hello, a full update, a partial update with motion, a Background, Bye) with each codec.
-// usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR]
+// column tail), the plans compiled from them (and damaged copies of the first: a flipped weight byte, a
+// NaN weight, zeroed weights, swapped ops, an out-of-range region; fuzz/plan_corruptions.h) and, for
+// the wire fuzzer, byte streams of a whole edge
+// session (Hello, a full update, a partial update with motion, a Background, Bye) with each codec; for
+// the media fuzzer, small PNG, JPEG, BMP and Y4M files (fuzz/media_seeds.h).
+// usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR [MEDIA_DIR]]
+#include <turbojpeg.h>
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -9,6 +14,8 @@
 #include <utility>
 
 #include "compiler/compile.h"
+#include "fuzz/media_seeds.h"
+#include "fuzz/plan_corruptions.h"
 #include "fuzz/seed_models.h"
 #include "fuzz/wire_session.h"
 #include "net/codec.h"
@@ -96,19 +103,56 @@ std::vector<uint8_t> session_stream(const fx::Plan& plan, fx::net::Codec codec, 
   return out;
 }
 
+// A w x h baseline JPEG (4:2:0) of a gradient.
+std::string jpeg_image(int w, int h) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 13 / 7);
+  tjhandle tj = tjInitCompress();
+  unsigned char* out = nullptr;
+  unsigned long n = 0;
+  int r = tjCompress2(tj, rgb.data(), w, 0, h, TJPF_RGB, &out, &n, TJSAMP_420, 80, 0);
+  std::string s = r == 0 ? std::string(reinterpret_cast<const char*>(out), n) : std::string();
+  tjFree(out);
+  tjDestroy(tj);
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::fprintf(stderr, "usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR]\n");
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr, "usage: make_fuzz_seeds ONNX_DIR PLAN_DIR [WIRE_DIR [MEDIA_DIR]]\n");
     return 2;
+  }
+  if (argc == 5) {
+    const std::string dir = argv[4];
+    std::pair<std::string, std::string> media[] = {
+        {"gradient.png", fx::fuzz::png_image(24, 16)},   {"gradient.jpg", jpeg_image(32, 16)},
+        {"gradient.bmp", fx::fuzz::bmp_image(13, 7)},    {"clip420.y4m", fx::fuzz::y4m_stream(16, 8, 2)},
+        {"clip444.y4m", fx::fuzz::y4m_stream(9, 5, 2, true)}};
+    for (const auto& [name, bytes] : media) {
+      if (bytes.empty()) {
+        std::fprintf(stderr, "make_fuzz_seeds: cannot make %s\n", name.c_str());
+        return 1;
+      }
+      write(dir + "/" + name, bytes.data(), bytes.size());
+    }
   }
   for (auto [name, m] : {std::pair<std::string, std::string>{"all_ops", fx::fuzz::model_all_ops()},
                          {"column_tail", fx::fuzz::model_column_tail()}}) {
     write(std::string(argv[1]) + "/" + name + ".onnx", m.data(), m.size());
     auto bytes = fx::compile_onnx(m.data(), m.size(), name + ".onnx");
     write(std::string(argv[2]) + "/" + name + ".fsp", bytes.data(), bytes.size());
-    if (argc == 4 && name == "column_tail") {
+    if (name == "all_ops") {
+      using C = fx::fuzz::PlanCorruption;
+      for (auto [tag, kind] : {std::pair<const char*, C>{"flip_weight", C::FlipWeightByte}, {"nan_weight", C::NanWeight},
+                               {"zero_weights", C::ZeroWeights}, {"swapped_ops", C::SwapOps},
+                               {"bad_region", C::BadRegion}}) {
+        auto damaged = fx::fuzz::corrupt_plan(bytes, kind, /*reseal=*/true);
+        write(std::string(argv[2]) + "/" + name + "_" + tag + ".fsp", damaged.data(), damaged.size());
+      }
+    }
+    if (argc >= 4 && name == "column_tail") {
       fx::fuzz::WireServer server(bytes);  // the plan the wire fuzzer's server compiles the same way
       for (auto codec : {fx::net::Codec::Raw, fx::net::Codec::Zstd, fx::net::Codec::Lz4, fx::net::Codec::Jpeg})
         for (bool approximate : {false, true}) {

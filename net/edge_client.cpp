@@ -565,7 +565,16 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
     m->link->close();
     throw Error("server " + m->opt.server + " refused the session: " + m->refused_reason);
   }
-  if (!m->connected) m->log("server " + m->opt.server + " not reachable yet; computing locally until it is");
+  if (!m->connected) {
+    // The server answered but turned the session away (busy): said once; --policy offload cannot go on.
+    const std::string busy = m->link->last_refusal();
+    if (!busy.empty() && m->opt.policy == Policy::Offload) {
+      m->link->close();
+      throw Error("server " + m->opt.server + " refused the session: " + busy);
+    }
+    m->log("server " + m->opt.server + (busy.empty() ? " not reachable yet" : " refused the session (" + busy + ")") +
+           "; computing locally until it " + (busy.empty() ? "is" : "accepts"));
+  }
 }
 
 EdgeClient::~EdgeClient() { close(); }

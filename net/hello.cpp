@@ -22,10 +22,15 @@ HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::str
   if (!token.empty() && !token_equal(h.token, token))
     return refuse(wire::ErrorCode::Unauthorized, h.token.empty() ? "missing token" : "wrong token");
   if (h.plan_hash != plan.hash() || h.input_w != plan.input_w() || h.input_h != plan.input_h()) {
+    // Without a token the plan's checksum is all a Hello needs: an unauthenticated peer is not told it.
     char msg[200];
-    std::snprintf(msg, sizeof msg, "plan mismatch: edge runs %dx%d plan %016llx, server %dx%d plan %016llx", h.input_w,
-                  h.input_h, static_cast<unsigned long long>(h.plan_hash), plan.input_w(), plan.input_h(),
-                  static_cast<unsigned long long>(plan.hash()));
+    if (token.empty())
+      std::snprintf(msg, sizeof msg, "plan mismatch: edge runs %dx%d plan %016llx, the server another", h.input_w,
+                    h.input_h, static_cast<unsigned long long>(h.plan_hash));
+    else
+      std::snprintf(msg, sizeof msg, "plan mismatch: edge runs %dx%d plan %016llx, server %dx%d plan %016llx",
+                    h.input_w, h.input_h, static_cast<unsigned long long>(h.plan_hash), plan.input_w(), plan.input_h(),
+                    static_cast<unsigned long long>(plan.hash()));
     return refuse(wire::ErrorCode::PlanMismatch, msg);
   }
   if (h.block < 4 || h.block > 128 || plan.input_w() % h.block || plan.input_h() % h.block)

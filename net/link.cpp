@@ -103,6 +103,10 @@ struct Link::Impl {
   double backoff = 0;
   bool stopping = false, gave_up = false;
   std::string attempt_failure;  // why the last connection attempt failed (logged when it changes)
+  bool ever_connected = false;
+  bool refusal = false;         // the failing attempt was turned away by the server (an Error message)
+  mutable std::mutex refusal_mu;
+  std::string last_refusal;     // the server's last refusal before a handshake completed ("" after one)
   Conn* closing = nullptr;  // the connection being shut down at stop
   bool stop_timer_closed = false;
   double hello_at = 0;
@@ -167,10 +171,13 @@ struct Link::Impl {
     if (c->dead) return;
     c->dead = true;
     if (!c->ready && !stopping && !gave_up && reason != attempt_failure) {
-      // Once per distinct reason: a refused connect repeats at every backoff step.
-      log("cannot connect to " + opt.host + ":" + std::to_string(opt.port) + ": " + reason + " (retrying)");
+      // Once per distinct reason: a refused connect repeats at every backoff step. A server that answers
+      // with a refusal (busy) before the first session is reported by the owner, once (last_refusal()).
+      if (!refusal || ever_connected)
+        log("cannot connect to " + opt.host + ":" + std::to_string(opt.port) + ": " + reason + " (retrying)");
       attempt_failure = reason;
     }
+    refusal = false;
     if (c->ready) {
       log("disconnected from " + opt.host + ":" + std::to_string(opt.port) + ": " + reason);
       LinkEvent ev;
@@ -277,9 +284,14 @@ struct Link::Impl {
     if (type == wire::Body::Error) {
       const auto* e = d.message.body.AsError();
       const std::string message = peer_text(e->message);
-      std::string why = "server error: " + message;
+      std::string why = (e->code == wire::ErrorCode::Busy ? "server busy: " : "server error: ") + message;
+      if (!c->ready) {
+        std::lock_guard<std::mutex> lk(refusal_mu);
+        last_refusal = e->code == wire::ErrorCode::Busy ? "server busy: " + message : message;
+        refusal = true;
+      }
       if (!c->ready && permanent(e->code)) {
-        log("session refused by " + opt.host + ":" + std::to_string(opt.port) + ": " + message);
+        // Not logged: the owner reports the refusal (EdgeClient throws it), one line.
         gave_up = true;
         LinkEvent ev;
         ev.kind = LinkEvent::Kind::Refused;
@@ -297,6 +309,11 @@ struct Link::Impl {
       }
       uv_timer_stop(&hs_timer);
       c->ready = true;
+      ever_connected = true;
+      {
+        std::lock_guard<std::mutex> lk(refusal_mu);
+        last_refusal.clear();
+      }
       c->epoch = ++epoch;
       backoff = 0;
       attempt_failure.clear();
@@ -548,6 +565,10 @@ bool Link::wait(LinkEvent& ev, double timeout_s) {
 }
 
 double Link::now() const { return impl_->now_s(); }
+std::string Link::last_refusal() const {
+  std::lock_guard<std::mutex> lk(impl_->refusal_mu);
+  return impl_->last_refusal;
+}
 size_t Link::queued_bytes() const { return impl_->queued.load(); }
 uint64_t Link::bytes_written() const { return impl_->written.load(); }
 

@@ -68,6 +68,10 @@ class Link {
 
   // Seconds since the link was created (steady clock; the clock of LinkEvent::time_s).
   double now() const;
+  // Why the server last turned a connection away before any session started ("server busy: too many
+  // edges (limit 64)", "wrong token"); empty when none did, or once a session has started. Not logged by
+  // the link: its owner reports it once.
+  std::string last_refusal() const;
   // Bytes queued by send() and not yet handed to the socket.
   size_t queued_bytes() const;
   uint64_t bytes_written() const;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "runtime/error.h"
+#include "runtime/plan_checksum.h"
 
 namespace fx {
 
@@ -18,13 +19,26 @@ constexpr int64_t kMaxElements = int64_t(1) << 31;
 constexpr int kMaxStride = 4096;  // of a spatial map, in input pixels
 constexpr uint64_t kMaxArenaBytes = uint64_t(1) << 36;
 
-uint64_t fnv1a64(const uint8_t* p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 1099511628211ull;
+template <typename E>
+bool enum_in_range(E v) {
+  return static_cast<int64_t>(v) >= 0 && v <= E::MAX;
+}
+
+// The options table each op kind reads (NONE: it has none).
+fb::OpOptions options_of(OpKind k) {
+  switch (k) {
+    case OpKind::Conv:
+    case OpKind::ConvTranspose: return fb::OpOptions::ConvOptions;
+    case OpKind::MaxPool: return fb::OpOptions::PoolOptions;
+    case OpKind::ResizeNearest: return fb::OpOptions::ResizeOptions;
+    case OpKind::Concat:
+    case OpKind::Split:
+    case OpKind::Softmax: return fb::OpOptions::AxisOptions;
+    case OpKind::Transpose: return fb::OpOptions::TransposeOptions;
+    case OpKind::Slice: return fb::OpOptions::SliceOptions;
+    case OpKind::Relayout: return fb::OpOptions::RelayoutOptions;
+    default: return fb::OpOptions::NONE;
   }
-  return h;
 }
 
 }  // namespace
@@ -61,7 +75,13 @@ std::shared_ptr<const Plan> Plan::from_bytes(const void* data, size_t size, cons
   if (p->fb_->version() != kPlanVersion)
     throw Error("'" + source + "' is a plan of version " + std::to_string(p->fb_->version()) +
                 "; this runtime reads version " + std::to_string(kPlanVersion) + " (recompile the model)");
-  p->hash_ = fnv1a64(p->bytes_, size);
+  // Before anything else in the file is trusted: the content is what the compiler wrote.
+  int64_t sum_at = plan_checksum_offset(p->bytes_, size);
+  if (sum_at < 0) throw Error("'" + source + "' has no checksum (recompile the model)");
+  uint64_t stored = p->fb_->checksum();
+  if (plan_checksum(p->bytes_, size, sum_at) != stored)
+    throw Error("'" + source + "' is a corrupted plan (checksum mismatch: damaged or modified after compilation)");
+  p->hash_ = stored;
   p->validate();
   return p;
 }
@@ -208,6 +228,7 @@ void Plan::validate() {
       }
     total_flops_ += op->flops();
   }
+  check_op_order_and_enums();
   // Every op decoded into the parameters the backends run (op_desc.h); any misfit is an invalid plan.
   ops_.reserve(static_cast<size_t>(nops));
   for (int i = 0; i < nops; ++i) {
@@ -217,6 +238,34 @@ void Plan::validate() {
       throw bad(e.what());
     }
   }
+}
+
+// Ops run in file order: each reads only what the graph input, a constant or an earlier op provides
+// (a swapped pair would read stale arena bytes). Every enum and union tag is one this runtime knows
+// (FlatBuffers verifies neither), and each op carries the options table its kind reads.
+void Plan::check_op_order_and_enums() const {
+  auto bad = [&](const std::string& what) { return Error("'" + source_ + "' is an invalid plan: " + what); };
+  std::vector<char> ready(tensors_.size(), 0);
+  for (size_t t = 0; t < tensors_.size(); ++t) ready[t] = tensors_[t].constant;
+  ready[static_cast<size_t>(input_)] = 1;
+  for (flatbuffers::uoffset_t i = 0; i < fb_->ops()->size(); ++i) {
+    const fb::Op* op = fb_->ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    std::string what = "op " + std::to_string(i);
+    for (int t : *op->inputs())
+      if (t >= 0 && !ready[static_cast<size_t>(t)])
+        throw bad(what + " reads tensor " + std::to_string(t) + " before any op writes it (ops out of order)");
+    for (int t : *op->outputs()) ready[static_cast<size_t>(t)] = 1;
+    if (!enum_in_range(op->options_type()) || op->options_type() != options_of(op->kind()))
+      throw bad(what + " (" + op_kind_name(op->kind()) + ") has options of the wrong type");
+    if (op->spatial() && !enum_in_range(op->spatial()->region()))
+      throw bad(what + " has an unknown region");
+    if (auto* c = op->options_as_ConvOptions(); c && !enum_in_range(c->activation()))
+      throw bad(what + " has an unknown activation");
+    if (auto* r = op->options_as_RelayoutOptions(); r && !enum_in_range(r->to()))
+      throw bad(what + " converts to an unknown layout");
+  }
+  for (int o : outputs_)
+    if (!ready[static_cast<size_t>(o)]) throw bad("output tensor " + std::to_string(o) + " is never written");
 }
 
 }  // namespace fx

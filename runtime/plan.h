@@ -14,12 +14,15 @@
 namespace fx {
 
 // Bumped whenever a plan written by an older compiler would run incorrectly on this runtime.
-constexpr uint32_t kPlanVersion = 1;
+// 2: plans carry a content checksum (runtime/plan_checksum.h); version-1 plans have none and are
+// rejected with a "recompile" message rather than run unchecked.
+constexpr uint32_t kPlanVersion = 2;
 
 class Plan {
  public:
   // Throws fx::Error with one line on anything wrong: unreadable file, not a plan, another version,
-  // failed FlatBuffers verification, inconsistent contents.
+  // failed FlatBuffers verification, a checksum that does not match the content, ops out of
+  // dependency order, an enum out of range, inconsistent contents.
   static std::shared_ptr<const Plan> load_file(const std::string& path);
   static std::shared_ptr<const Plan> from_bytes(const void* data, size_t size, const std::string& source);
 
@@ -27,7 +30,8 @@ class Plan {
   const std::string& source() const { return source_; }
   const uint8_t* bytes() const { return bytes_; }
   size_t size() const { return size_; }
-  // FNV-1a 64 of the file bytes: two sides of a connection check they run the same plan.
+  // The plan's content checksum (XXH3-64, verified at load): two sides of a connection check they run
+  // the same plan.
   uint64_t hash() const { return hash_; }
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -55,6 +59,7 @@ class Plan {
  private:
   Plan() = default;
   void validate();
+  void check_op_order_and_enums() const;
 
   uint8_t* bytes_ = nullptr;  // owned, 64-byte aligned
   size_t size_ = 0;

@@ -9,6 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libonnx-dev        # ONNX parsing (onnx.proto from libonnx-dev)
   flatbuffers-compiler libflatbuffers-dev              # plan and wire formats
   libmimalloc-dev                                      # host allocation
+  libxxhash-dev                                        # plan checksums (XXH3)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev   # video decoding / encoding
   libuv1-dev libzstd-dev liblz4-dev libturbojpeg0-dev  # edge <-> cloud transport and block codecs
   catch2                                               # tests

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (CTest), then the same tests under AddressSanitizer/UBSan and a
-# bounded fuzz run of the ONNX loader, the plan loader and the wire protocol (scripts/sanitize_and_fuzz.sh).
+# bounded fuzz run of the ONNX loader, the plan loader, the wire protocol and image / video headers
+# (scripts/sanitize_and_fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # CI and tests build CUDA (when nvcc exists) for one architecture only, to keep the build short.

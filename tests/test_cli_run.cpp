@@ -167,5 +167,5 @@ TEST_CASE("run --annotate writes the clip again with the detections drawn", "[cl
   auto bad_json = test::run_cli(
       {"run", plan, "--input", clip, "--max-frames", "1", "--json", "/nonexistent_dir_fx/a.jsonl", "--quiet"});
   CHECK(bad_json.status == 1);
-  CHECK(bad_json.err == "error: cannot write '/nonexistent_dir_fx/a.jsonl'\n");
+  CHECK(bad_json.err == "error: cannot write '/nonexistent_dir_fx/a.jsonl': No such file or directory\n");
 }

@@ -17,16 +17,7 @@ namespace {
 
 const char* kToken = "s3cret-edge-token";
 
-wire::HelloT hello(const Plan& plan, const std::string& token) {
-  wire::HelloT h;
-  h.protocol_version = kProtocolVersion;
-  h.plan_hash = plan.hash();
-  h.input_w = plan.input_w();
-  h.input_h = plan.input_h();
-  h.block = 16;
-  h.token.assign(token.begin(), token.end());
-  return h;
-}
+wire::HelloT hello(const Plan& plan, const std::string& token) { return test::hello_for(plan, token); }
 
 // The Error message the server sent before closing (code, message), if any.
 bool first_error(const std::vector<uint8_t>& got, wire::ErrorCode& code, std::string& msg) {

@@ -26,6 +26,7 @@
 #include "compiler/onnx_builder.h"
 #include "net/hash.h"
 #include "net/server.h"
+#include "net/wire.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/io/video_writer.h"
 #include "runtime/plan.h"
@@ -163,6 +164,18 @@ inline bool same_detections(const std::vector<Detection>& a, const std::vector<D
     if (a[i].cls != b[i].cls || std::memcmp(&a[i].score, &b[i].score, 4) || std::memcmp(a[i].box, b[i].box, 16))
       return false;
   return true;
+}
+
+// A Hello the server admits for `plan` (block 16, raw codec, exact mode), with `token`.
+inline net::wire::HelloT hello_for(const Plan& plan, const std::string& token = "") {
+  net::wire::HelloT h;
+  h.protocol_version = net::kProtocolVersion;
+  h.plan_hash = plan.hash();
+  h.input_w = plan.input_w();
+  h.input_h = plan.input_h();
+  h.block = 16;
+  h.token.assign(token.begin(), token.end());
+  return h;
 }
 
 // The server on its own thread; its log lines are kept.

@@ -422,6 +422,17 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   r = refused([](wire::HelloT& h) { h.input_w = 64; }, "sec");
   CHECK(r.code == wire::ErrorCode::PlanMismatch);
   CHECK(r.reason.rfind("plan mismatch: edge runs 64x128 plan ", 0) == 0);
+  char server_hash[20];
+  std::snprintf(server_hash, sizeof server_hash, "%016llx", static_cast<unsigned long long>(plan->hash()));
+  CHECK(r.reason.find(server_hash) != std::string::npos);  // an authenticated edge is told the server's plan
+  // Without a server token the checksum is all a Hello needs: a mismatch does not give it away.
+  wire::HelloT other = good();
+  other.plan_hash ^= 1;
+  r = admit_hello(other, *plan, "");
+  CHECK(r.code == wire::ErrorCode::PlanMismatch);
+  CHECK(r.reason.find(server_hash) == std::string::npos);
+  CHECK(r.reason.rfind("plan mismatch: edge runs 128x128 plan ", 0) == 0);
+  CHECK(r.reason.find("the server another") != std::string::npos);
   r = refused([](wire::HelloT&) {}, "other");
   CHECK(r.code == wire::ErrorCode::Unauthorized);
   CHECK(r.reason == "wrong token");

@@ -1,13 +1,18 @@
 // Video and still-image decoding with FFmpeg (libavformat + libavcodec + libswscale).
 //
 // VideoReader opens anything libavformat demuxes (mp4, mkv, avi, ...; H.264, HEVC, MPEG-4 part 2,
-// msmpeg4, ...) and still images / numbered image sequences through the image2 demuxers (jpg, png).
+// msmpeg4, ...) and still images / numbered image sequences through the image2 demuxers (jpg, png);
+// also "-" (standard input: a stream format, or an MP4 with its index first), a folder or glob of images
+// ("frames/", "shots/*.jpg": natural order, one frame each), a camera ("/dev/video0", "v4l2:DEVICE":
+// FFmpeg's video4linux2 device, libavdevice loaded at run time) and network streams (rtsp://, http://,
+// ...; a live source that drops is reopened with backoff, VideoReaderOptions::reconnect_s).
 // Frames come out as packed RGB24 together with the codec's motion vectors (decoded with
 // AV_CODEC_EXPORT_DATA_MVS, i.e. `-flags2 +export_mvs`). Output is deterministic: the same file gives
 // the same pixels and the same vectors on every run (see VideoReaderOptions for the threading).
 //
 // Robustness: packets or frames that do not decode are skipped (box.mp4's first frame, a damaged
-// GOP, the partial last frame of a truncated file); read() returns false at the end of the stream.
+// GOP, the partial last frame of a truncated file) and counted: frame numbers follow the source's
+// timestamps, so a skipped frame leaves a gap (missing_frames()); read() returns false at the end.
 // Errors are fx::Error with one line:
 //   cannot open video 'x.mp4': No such file or directory
 //   'notes.txt' is not a video or image (invalid data found when processing input)
@@ -19,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,8 +63,9 @@ struct CodecMotionVector {
 struct Frame {
   int width = 0, height = 0;
   std::vector<uint8_t> rgb;  // RGB24, packed rows (stride width * 3)
-  int64_t index = -1;        // 0, 1, 2, ... in output order among the frames delivered (skipped frames
-                             // take no index)
+  int64_t index = -1;        // the source's frame number: from the timestamp (time * fps, rounded), so
+                             // frames lost to damage leave a gap (VideoReader::missing_frames());
+                             // 0, 1, 2, ... where there are no timestamps; always increasing
   double time_s = 0.0;       // presentation time relative to the stream start (from the best-effort
                              // timestamp; index / fps when the container has none)
   std::vector<CodecMotionVector> mvs;  // empty for intra frames and codecs that export none
@@ -74,6 +81,13 @@ struct VideoReaderOptions {
   // either way.
   bool motion_vectors = true;
   int threads = 0;  // decoder threads; 0 = one per core (FFmpeg caps it)
+  // Live sources (a camera, a network stream that is not a seekable file): when one drops (ends or
+  // fails), it is reopened with backoff (0.25 s doubling to 4 s) until a frame decodes or this many
+  // seconds pass (then read() returns false). 0: no reconnection.
+  double reconnect_s = 30;
+  // Polled during blocking reads and reconnection waits; true ends the stream (read() returns false).
+  std::function<bool()> interrupt;
+  double image_fps = 25;  // the frame rate given to a folder or glob of images
 };
 
 class VideoReader {
@@ -95,6 +109,14 @@ class VideoReader {
   // bilinear filter, close to but not bit-identical with letterbox_rgb() (cv2 INTER_LINEAR); use
   // read() + letterbox_rgb() where Ultralytics-exact pixels matter.
   bool read_letterboxed(Frame& f, int dst_w, int dst_h, LetterboxInfo* info = nullptr);
+
+  // Damage seen so far: source frames the timestamps skipped (dropped or undecodable; the first of
+  // them, -1 if none), and packets / frames the decoder rejected.
+  int64_t missing_frames() const;
+  int64_t first_missing_frame() const;
+  int64_t decode_errors() const;
+  int64_t reconnects() const;  // times a live source was reopened after dropping
+  bool is_live() const;
 
   int width() const;                       // of the decoded frames
   int height() const;
