@@ -38,6 +38,10 @@ Args::Args(std::string command, std::vector<OptionSpec> spec, const std::vector<
       }
       if (values_.count(name)) throw UsageError("fluxshard " + command_ + ": option '" + name + "' given twice");
       values_[name] = value;
+      std::vector<std::string>& list = lists_[name];
+      list.push_back(value);
+      while (s->multi && !inline_value && i + 1 < argv.size() && !(argv[i + 1].size() > 1 && argv[i + 1][0] == '-'))
+        list.push_back(argv[++i]);
     } else {
       positionals_.push_back(a);
     }
@@ -58,6 +62,11 @@ void Args::max_positionals(size_t n) const {
 std::string Args::get(const std::string& name, const std::string& dflt) const {
   auto it = values_.find(name);
   return it == values_.end() ? dflt : it->second;
+}
+
+std::vector<std::string> Args::get_list(const std::string& name) const {
+  auto it = lists_.find(name);
+  return it == lists_.end() ? std::vector<std::string>{} : it->second;
 }
 
 int Args::get_int(const std::string& name, int dflt, int lo, int hi) const {
@@ -101,7 +110,7 @@ std::string Args::get_choice(const std::string& name, const std::string& dflt,
 std::string Args::usage() const {
   std::string s;
   for (const auto& o : spec_) {
-    std::string left = "  " + o.name + (o.takes_value ? " VALUE" : "");
+    std::string left = "  " + o.name + (o.multi ? " VALUE..." : o.takes_value ? " VALUE" : "");
     if (left.size() < 26) left.resize(26, ' ');
     s += left + " " + o.help + "\n";
   }

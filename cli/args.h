@@ -21,6 +21,7 @@ struct OptionSpec {
   std::string name;       // "--threads"
   bool takes_value;       // false: a boolean switch
   std::string help;
+  bool multi = false;  // takes every following argument up to the next option ("--input a.mp4 b.mp4")
 };
 
 class Args {
@@ -36,6 +37,8 @@ class Args {
 
   bool has(const std::string& name) const { return values_.count(name) != 0; }
   std::string get(const std::string& name, const std::string& dflt = "") const;
+  // Every value of a multi option (one for an ordinary one; empty when absent).
+  std::vector<std::string> get_list(const std::string& name) const;
   int get_int(const std::string& name, int dflt, int lo, int hi) const;
   double get_double(const std::string& name, double dflt, double lo, double hi) const;
   // One of `choices` (error lists them).
@@ -48,6 +51,7 @@ class Args {
   std::string command_;
   std::vector<OptionSpec> spec_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> lists_;
   std::vector<std::string> positionals_;
 };
 

@@ -18,31 +18,6 @@ namespace fx::cli {
 
 namespace {
 
-// IoU of a ground-truth foreground mask (a grey/RGB image, object where > 127) with the union of the
-// predicted instance masks that lie mostly on it (more than half of their area), as DAVIS single-object
-// evaluation of an instance segmenter. Both at the frame's resolution.
-double gt_mask_iou(const Frame& gt, const std::vector<Mask>& masks) {
-  const size_t n = static_cast<size_t>(gt.width) * gt.height;
-  std::vector<uint8_t> obj(n), pred(n, 0);
-  for (size_t i = 0; i < n; ++i) obj[i] = gt.rgb[3 * i] > 127 || gt.rgb[3 * i + 1] > 127 || gt.rgb[3 * i + 2] > 127;
-  for (const Mask& m : masks) {
-    if (m.width != gt.width || m.height != gt.height) continue;
-    size_t area = 0, on = 0;
-    for (size_t i = 0; i < n; ++i) {
-      area += m.data[i];
-      on += m.data[i] & obj[i];
-    }
-    if (area && on * 2 > area)
-      for (size_t i = 0; i < n; ++i) pred[i] |= m.data[i];
-  }
-  size_t inter = 0, uni = 0;
-  for (size_t i = 0; i < n; ++i) {
-    inter += pred[i] & obj[i];
-    uni += pred[i] | obj[i];
-  }
-  return uni ? static_cast<double>(inter) / uni : 1.0;
-}
-
 // Means over the frames of a run (summary line and stdout).
 struct Totals {
   int64_t frames = 0, detections = 0;
@@ -121,9 +96,10 @@ int cmd_run(const Args& args) {
     }
     double frame_gt_iou = -1;
     if (gt && gt->read(gt_frame) && gt_frame.width == frame.width && gt_frame.height == frame.height) {
-      frame_gt_iou = gt_mask_iou(gt_frame, r.masks);
+      frame_gt_iou = gt_mask_iou(gt_frame.rgb.data(), gt_frame.width, gt_frame.height, r.masks);
       t.gt_iou += frame_gt_iou;
-      if (dense) t.dense_gt_iou += gt_mask_iou(gt_frame, dense->result().masks);
+      if (dense)
+        t.dense_gt_iou += gt_mask_iou(gt_frame.rgb.data(), gt_frame.width, gt_frame.height, dense->result().masks);
       t.gt_frames++;
     }
     t.frames++;

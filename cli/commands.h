@@ -29,5 +29,6 @@ int cmd_profile(const Args& args);
 int cmd_synth(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_edge(const Args& args);
+int cmd_eval(const Args& args);
 
 }  // namespace fx::cli

@@ -1,5 +1,7 @@
 #include "net/edge_client.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,14 +14,16 @@
 #include "net/hash.h"
 #include "net/link.h"
 #include "net/profile.h"
-#include "runtime/sparse/truncation.h"
 #include "net/wire.h"
+#include "runtime/baselines.h"
 #include "runtime/error.h"
-#include "runtime/util/clock.h"
 #include "runtime/planner.h"
 #include "runtime/post/rle.h"
+#include "runtime/session.h"
 #include "runtime/sparse/reference.h"
 #include "runtime/sparse/sparse_executor.h"
+#include "runtime/sparse/truncation.h"
+#include "runtime/util/clock.h"
 
 namespace fx::net {
 
@@ -38,6 +42,12 @@ uint64_t block_sad0(const uint8_t* a, const uint8_t* b, const BlockGrid& g, int 
 }
 
 constexpr int kStaleBackgroundFrames = 30;  // a differing block not sent for this long is sent first
+
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 }  // namespace
 
@@ -85,6 +95,31 @@ struct EdgeClient::Impl {
   PlanReport ecb_rep, ccb_rep;
   int refresh_left = 0;  // refresh slices still useful: one dense pass after each local frame
   EdgeTotals totals;
+  // Evaluation policies: the ROI detector; the letterboxed frame whose result stands (reuse_below).
+  std::unique_ptr<StreamSession> roi;
+  std::vector<uint8_t> key;
+  bool have_result = false;
+
+  // ---- the emulated slower edge (EdgeOptions::edge_slowdown) -----------------------------------------
+  struct Mark {
+    double cpu_s = 0;
+    Clock::time_point wall;
+  };
+  bool cpu_clock = true;  // the kernels run on this thread only (one kernel thread)
+  Mark mark() const { return {cpu_clock ? thread_cpu_s() : 0.0, Clock::now()}; }
+  // Ends a stretch of edge compute begun at m: sleeps until it has lasted K times its CPU time. Returns
+  // its length (ms).
+  double stretch(const Mark& m) {
+    const double wall = ms_since(m.wall);
+    if (opt.edge_slowdown <= 1) return wall;
+    const double cpu = cpu_clock ? (thread_cpu_s() - m.cpu_s) * 1e3 : wall;
+    const double target = cpu * opt.edge_slowdown;
+    if (target > wall)
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(target - wall));
+    else if (cpu > 0)
+      ++totals.slowdown_overruns;
+    return ms_since(m.wall);
+  }
 
   struct Wait {
     uint64_t frame_id = 0;
@@ -227,7 +262,7 @@ struct EdgeClient::Impl {
 
   // ---- local execution ---------------------------------------------------------------------------
   void plan_ecb(const std::vector<CodecHint>& hints, EdgeFrameReport& rep) {
-    if (!pipe->initialised()) {
+    if (!pipe->sparse_mode() || !pipe->initialised()) {
       rep.ecb = grid.count();
       return;
     }
@@ -236,16 +271,21 @@ struct EdgeClient::Impl {
   }
 
   void run_local(EdgeFrameReport& rep) {
-    auto t0 = Clock::now();
+    const Mark m = mark();
     if (!pipe->initialised()) rep.ecb = grid.count();
-    pipe->execute(pipe->labels(), &pipe->motion(), pipe->input().data(), pipe->bucket(ecb_rep.motion));
-    double ms = ms_since(t0);
-    if (!fe.empty()) edge_scale = std::clamp(0.8 * edge_scale + 0.2 * ms / std::max(0.05, fe.ms(rep.ecb)), 0.2, 20.0);
+    const SparseStats& st =
+        pipe->execute(pipe->labels(), &pipe->motion(), pipe->input().data(), pipe->bucket(ecb_rep.motion));
+    rep.hit_ratio = st.hit_ratio();
+    rep.block_reuse = 1.0 - static_cast<double>(std::max(rep.ecb, 0)) / grid.count();
     pipe->decode();
     pipe->finish(pipe->geometry());
     const float* outs[2] = {pipe->output(0), pipe->layout().protos >= 0 ? pipe->output(1) : nullptr};
     rep.output_hash = hash_outputs(*plan, outs);
-    rep.exec_ms = ms_since(t0);
+    // The profile f_e times execution and post-processing together, as here.
+    const double ms = stretch(m);
+    if (!fe.empty()) edge_scale = std::clamp(0.8 * edge_scale + 0.2 * ms / std::max(0.05, fe.ms(rep.ecb)), 0.2, 20.0);
+    rep.exec_ms = ms;
+    rep.edge_ms += ms;
     rep.on_cloud = false;
     refresh_left = plan->op_count();
   }
@@ -321,14 +361,44 @@ struct EdgeClient::Impl {
   }
 
   // ---- one frame ---------------------------------------------------------------------------------
+  // A frame that keeps the last result (hold_every, reuse_below): nothing computed or sent.
+  const FrameResult& hold(Clock::time_point t0, const Mark& m0, EdgeFrameReport& rep) {
+    drain();
+    mismatch_flag = false;
+    rep.held = true;
+    rep.hit_ratio = rep.block_reuse = 1;
+    rep.edge_ms = stretch(m0);
+    end_frame(t0, rep);
+    return pipe->result();
+  }
+
+  // The blocks the ROI detector's boxes cover, as cloud labels (fresh, else in place).
+  void plan_roi(const Frame& frame, std::vector<uint8_t>& fresh) {
+    std::vector<Detection> boxes = roi->process(frame).detections;
+    for (Detection& d : boxes) letterbox_box(pipe->geometry(), d.box);
+    roi_blocks(boxes, grid.width, grid.height, grid.block, opt.roi_margin, fresh);
+    const size_t n = fresh.size();
+    ccb_labels.resize(n);
+    ccb_motion.assign(n, 0);
+    ccb_rep = PlanReport{};
+    for (size_t k = 0; k < n; ++k) {
+      ccb_labels[k] = fresh[k] ? kInvalid : 0;
+      ccb_rep.critical_blocks += fresh[k];
+    }
+  }
+
   const FrameResult& process(const Frame& frame, EdgeFrameReport& rep) {
     rep = EdgeFrameReport{};
     rep.frame = frame.index >= 0 ? frame.index : frame_seq;
     auto t0 = Clock::now();
+    const Mark m0 = mark();
     const int n = grid.count();
+    if (have_result && opt.hold_every > 1 && frame_seq % opt.hold_every != 0) return hold(t0, m0, rep);
     pipe->letterbox(frame);
     const std::vector<CodecHint> hints = pipe->hints(frame);
     const uint8_t* cur = pipe->input().data();
+    if (have_result && opt.reuse_below >= 0 && frame_change(cur, key.data(), key.size()) <= opt.reuse_below)
+      return hold(t0, m0, rep);
 
     drain();
     if (link && late && link->now() - late_since > opt.hang_timeout_ms / 1e3) {
@@ -359,9 +429,11 @@ struct EdgeClient::Impl {
       if (cloud_hopeless) ccb_labels.clear();
     }
     if (cloud_usable && !cloud_hopeless) {
-      full = !proxy_valid;
+      full = !proxy_valid || opt.full_frames;
       fresh.assign(static_cast<size_t>(n), 1);
-      if (!full) {
+      if (!full && roi) {
+        plan_roi(frame, fresh);
+      } else if (!full) {
         ccb_planner->plan(cur, proxy.data(), hints, pipe->prior(), ccb_labels, ccb_motion, ccb_rep, &pipe->device().pool());
         for (int k = 0; k < n; ++k) fresh[static_cast<size_t>(k)] = ccb_labels[static_cast<size_t>(k)] == kInvalid;
         bucket = pipe->bucket(ccb_rep.motion);
@@ -404,10 +476,16 @@ struct EdgeClient::Impl {
 
     bool done = false;
     if (d.cloud) {
-      // The proxy takes the update as it is queued; the server applies it in the same order.
-      const uint8_t* img = decoded_view(enc, fresh);
-      apply_proxy(ccb_labels, img, full);
+      // The proxy takes the update as it is queued; the server applies it in the same order. Whole-frame
+      // policies keep none: every update replaces the server's reference anyway.
+      if (opt.full_frames) {
+        proxy_valid = false;
+      } else {
+        const uint8_t* img = decoded_view(enc, fresh);
+        apply_proxy(ccb_labels, img, full);
+      }
       if (full) ccb_planner->reset();
+      rep.edge_ms += stretch(m0);  // the edge's compute up to the send
       ++update_seq;
       rep.bytes_up += update_frame.size();
       rep.payload_bytes += enc.payload.size();
@@ -426,7 +504,9 @@ struct EdgeClient::Impl {
         if (refresh && refresh_left > 0) {
           --refresh_left;
           // A preemptible slice of a dense refresh, then look at the link again.
+          const Mark ms = mark();
           rep.refresh_ops += pipe->refresh(0);
+          stretch(ms);
           while (!w.done && link->poll(ev)) handle(ev, &w);
           continue;
         }
@@ -450,9 +530,17 @@ struct EdgeClient::Impl {
       }
     } else {
       send_background(d.t_edge_ms, cloud_hopeless && forced < 0, rep);
+      rep.edge_ms += stretch(m0);
       run_local(rep);
     }
+    if (opt.reuse_below >= 0) key = pipe->input();
+    have_result = true;
+    end_frame(t0, rep);
+    return pipe->result();
+  }
 
+  // Per-frame bookkeeping of every frame, computed or held.
+  void end_frame(Clock::time_point t0, EdgeFrameReport& rep) {
     for (int& a : proxy_age) ++a;
     rep.latency_ms = ms_since(t0);
     rep.bw_mbps = est.bytes_per_s() * 8 / 1e6;
@@ -460,13 +548,13 @@ struct EdgeClient::Impl {
     rep.reference_mismatch = mismatch_flag;
     ++frame_seq;
     ++totals.frames;
-    (rep.on_cloud ? totals.on_cloud : totals.on_edge)++;
+    if (!rep.held) (rep.on_cloud ? totals.on_cloud : totals.on_edge)++;
     totals.bytes_up += rep.bytes_up;
     totals.payload_bytes += rep.payload_bytes;
     totals.background_bytes += rep.background_bytes;
     totals.background_blocks += rep.background_blocks;
     totals.refresh_ops += rep.refresh_ops;
-    return pipe->result();
+    totals.held += rep.held;
   }
 
   // Turns a Result into the frame's result; false when it cannot be used (the frame then runs locally).
@@ -503,6 +591,8 @@ struct EdgeClient::Impl {
       for (const auto& b : r.prior) prior.push_back(detection(b));
     pipe->set_result(std::move(out), r.has_prior ? &prior : nullptr);
     rep.on_cloud = true;
+    rep.hit_ratio = 1.0 - r.recomputed_share;
+    rep.block_reuse = 1.0 - static_cast<double>(std::max(rep.ccb, 0)) / grid.count();
     rep.server_ms = r.compute_ms + r.queue_ms;
     rep.output_hash = r.output_hash;
     return true;
@@ -514,7 +604,8 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   m->plan = std::move(plan);
   m->opt = std::move(opt);
   const SessionOptions& so = m->opt.session;
-  if (so.mode == SessionMode::Dense) throw Error("the edge runs in exact or fluxshard mode");
+  if (so.mode == SessionMode::Dense && m->opt.policy != Policy::Local)
+    throw Error("the edge runs in exact or fluxshard mode (dense with the local policy only)");
   const int W = m->plan->input_w(), H = m->plan->input_h(), B = so.aligner.block;
   if (B < 4 || B > 128 || W % B || H % B)
     throw Error("block size " + std::to_string(B) + " must divide the plan's input size " + std::to_string(W) + "x" +
@@ -528,12 +619,25 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   m->proxy.assign(static_cast<size_t>(W) * H * 3, 0);
   m->proxy_next = m->proxy;
   m->proxy_age.assign(static_cast<size_t>(m->grid.count()), 0);
-  m->fe = Profile(m->opt.edge_profile.empty() ? profile_sparse(device, B) : m->opt.edge_profile);
+  m->cpu_clock = device->pool().size() == 1;
+  if (m->opt.roi_plan) {
+    SessionOptions ro;
+    ro.mode = SessionMode::Dense;
+    ro.post = so.post;
+    ro.backend = bo;
+    m->roi = std::make_unique<StreamSession>(m->opt.roi_plan, ro, std::make_shared<ThreadPool>(bo.threads));
+  }
+  if (m->opt.policy == Policy::Local) return;  // f_e is not needed: every frame runs on the edge
+  // f_e of the emulated edge: K times this machine's.
+  std::vector<std::pair<int, double>> fe =
+      m->opt.edge_profile.empty() ? profile_sparse(device, B) : m->opt.edge_profile;
+  for (auto& p : fe) p.second *= std::max(1.0, m->opt.edge_slowdown);
+  m->fe = Profile(fe);
 
-  if (m->opt.policy == Policy::Local) return;
   LinkOptions lo;
   parse_host_port(m->opt.server, lo.host, lo.port);
   if (!m->opt.trace.empty()) lo.trace = RateTrace::parse(m->opt.trace);
+  lo.shared = m->opt.shared_link;
   lo.rtt_s = (m->opt.rtt_ms >= 0 ? m->opt.rtt_ms : (m->opt.trace.empty() ? 0.0 : 20.0)) / 1e3;
   lo.backoff_min_s = m->opt.backoff_min_s;
   lo.backoff_max_s = m->opt.backoff_max_s;
@@ -553,6 +657,9 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   h.island_eps = so.mode == SessionMode::FluxShard ? so.island_eps : 0.f;
   h.salience_conf = so.salience_conf;
   h.island_reused_scale = so.mode == SessionMode::FluxShard ? so.island_reused_scale : 1.f;
+  h.footprint_only = so.footprint_only;
+  h.eps_scale = so.eps_scale;
+  h.dense_recompute = so.dense_recompute;
   m->link = std::make_unique<Link>(lo, encode_frame(std::move(h)));
   // Wait for the first handshake: a refusal is an error; an unreachable server is not (the edge computes
   // locally and keeps trying).

@@ -26,6 +26,7 @@
 
 #include "net/codec.h"
 #include "net/scheduler.h"
+#include "net/shaper.h"
 #include "runtime/detector.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/motion/aligner.h"
@@ -59,6 +60,26 @@ struct EdgeOptions {
   double backoff_min_s = 0.05, backoff_max_s = 2.0;
   std::string name;                // sent in the Hello
   std::vector<std::pair<int, double>> edge_profile;  // f_e; empty: measured at start
+  // ---- Evaluation policies (net/systems.h says which options make up each system) and emulation.
+  // Every cloud update is the whole frame (full offload, COACH-style, hold): no planning against the
+  // proxy; the server recomputes every cache from it (dense inference on the frame).
+  bool full_frames = false;
+  // COACH-style early exit: a frame whose change from the last computed frame (frame_change of the
+  // letterboxed images) is at most this keeps that frame's result; nothing is computed or sent. < 0: off.
+  double reuse_below = -1;
+  // Compute every k-th frame only; the frames in between keep the last result.
+  int hold_every = 1;
+  // ROI-style: this small detector (dense, on the edge) finds the regions; the cloud update carries the
+  // blocks their boxes (grown by roi_margin pixels) cover and every other block keeps its place.
+  std::shared_ptr<const Plan> roi_plan;
+  int roi_margin = 16;
+  // Emulates an edge this many times slower than this machine: each stretch of the edge's compute
+  // (letterbox, planning, encoding, local execution, the ROI detector, refresh slices) lasts K times its
+  // CPU time on the calling thread (its wall time with several kernel threads); the thread sleeps the
+  // difference. f_e's points are multiplied by K.
+  double edge_slowdown = 1;
+  // Several edges on one shaped link: the trace's rate is shared through this bucket (net/shaper.h).
+  std::shared_ptr<SharedTokenBucket> shared_link;
   // Experiments and tests: overrides the scheduler per frame (-1: decide, 0: edge, 1: cloud when
   // reachable).
   std::function<int(int64_t frame)> force_side;
@@ -82,12 +103,18 @@ struct EdgeFrameReport {
   double bw_mbps = 0, rtt_ms = 0;  // link estimates after this frame
   uint64_t output_hash = 0;        // raw outputs (net/hash.h)
   bool reference_mismatch = false; // the server's reference differed from the proxy
+  bool held = false;               // the last result kept (hold_every, reuse_below): nothing computed or sent
+  double edge_ms = 0;              // the edge's compute this frame (with the emulated slowdown)
+  double hit_ratio = 0;            // share of cached positions reused by the side that computed (held: 1)
+  double block_reuse = 0;          // share of blocks not fresh on that side (held: 1)
 };
 
 struct EdgeTotals {
-  int64_t frames = 0, on_edge = 0, on_cloud = 0, fallbacks = 0, resyncs = 0, mismatches = 0;
+  int64_t frames = 0, on_edge = 0, on_cloud = 0, fallbacks = 0, resyncs = 0, mismatches = 0;  // held: neither side
   int64_t handshakes = 0, refresh_ops = 0, background_blocks = 0;
   uint64_t bytes_up = 0, payload_bytes = 0, background_bytes = 0;
+  int64_t held = 0;
+  int64_t slowdown_overruns = 0;  // stretches already longer than K x their CPU time (a loaded machine)
 };
 
 class EdgeClient {

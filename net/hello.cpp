@@ -38,8 +38,8 @@ HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::str
                   "block size " + std::to_string(h.block) + " does not divide the input");
   int codec = static_cast<int>(h.codec), mode = static_cast<int>(h.mode);
   if (codec < 0 || codec > 3 || mode < 0 || mode > 1 || !(h.conf >= 0 && h.conf <= 1) || !(h.iou >= 0 && h.iou <= 1) ||
-      !(h.island_eps >= 0 && h.island_eps <= 1e3) ||
-      !(h.island_reused_scale >= 1 && h.island_reused_scale <= 1e6) || !(h.salience_conf >= 0 && h.salience_conf <= 1))
+      !(h.island_eps >= 0 && h.island_eps <= 1e3) || !(h.island_reused_scale >= 1 && h.island_reused_scale <= 1e6) ||
+      !(h.salience_conf >= 0 && h.salience_conf <= 1) || !(h.eps_scale >= 0 && h.eps_scale <= 1e3))
     return refuse(wire::ErrorCode::Malformed, "invalid session parameters in Hello");
   HelloVerdict v;
   v.ok = true;
@@ -51,6 +51,9 @@ HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::str
   v.cfg.island_eps = h.island_eps;
   v.cfg.island_reused_scale = h.island_reused_scale;
   v.cfg.salience_conf = h.salience_conf;
+  v.cfg.footprint_only = h.footprint_only;
+  v.cfg.eps_scale = h.eps_scale;
+  v.cfg.dense_recompute = h.dense_recompute;
   return v;
 }
 

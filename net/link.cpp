@@ -367,7 +367,8 @@ struct Link::Impl {
     double now = now_s();
     for (size_t off = 0; off < buf->size(); off += opt.chunk_bytes) {
       size_t len = std::min(opt.chunk_bytes, buf->size() - off);
-      double rel = bucket.reserve(now, len) + opt.rtt_s / 2;
+      const double ready = opt.shared ? now + opt.shared->reserve(Clock::now(), len) : bucket.reserve(now, len);
+      double rel = ready + opt.rtt_s / 2;
       out.push_back({buf, off, len, rel});
     }
     pump();

@@ -28,6 +28,8 @@ struct LinkOptions {
   std::string host = "127.0.0.1";
   int port = 7070;
   RateTrace trace;               // unlimited by default
+  std::shared_ptr<SharedTokenBucket> shared;  // set: shape on this bucket (a link shared with other edges)
+                                              // instead of `trace`
   double rtt_s = 0;              // emulated round-trip delay (added rtt/2 each way)
   double backoff_min_s = 0.05;   // reconnect delays: min, doubling up to max
   double backoff_max_s = 2.0;

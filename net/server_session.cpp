@@ -24,6 +24,9 @@ SessionOptions session_options(const SessionConfig& cfg) {
   o.island_eps = cfg.island_eps;
   o.island_reused_scale = cfg.island_reused_scale;
   o.salience_conf = cfg.salience_conf;
+  o.footprint_only = cfg.footprint_only;
+  o.eps_scale = cfg.eps_scale;
+  o.dense_recompute = cfg.dense_recompute;
   return o;
 }
 
@@ -52,8 +55,9 @@ void ServerSession::take_blocks(const wire::BlockSetT* bs, bool full) {
   decode_blocks(bs->payload.data(), bs->payload.size(), c, bs->count, bs->atlas_cols, grid_, fresh_, frame_.data());
 }
 
-void ServerSession::apply(const std::vector<Label>* motion, int bucket) {
-  const SparseStats& st = pipe_.execute(labels_, motion, frame_.data(), bucket);
+void ServerSession::apply(const std::vector<Label>* motion, int bucket, bool full) {
+  const SparseStats& st =
+      full ? pipe_.execute_full(frame_.data()) : pipe_.execute(labels_, motion, frame_.data(), bucket);
   recomputed_share_ = initialised_ ? static_cast<float>(1.0 - st.hit_ratio()) : 1.f;
   initialised_ = true;
 }
@@ -80,7 +84,7 @@ void ServerSession::apply_frame(const wire::FrameUpdateT& u, wire::ResultT& out)
       throw Error("block " + std::to_string(k) + " moves outside the reference image");
     labels_[static_cast<size_t>(k)] = m;
   }
-  apply(&motion_, u.bucket);
+  apply(&motion_, u.bucket, u.full);
   out.frame_id = u.frame_id;
   out.update_id = u.update_id;
   fill_result(u.src_w, u.src_h, out);
@@ -89,7 +93,7 @@ void ServerSession::apply_frame(const wire::FrameUpdateT& u, wire::ResultT& out)
 void ServerSession::apply_background(const wire::BackgroundT& b, wire::AckT& out) {
   take_blocks(b.blocks.get(), b.full);
   for (size_t k = 0; k < labels_.size(); ++k) labels_[k] = fresh_[k] ? kInvalid : 0;
-  apply(nullptr, -1);
+  apply(nullptr, -1, b.full);
   out.update_id = b.update_id;
   out.ref_hash = reference_hash();
 }

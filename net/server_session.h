@@ -30,6 +30,9 @@ struct SessionConfig {
   float island_eps = 0;        // approximate mode without a truncation table (see net/truncation.h)
   float island_reused_scale = 1;  // approximate mode: SparseParams::island_reused_scale
   float salience_conf = 1;     // below conf: results also carry the salience prior
+  bool footprint_only = true;  // approximate mode: SessionOptions::footprint_only
+  float eps_scale = 1;         // approximate mode: SessionOptions::eps_scale
+  bool dense_recompute = false;  // SessionOptions::dense_recompute
 };
 
 // The frame pipeline's options for a session of this configuration.
@@ -51,8 +54,9 @@ class ServerSession {
  private:
   // Decodes the fresh blocks of `bs` into frame_ and the fresh mask into fresh_.
   void take_blocks(const wire::BlockSetT* bs, bool full);
-  // Brings R and the caches forward; labels_ already set.
-  void apply(const std::vector<Label>* motion, int bucket);
+  // Brings R and the caches forward; labels_ already set. A full update replaces R and recomputes every
+  // cache from it.
+  void apply(const std::vector<Label>* motion, int bucket, bool full);
   void fill_result(int src_w, int src_h, wire::ResultT& out);
 
   SessionConfig cfg_;

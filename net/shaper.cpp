@@ -137,4 +137,12 @@ double TokenBucket::reserve(double now, size_t bytes) {
   return t_;
 }
 
+SharedTokenBucket::SharedTokenBucket(RateTrace trace, double burst_bytes) : bucket_(std::move(trace), burst_bytes) {}
+
+double SharedTokenBucket::reserve(std::chrono::steady_clock::time_point now, size_t bytes) {
+  std::lock_guard<std::mutex> lk(mu_);
+  const double t = std::chrono::duration<double>(now - t0_).count();
+  return std::max(0.0, bucket_.reserve(t, bytes) - t);
+}
+
 }  // namespace fx::net

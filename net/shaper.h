@@ -4,7 +4,9 @@
 // starts a comment). Time is in seconds from the start of the session.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,21 @@ class TokenBucket {
   double burst_;
   double tokens_;
   double t_ = 0;
+};
+
+// One shaped link under several edges' send paths (the multi-edge experiments on one machine): a token
+// bucket behind a lock on a clock of its own, so every edge's bytes draw on the same rate, first come
+// first served. Thread-safe.
+class SharedTokenBucket {
+ public:
+  explicit SharedTokenBucket(RateTrace trace, double burst_bytes = 16 * 1024);
+  // Reserves `bytes` at `now`; returns how many seconds after `now` the last of them may be sent.
+  double reserve(std::chrono::steady_clock::time_point now, size_t bytes);
+
+ private:
+  std::mutex mu_;
+  TokenBucket bucket_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace fx::net

@@ -3,6 +3,7 @@
 #include "runtime/error.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
+#include "runtime/sparse/reference.h"
 #include "runtime/util/clock.h"
 
 namespace fx {
@@ -48,6 +49,7 @@ std::unique_ptr<BlockPlanner> FramePipeline::new_planner() const {
   po.stale_frames = opt_.stale_frames;
   po.gate_max_share = opt_.gate_max_share;
   po.tau_salient = opt_.tau_salient;
+  po.global_motion = opt_.global_motion;
   auto planner = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
   planner->set_motion_search(device_->new_motion_search(plan_->input_w(), plan_->input_h(), opt_.aligner));
   return planner;
@@ -96,12 +98,29 @@ const SparseStats& FramePipeline::execute(const std::vector<Label>& labels, cons
     if (planner_) planner_->reset();
     return sparse_->stats();
   }
+  if (opt_.dense_recompute) {
+    for (Label l : labels)
+      if (l == kInvalid) {
+        // R_t from the labels, then every position recomputed from it.
+        next_ref_.resize(cur_.size());
+        apply_block_update(sparse_->reference_rgb(), labels, pixels, plan_->input_w(), plan_->input_h(),
+                           opt_.aligner.block, next_ref_.data());
+        return execute_full(next_ref_.data());
+      }
+  }
   const bool approximate = opt_.mode == SessionMode::FluxShard;
   SparseParams params = SparseParams::for_mode(approximate, opt_.island_reused_scale);
   params.footprint_only = params.footprint_only && opt_.footprint_only;
   if (approximate) params.eps = opt_.eps_override ? opt_.eps_override : truncation_.eps(bucket, &default_eps_);
   params.block_motion = motion;
   return sparse_->run(labels, pixels, params);
+}
+
+const SparseStats& FramePipeline::execute_full(const uint8_t* pixels) {
+  static const std::vector<Label> kNone;
+  if (dense_ || !sparse_->initialised()) return execute(kNone, nullptr, pixels, -1);
+  all_fresh_.assign(static_cast<size_t>(sparse_->block_cols()) * sparse_->block_rows(), kInvalid);
+  return sparse_->run(all_fresh_, pixels, SparseParams{});
 }
 
 const float* FramePipeline::output(size_t i) { return dense_ ? dense_->output_data(i) : sparse_->output_data(i); }

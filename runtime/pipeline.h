@@ -57,6 +57,12 @@ struct SessionOptions {
   // it are where a stale reference changes the result).
   float salience_conf = 0.1f;
   const std::vector<float>* eps_override = nullptr;  // per-op thresholds instead of the plan's table
+  // Evaluation policies (net/systems.h): one motion vector for the whole frame (PlannerOptions::
+  // global_motion); and the ablation "dense instead of spatially sparse recompute": a frame with any
+  // fresh block recomputes every cached map over the new reference R_t (what is reused, and so the
+  // result, stays that of exact mode; the compute is dense).
+  bool global_motion = false;
+  bool dense_recompute = false;
   PostOptions post;
   // Where the executor runs (cpu, or cuda with a device index and precision).
   BackendOptions backend;
@@ -104,6 +110,9 @@ class FramePipeline {
   // by) with the block motion `motion` (may be null) and the thresholds of `bucket`.
   const SparseStats& execute(const std::vector<Label>& labels, const std::vector<Label>* motion,
                              const uint8_t* pixels, int bucket);
+  // The reference replaced wholesale by `pixels` (a full update: the first frame, a resynchronisation, an
+  // offloaded whole frame): every cache recomputed from it, exactly (dense inference on the frame).
+  const SparseStats& execute_full(const uint8_t* pixels);
   // Raw outputs of the last execute (plan output order, host memory).
   const float* output(size_t i);
 
@@ -139,6 +148,8 @@ class FramePipeline {
   std::vector<uint8_t> cur_;
   LetterboxInfo lb_;
   std::vector<Label> labels_, motion_;
+  std::vector<Label> all_fresh_;   // execute_full's labels
+  std::vector<uint8_t> next_ref_;  // dense_recompute: R_t
   PlanReport plan_report_;
   SparseStats dense_stats_;
   FrameResult result_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/baselines.h"
+
 namespace fx {
 
 BlockPlanner::BlockPlanner(int width, int height, PlannerOptions opt)
@@ -76,6 +78,7 @@ void BlockPlanner::plan(const uint8_t* cur, const uint8_t* ref, const std::vecto
                         PlanReport& rep, ThreadPool* pool) {
   if (search_) search_->estimate(cur, ref, have_prev_ ? &prev_field_ : nullptr, hints, field_, pool);
   else aligner_.estimate(cur, ref, have_prev_ ? &prev_field_ : nullptr, hints, field_, pool);
+  if (opt_.global_motion) global_motion(cur, ref, aligner_.width(), aligner_.height(), opt_.aligner, field_);
   rep = PlanReport{};
   rep.motion = MotionAligner::stats(field_);
   const int cols = aligner_.cols(), rows = aligner_.rows();

@@ -32,6 +32,9 @@ struct PlannerOptions {
   // are sensitive to the reference going stale exactly where the objects are. 0: off.
   float tau_salient = 0.f;
   int stale_frames = 4;     // a candidate skipped this many frames in a row becomes critical
+  // Evaluation baseline (MotionDeltaCNN-style, runtime/baselines.h): one vector for the whole frame, the
+  // median of the block vectors, instead of one per block.
+  bool global_motion = false;
 };
 
 // What the previous frame's result says is important, for the saliency propagator.

@@ -1,6 +1,6 @@
 // Accuracy metrics against a reference run (runtime/post/metrics.h).
 #include <catch2/catch.hpp>
-
+#include <cmath>
 #include <vector>
 
 #include "runtime/error.h"
@@ -143,4 +143,60 @@ TEST_CASE("metrics: mask IoU over matched pairs and accumulation over frames", "
   MatchAccumulator empty;
   CHECK(empty.f1() == 1.0);
   CHECK(empty.mean_iou() == 0.0);
+}
+
+TEST_CASE("metrics: mAP50, all-point interpolated, over the reference classes", "[metrics]") {
+  ApAccumulator ap;
+  CHECK(std::isnan(ap.map()));  // no references yet
+  // Class 0: two references; predictions by score: match, miss, match -> precision 1, 1/2, 2/3 at recall
+  // 1/2, 1/2, 1: AP = 0.5 * 1 + 0.5 * 2/3 (the envelope). Class 1: one reference, no prediction: AP 0.
+  // Class 2: predictions only: not counted.
+  ap.add({D(0, 0.9f, 0, 0, 10, 10), D(0, 0.8f, 50, 50, 60, 60), D(2, 0.5f, 0, 0, 5, 5)},
+         {D(0, 1, 0, 0, 10, 10), D(1, 1, 80, 80, 90, 90)});
+  ap.add({D(0, 0.7f, 20, 20, 30, 30)}, {D(0, 1, 20, 20, 30, 31)});
+  CHECK(ap.ap(0) == Approx(0.5 + 0.5 * 2.0 / 3.0));
+  CHECK(ap.ap(1) == 0.0);
+  CHECK(std::isnan(ap.ap(2)));
+  CHECK(ap.map() == Approx((0.5 + 0.5 * 2.0 / 3.0) / 2));
+  // The envelope: match, miss, match, match over three references -> precision 1, 1/2, 2/3, 3/4 at recall
+  // 1/3, 1/3, 2/3, 1; the 2/3 is lifted to the 3/4 after it: AP = (1 + 3/4 + 3/4) / 3.
+  ApAccumulator env;
+  env.add({D(0, 0.9f, 0, 0, 10, 10), D(0, 0.8f, 50, 50, 60, 60), D(0, 0.7f, 20, 20, 30, 30), D(0, 0.6f, 70, 0, 80, 10)},
+          {D(0, 1, 0, 0, 10, 10), D(0, 1, 20, 20, 30, 30), D(0, 1, 70, 0, 80, 10)});
+  CHECK(env.map() == Approx((1 + 0.75 + 0.75) / 3));
+  // Predictions equal to the references: 1.
+  ApAccumulator same;
+  same.add({D(3, 0.6f, 0, 0, 4, 4), D(3, 0.4f, 10, 10, 14, 14)}, {D(3, 0.6f, 0, 0, 4, 4), D(3, 0.4f, 10, 10, 14, 14)});
+  CHECK(same.map() == 1.0);
+}
+
+TEST_CASE("metrics: ground-truth objects, box IoU and mask IoU (DAVIS annotations)", "[metrics]") {
+  const int W = 10, H = 8;
+  std::vector<uint8_t> rgb(static_cast<size_t>(W) * H * 3, 0);
+  auto put = [&](int x, int y, uint8_t r, uint8_t g, uint8_t b) {
+    uint8_t* p = &rgb[(static_cast<size_t>(y) * W + x) * 3];
+    p[0] = r, p[1] = g, p[2] = b;
+  };
+  for (int y = 2; y <= 4; ++y)
+    for (int x = 1; x <= 3; ++x) put(x, y, 255, 255, 255);  // object 1: 3x3 at (1,2)
+  for (int y = 5; y <= 6; ++y)
+    for (int x = 6; x <= 9; ++x) put(x, y, 128, 0, 0);  // object 2: 4x2 at (6,5), a palette colour
+  put(0, 0, 100, 100, 100);                             // not foreground (no channel above 127)
+  const std::vector<GtObject> objs = gt_objects(rgb.data(), W, H);
+  REQUIRE(objs.size() == 2);
+  CHECK(objs[0].pixels == 9);
+  CHECK((objs[0].box[0] == 1 && objs[0].box[1] == 2 && objs[0].box[2] == 4 && objs[0].box[3] == 5));
+  CHECK(objs[1].pixels == 8);
+  CHECK((objs[1].box[0] == 6 && objs[1].box[1] == 5 && objs[1].box[2] == 10 && objs[1].box[3] == 7));
+  // One detection on object 1 exactly, none on object 2 (any class counts).
+  CHECK(gt_box_iou(objs, {D(7, 0.5f, 1, 2, 4, 5)}) == Approx(0.5));
+  CHECK(gt_box_iou(objs, {}) == 0.0);
+  CHECK(std::isnan(gt_box_iou({}, {D(0, 1, 0, 0, 1, 1)})));
+  // Mask IoU: a mask on object 1 (mostly on the foreground) counts, one mostly off it does not.
+  Mask on{W, H, std::vector<uint8_t>(static_cast<size_t>(W) * H, 0)}, off = on;
+  for (int y = 2; y <= 4; ++y)
+    for (int x = 1; x <= 3; ++x) on.data[static_cast<size_t>(y) * W + x] = 1;
+  for (int x = 0; x < W; ++x) off.data[x] = 1;  // row 0: background
+  CHECK(gt_mask_iou(rgb.data(), W, H, {on, off}) == Approx(9.0 / 17.0));
+  CHECK(gt_mask_iou(rgb.data(), W, H, {}) == 0.0);
 }

@@ -1,6 +1,8 @@
 #include "runtime/post/metrics.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "runtime/error.h"
@@ -108,6 +110,113 @@ double MatchAccumulator::f1() const { return f1_of(tp, fp, fn); }
 double MatchAccumulator::mean_iou() const { return tp > 0 ? iou_sum / static_cast<double>(tp) : 0.0; }
 double MatchAccumulator::mean_mask_iou() const {
   return mask_pairs > 0 ? mask_iou_sum / static_cast<double>(mask_pairs) : 0.0;
+}
+
+void ApAccumulator::add(const std::vector<Detection>& pred, const std::vector<Detection>& ref) {
+  const MatchResult m = match_detections(pred, ref, iou_thr_, true);
+  std::vector<char> tp(pred.size(), 0);
+  for (const auto& p : m.pairs) tp[static_cast<size_t>(p.first)] = 1;
+  for (size_t i = 0; i < pred.size(); ++i) preds_[pred[i].cls].push_back({pred[i].score, tp[i] != 0});
+  for (const Detection& r : ref) ++refs_[r.cls];
+}
+
+double ApAccumulator::ap(int cls) const {
+  auto rit = refs_.find(cls);
+  if (rit == refs_.end() || rit->second == 0) return std::numeric_limits<double>::quiet_NaN();
+  auto pit = preds_.find(cls);
+  if (pit == preds_.end()) return 0.0;
+  std::vector<Scored> v = pit->second;
+  std::stable_sort(v.begin(), v.end(), [](const Scored& a, const Scored& b) { return a.score > b.score; });
+  const double n_ref = static_cast<double>(rit->second);
+  std::vector<double> prec(v.size()), rec(v.size());
+  int64_t tp = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    tp += v[i].tp;
+    prec[i] = static_cast<double>(tp) / static_cast<double>(i + 1);
+    rec[i] = static_cast<double>(tp) / n_ref;
+  }
+  // Precision envelope (non-increasing from the right), then the area over the recall steps.
+  for (size_t i = v.size(); i-- > 1;) prec[i - 1] = std::max(prec[i - 1], prec[i]);
+  double area = 0, r_prev = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    area += (rec[i] - r_prev) * prec[i];
+    r_prev = rec[i];
+  }
+  return area;
+}
+
+double ApAccumulator::map() const {
+  double sum = 0;
+  int classes = 0;
+  for (const auto& r : refs_)
+    if (r.second > 0) {
+      sum += ap(r.first);
+      ++classes;
+    }
+  return classes ? sum / classes : std::numeric_limits<double>::quiet_NaN();
+}
+
+namespace {
+bool gt_foreground(const uint8_t* p) { return p[0] > 127 || p[1] > 127 || p[2] > 127; }
+}  // namespace
+
+std::vector<GtObject> gt_objects(const uint8_t* rgb, int width, int height) {
+  std::vector<GtObject> out;
+  std::vector<uint32_t> colours;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const uint8_t* p = rgb + (static_cast<size_t>(y) * width + x) * 3;
+      if (!gt_foreground(p)) continue;
+      const uint32_t c = (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
+      size_t k = std::find(colours.begin(), colours.end(), c) - colours.begin();
+      if (k == colours.size()) {
+        colours.push_back(c);
+        GtObject o;
+        o.box[0] = static_cast<float>(x), o.box[1] = static_cast<float>(y);
+        o.box[2] = static_cast<float>(x + 1), o.box[3] = static_cast<float>(y + 1);
+        out.push_back(o);
+      }
+      GtObject& o = out[k];
+      o.box[0] = std::min(o.box[0], static_cast<float>(x));
+      o.box[1] = std::min(o.box[1], static_cast<float>(y));
+      o.box[2] = std::max(o.box[2], static_cast<float>(x + 1));
+      o.box[3] = std::max(o.box[3], static_cast<float>(y + 1));
+      ++o.pixels;
+    }
+  return out;
+}
+
+double gt_mask_iou(const uint8_t* rgb, int width, int height, const std::vector<Mask>& masks) {
+  const size_t n = static_cast<size_t>(width) * height;
+  std::vector<uint8_t> obj(n), pred(n, 0);
+  for (size_t i = 0; i < n; ++i) obj[i] = gt_foreground(rgb + 3 * i);
+  for (const Mask& m : masks) {
+    if (m.width != width || m.height != height) continue;
+    size_t area = 0, on = 0;
+    for (size_t i = 0; i < n; ++i) {
+      area += m.data[i];
+      on += m.data[i] & obj[i];
+    }
+    if (area && on * 2 > area)
+      for (size_t i = 0; i < n; ++i) pred[i] |= m.data[i];
+  }
+  size_t inter = 0, uni = 0;
+  for (size_t i = 0; i < n; ++i) {
+    inter += pred[i] & obj[i];
+    uni += pred[i] | obj[i];
+  }
+  return uni ? static_cast<double>(inter) / uni : 1.0;
+}
+
+double gt_box_iou(const std::vector<GtObject>& objects, const std::vector<Detection>& dets) {
+  if (objects.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (const GtObject& o : objects) {
+    double best = 0;
+    for (const Detection& d : dets) best = std::max(best, box_iou(o.box, d.box));
+    sum += best;
+  }
+  return sum / static_cast<double>(objects.size());
 }
 
 }  // namespace fx

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -54,5 +55,45 @@ struct MatchAccumulator {
   double mean_iou() const;       // 0 when nothing matched
   double mean_mask_iou() const;  // 0 when no mask pairs
 };
+
+// Average precision at one IoU threshold (mAP50 at 0.5), against reference detections taken as ground
+// truth: per frame, predictions are matched as match_detections does (class-aware, by score); per class,
+// AP is the area under the precision-recall curve with precision made non-increasing (all-point
+// interpolation, as VOC 2010+ and COCO); mAP is the mean over the classes the references contain.
+class ApAccumulator {
+ public:
+  explicit ApAccumulator(float iou_thr = 0.5f) : iou_thr_(iou_thr) {}
+  void add(const std::vector<Detection>& pred, const std::vector<Detection>& ref);
+  // NaN when the references hold no object at all.
+  double map() const;
+  double ap(int cls) const;  // NaN for a class the references do not contain
+
+ private:
+  struct Scored {
+    float score;
+    bool tp;
+  };
+  float iou_thr_;
+  std::map<int, std::vector<Scored>> preds_;
+  std::map<int, int64_t> refs_;
+};
+
+// Ground truth as DAVIS gives it: an annotation image (packed RGB, the frame's size) whose foreground is
+// any pixel with a channel above 127; each distinct foreground colour is one object (DAVIS 2016: one,
+// white; DAVIS 2017 palettes: one colour per object).
+struct GtObject {
+  float box[4] = {0, 0, 0, 0};  // x1, y1, x2, y2 (pixel edges: x2 = last column + 1)
+  int64_t pixels = 0;
+};
+std::vector<GtObject> gt_objects(const uint8_t* rgb, int width, int height);
+
+// IoU of the ground-truth foreground with the union of the predicted instance masks that lie mostly on it
+// (more than half of their area): DAVIS single-object evaluation of an instance segmenter. Masks of
+// another size are ignored; 1 when both are empty.
+double gt_mask_iou(const uint8_t* rgb, int width, int height, const std::vector<Mask>& masks);
+
+// Mean over the ground-truth objects of the best box IoU any detection reaches with the object's box
+// (any class: the detector is scored on finding the object, not on naming it). NaN without objects.
+double gt_box_iou(const std::vector<GtObject>& objects, const std::vector<Detection>& dets);
 
 }  // namespace fx
