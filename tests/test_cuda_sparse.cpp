@@ -23,6 +23,7 @@
 #include "compiled_model.h"
 #include "cuda_test_util.h"
 #include "golden_format.h"
+#include "real_sequence.h"
 #include "ops/cache/cache_ops.h"
 #include "runtime/backend.h"
 #include "runtime/io/letterbox.h"
@@ -359,36 +360,6 @@ TEST_CASE("backend: the run-list arithmetic of the device kernels, replayed on t
 
 namespace {
 
-// A sequence of source frames from the goldens' real images: still, pans by stride multiples and not,
-// an edited region, a cut to another image and back.
-std::vector<Frame> real_sequence() {
-  const test::Golden a = test::read_golden(test::source_path("tests/goldens/yolo11n-640_bedroom_f10.fxg"));
-  const test::Golden b = test::read_golden(test::source_path("tests/goldens/yolo11n-640_cockatoo_f40.fxg"));
-  auto frame_of = [](const test::Golden& g, int dx, int dy, bool edit) {
-    Frame f;
-    f.width = g.width, f.height = g.height;
-    f.rgb.resize(g.rgb.size());
-    for (int y = 0; y < g.height; ++y)
-      for (int x = 0; x < g.width; ++x) {
-        const int sy = std::min(std::max(y - dy, 0), g.height - 1), sx = std::min(std::max(x - dx, 0), g.width - 1);
-        std::memcpy(&f.rgb[(static_cast<size_t>(y) * g.width + x) * 3], &g.rgb[(static_cast<size_t>(sy) * g.width + sx) * 3], 3);
-      }
-    if (edit)
-      for (int y = g.height / 3; y < g.height / 2; ++y)
-        for (int x = g.width / 4; x < g.width / 3; ++x) f.rgb[(static_cast<size_t>(y) * g.width + x) * 3] ^= 0x5a;
-    return f;
-  };
-  std::vector<Frame> seq;
-  const int moves[][3] = {{0, 0, 0}, {0, 0, 0}, {8, 0, 0}, {16, 0, 0}, {21, -5, 0}, {21, -5, 1}, {27, -9, 1},
-                          {32, -16, 0}, {32, -16, 0}, {35, -13, 1}};
-  for (const auto& m : moves) seq.push_back(frame_of(a, m[0], m[1], m[2] != 0));
-  seq.push_back(frame_of(b, 0, 0, false));
-  seq.push_back(frame_of(b, -6, 3, false));
-  seq.push_back(frame_of(a, 0, 0, false));
-  for (size_t i = 0; i < seq.size(); ++i) seq[i].index = static_cast<int64_t>(i);
-  return seq;
-}
-
 }  // namespace
 
 TEST_CASE("gpu: the CUDA backend's cache primitives give the CPU backend's bits", "[backend][cuda][gpu]") {
@@ -409,7 +380,7 @@ TEST_CASE("gpu: the CUDA backend's cache primitives give the CPU backend's bits"
 
 TEST_CASE("gpu: a CUDA sparse session equals the CPU sparse session bit for bit", "[cuda][gpu][sparse]") {
   FX_REQUIRE_CUDA_DEVICE();
-  const std::vector<Frame> frames = real_sequence();
+  const std::vector<Frame> frames = test::real_sequence();
   for (const char* model : {"yolo11n-320.onnx", "yolo11n-seg-640.onnx"})
     for (SessionMode mode : {SessionMode::Exact, SessionMode::FluxShard}) {
       auto plan = plan_of(model);
@@ -443,7 +414,7 @@ TEST_CASE("gpu: a CUDA sparse session equals the CPU sparse session bit for bit"
 
 TEST_CASE("gpu: fp16 sessions keep the CPU fp32 session's detections (F1 >= 0.98)", "[cuda][gpu][sparse]") {
   FX_REQUIRE_CUDA_DEVICE();
-  const std::vector<Frame> frames = real_sequence();
+  const std::vector<Frame> frames = test::real_sequence();
   auto plan = plan_of("yolo11n-640.onnx");
   SessionOptions o;
   o.mode = SessionMode::FluxShard;
@@ -467,7 +438,7 @@ TEST_CASE("gpu: ops sent to the CPU fallback run and match the CPU, dense and sp
   int on_cpu = 0;
   for (int i = 0; i < plan->op_count(); ++i) on_cpu += !device->supports(i);
   CHECK(on_cpu > 5);
-  const std::vector<Frame> frames = real_sequence();
+  const std::vector<Frame> frames = test::real_sequence();
   SessionOptions o;
   for (SessionMode mode : {SessionMode::Dense, SessionMode::Exact}) {
     o.mode = mode;
@@ -486,7 +457,7 @@ TEST_CASE("gpu: sessions sharing one device, interleaved, equal each session alo
   FX_REQUIRE_CUDA_DEVICE();
   auto plan = plan_of("yolo11n-320.onnx");
   auto device = make_device(plan, backend_opt("cuda"));
-  const std::vector<Frame> frames = real_sequence();
+  const std::vector<Frame> frames = test::real_sequence();
   SessionOptions o;
   StreamSession alone(device, o), a(device, o), b(device, o);
   const size_t n = static_cast<size_t>(plan->tensor(plan->outputs()[0]).numel);
