@@ -20,8 +20,11 @@ int cmd_serve(const Args& args) {
   } catch (const Error& e) {
     throw UsageError("fluxshard serve: --listen: " + std::string(e.what()));
   }
-  o.backend = args.get_choice("--backend", "cpu", {"cpu", "cuda"});
-  o.threads = thread_option(args);
+  const BackendOptions backend = backend_options(args);
+  o.backend = backend.kind;
+  o.device = backend.device;
+  o.precision = backend.precision;
+  o.threads = backend.threads;
   o.max_message = static_cast<uint32_t>(args.get_int("--max-message-mb", 64, 1, 1024)) << 20;
   o.max_edges = args.get_int("--max-edges", 64, 1, 4096);
   o.hello_timeout_s = args.get_double("--hello-timeout", 10, 0.1, 3600);

@@ -1,19 +1,31 @@
 #include "cli/commands.h"
 
+// Each binary carries the commands whose FX_CLI_<NAME> it defines (cmake/cli.cmake): only those are
+// referenced here, so only their code is linked.
+
 namespace fx::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+#ifdef FX_CLI_COMPILE
       {"compile",
        "compile MODEL.onnx -o PLAN.fsp",
        "compile an ONNX YOLO11 model into a plan",
        {{"-o", true, "output plan file"}, {"--quiet", false, "print nothing on success"}},
        cmd_compile},
+#endif
+#ifdef FX_CLI_INSPECT
       {"inspect",
-       "inspect PLAN.fsp [--json]",
-       "per-node table: op, shape, stride, halo, region, FLOPs",
-       {{"--json", false, "one JSON object with total_flops and a nodes array"}},
+       "inspect PLAN.fsp [--json] [--backend cpu|cuda]",
+       "per-node table: op, shape, stride, halo, region, FLOPs (and with --backend, where each op runs)",
+       {{"--json", false, "one JSON object with total_flops and a nodes array"},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_inspect},
+#endif
+#ifdef FX_CLI_RUN
       {"run",
        "run PLAN.fsp --input FILE [--mode dense|exact|fluxshard] [--json F]",
        "detect (or segment) every frame of a video or image",
@@ -45,9 +57,13 @@ const std::vector<Command>& commands() {
         {"--gt-masks", true, "segment: ground-truth masks (image sequence, e.g. dir/%05d.png) for mask IoU"},
         {"--layer-stats", false, "print each op's mean share of recomputed positions at the end"},
         {"--quiet", false, "no progress bar"},
-        {"--backend", true, "cpu (default) or cuda (dense mode only)"},
-        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"}},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_run},
+#endif
+#ifdef FX_CLI_DUMP
       {"dump",
        "dump PLAN.fsp --input IN.npy --prefix OUT",
        "write every raw model output as OUT.<name>.npy",
@@ -55,8 +71,12 @@ const std::vector<Command>& commands() {
         {"--prefix", true, "output path prefix"},
         {"--threads", true, "worker threads (default: all cores)"},
         {"--backend", true, "cpu (default) or cuda"},
-        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"}},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_dump},
+#endif
+#ifdef FX_CLI_BENCH
       {"bench",
        "bench dense|sparse PLAN.fsp [--threads N] [--runs N]",
        "time inference only (dense), or the sparse cost curve over forced recompute shares (sparse)",
@@ -67,8 +87,14 @@ const std::vector<Command>& commands() {
         {"--block", true, "sparse: block size (default 16)"},
         {"--pan", true, "sparse: every block moves by DX pixels (a camera pan); copies vs origin moves"},
         {"--profile", false, "print the slowest ops to stderr"},
-        {"--json", false, "one JSON object with min_ms, median_ms, max_ms"}},
+        {"--json", false, "one JSON object with min_ms, median_ms, max_ms"},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_bench},
+#endif
+#ifdef FX_CLI_PROFILE
       {"profile",
        "profile PLAN.fsp --input CLIP... [--target 0.99] -o PLAN2.fsp",
        "profiling-driven truncation: write per-motion-bucket thresholds into the plan",
@@ -79,6 +105,8 @@ const std::vector<Command>& commands() {
         {"--frames", true, "frames per clip (default 60)"},
         {"--threads", true, "worker threads (default: all cores)"}},
        cmd_profile},
+#endif
+#ifdef FX_CLI_LETTERBOX
       {"letterbox",
        "letterbox INPUT -o OUT.npy [--size N] [--frame N]",
        "write one letterboxed frame as the model's float32 input tensor",
@@ -86,11 +114,16 @@ const std::vector<Command>& commands() {
         {"--size", true, "square model input size (default 640)"},
         {"--frame", true, "frame index (default 0)"}},
        cmd_letterbox},
+#endif
+#ifdef FX_CLI_SERVE
       {"serve",
        "serve PLAN.fsp --listen ADDR:PORT [--backend cpu|cuda] [--token-file F]",
        "the cloud side: run offloaded frames for many edges over TCP",
        {{"--listen", true, "address and port to listen on (default 127.0.0.1:7070; port 0: any free port)"},
         {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"},
         {"--token-file", true, "edges must present this file's contents as their token"},
         {"--threads", true, "worker threads (default: all cores)"},
         {"--max-message-mb", true, "largest message an edge may send, MiB (default 64)"},
@@ -99,6 +132,8 @@ const std::vector<Command>& commands() {
         {"--port-file", true, "write the port listened on to this file once listening"},
         {"--quiet", false, "no log lines"}},
        cmd_serve},
+#endif
+#ifdef FX_CLI_EDGE
       {"edge",
        "edge PLAN.fsp --input CLIP --server ADDR:PORT [--policy fluxshard|local|offload] [--json F]",
        "the edge side: run a clip, computing each frame locally or on the server",
@@ -132,8 +167,14 @@ const std::vector<Command>& commands() {
         {"--no-refresh", false, "no dense refresh slices while waiting for the server"},
         {"--no-codec-mvs", false, "do not seed the motion search with the codec's motion vectors"},
         {"--name", true, "edge name shown in the server's log"},
-        {"--quiet", false, "no summary on stdout"}},
+        {"--quiet", false, "no summary on stdout"},
+        {"--backend", true, "cpu (default) or cuda"},
+        {"--device", true, "cuda backend: the GPU's index (default 0)"},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_edge},
+#endif
+#ifdef FX_CLI_SYNTH
       {"synth",
        "synth yolo11{n,s,m,l,x} -o FILE.onnx [--imgsz N]",
        "write a YOLO11 ONNX graph with seeded random weights (for timing larger models)",
@@ -145,6 +186,7 @@ const std::vector<Command>& commands() {
         {"--head", true, "Detect head layout of Ultralytics 8.3 (default) or 8.4 exports"},
         {"--quiet", false, "print nothing on success"}},
        cmd_synth},
+#endif
   };
   return table;
 }

@@ -68,8 +68,6 @@ std::shared_ptr<const Plan> Plan::from_bytes(const void* data, size_t size, cons
 
 Plan::~Plan() { mi_free(bytes_); }
 
-int Plan::op_count() const { return fb_->ops() ? static_cast<int>(fb_->ops()->size()) : 0; }
-
 const float* Plan::constant_data(int tensor) const {
   const TensorInfo& t = tensors_.at(static_cast<size_t>(tensor));
   if (!t.constant) return nullptr;
@@ -184,7 +182,7 @@ void Plan::validate() {
     if (o < 0 || o >= nt || tensors_[o].constant || tensors_[o].alias_root != -1) throw bad("invalid output tensor");
     outputs_.push_back(o);
   }
-  int nops = op_count();
+  const int nops = static_cast<int>(fb_->ops()->size());
   if (nops == 0) throw bad("no ops");
   for (int i = 0; i < nops; ++i) {
     const fb::Op* op = fb_->ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -209,6 +207,15 @@ void Plan::validate() {
           throw bad(what + " writes over its own input in the arena");
       }
     total_flops_ += op->flops();
+  }
+  // Every op decoded into the parameters the backends run (op_desc.h); any misfit is an invalid plan.
+  ops_.reserve(static_cast<size_t>(nops));
+  for (int i = 0; i < nops; ++i) {
+    try {
+      ops_.push_back(describe_op(*this, tensors_, i));
+    } catch (const Error& e) {
+      throw bad(e.what());
+    }
   }
 }
 

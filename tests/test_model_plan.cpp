@@ -19,7 +19,8 @@ TEST_CASE("yolo11n-320 from a precompiled plan matches ONNX Runtime on bedroom f
   const char* dir = std::getenv("FLUXSHARD_TEST_PLAN_DIR");
   INFO("FLUXSHARD_TEST_PLAN_DIR names the directory of yolo11n-320.fsp");
   REQUIRE(dir != nullptr);
-  const test::Golden g = test::read_golden(test::source_path("tests/goldens/yolo11n-320_bedroom_f30.fxg"));
+  const std::string file = "yolo11n-320_bedroom_f30.fxg";
+  const test::Golden g = test::read_golden(test::source_path("tests/goldens/" + file));
   REQUIRE(g.model == "yolo11n-320.onnx");
   const auto plan = Plan::load_file(std::string(dir) + "/yolo11n-320.fsp");
   INFO("isa " << isa_name(best_isa()));
@@ -27,5 +28,5 @@ TEST_CASE("yolo11n-320 from a precompiled plan matches ONNX Runtime on bedroom f
   // The point of running this under qemu: the NEON kernels, unless FLUXSHARD_ISA lowered them on purpose.
   if (!std::getenv("FLUXSHARD_ISA")) CHECK(best_isa() == CpuIsa::Neon);
 #endif
-  test::check_against_golden(plan, g);
+  test::check_against_golden(plan, g, file);
 }
