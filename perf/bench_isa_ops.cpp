@@ -4,7 +4,9 @@
 // it is NEON vs portable *as emulated*: qemu translates each instruction into host code of its own cost,
 // so those ratios say how much work the NEON path saves the emulator, not how fast an ARM core runs it.
 //
-//   bench_isa_ops [--runs N]   (default 5)
+//   bench_isa_ops [--runs N] [--op I] [--isa generic|vector]
+// --runs: timed runs per op and ISA after one warm-up (default 5); --op: only the I-th op of the table;
+// --isa: only that side. perf/qemu_insn_count.sh uses the last two to count guest instructions per op.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -87,12 +89,20 @@ double bench_conv(const ConvShape& c, CpuIsa isa, ThreadPool& pool, int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int runs = 5;
+  int runs = 5, only = -1;
+  bool do_generic = true, do_vector = true;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+    const bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--runs") == 0 && has_value) {
       runs = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--op") == 0 && has_value) {
+      only = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--isa") == 0 && has_value && std::strcmp(argv[i + 1], "generic") == 0) {
+      do_vector = false, ++i;
+    } else if (std::strcmp(argv[i], "--isa") == 0 && has_value && std::strcmp(argv[i + 1], "vector") == 0) {
+      do_generic = false, ++i;
     } else {
-      std::fprintf(stderr, "usage: %s [--runs N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--runs N] [--op I] [--isa generic|vector]\n", argv[0]);
       return 2;
     }
   }
@@ -192,12 +202,17 @@ int main(int argc, char** argv) {
                     });
                   }});
 
+  if (only >= static_cast<int>(rows.size())) {
+    std::fprintf(stderr, "error: --op %d: there are %zu ops\n", only, rows.size());
+    return 2;
+  }
   std::printf("portable vs %s, 1 thread, median of %d runs\n", isa_name(best), runs);
-  std::printf("%-34s %12s %12s %8s\n", "op", "generic ms", "vector ms", "ratio");
-  for (const Row& r : rows) {
-    const double g = r.time(CpuIsa::Generic);
-    const double v = r.time(best);
-    std::printf("%-34s %12.3f %12.3f %7.2fx\n", r.name, g, v, g / v);
+  std::printf("%-3s %-34s %12s %12s %8s\n", "#", "op", "generic ms", "vector ms", "ratio");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (only >= 0 && static_cast<int>(i) != only) continue;
+    const double g = do_generic ? rows[i].time(CpuIsa::Generic) : 0;
+    const double v = do_vector ? rows[i].time(best) : 0;
+    std::printf("%-3zu %-34s %12.3f %12.3f %7.2fx\n", i, rows[i].name, g, v, v > 0 ? g / v : 0.0);
   }
   unsetenv("FLUXSHARD_ISA");
   return 0;
