@@ -130,8 +130,7 @@ int main(int argc, char** argv) {
 
   // Element-wise: a residual add and SiLU over a 64-channel 80x80 map.
   const int eh = 80, ew = 80, ec = 64;
-  std::vector<float> ea = values(static_cast<size_t>(eh) * ew * ec, 4.f), eb = values(ea.size(), 3.f),
-                     eo(ea.size());
+  std::vector<float> ea = values(static_cast<size_t>(eh) * ew * ec, 4.f), eb = values(ea.size(), 3.f), eo(ea.size());
   const FullSpans espans(eh, ew);
   rows.push_back({"add 64x80x80", [&](CpuIsa isa) {
                     force_isa(isa);

@@ -60,8 +60,8 @@ inline void check_against_golden(std::shared_ptr<const Plan> plan, const Golden&
     // (perf/RESULTS.md quotes them).
     const OutputLayout layout = output_layout(*plan);
     const bool scores = i == 0;
-    const ChannelError e = channel_error(outs[i].data(), ref, scores ? 4 : 0,
-                                                     scores ? 4 + static_cast<size_t>(layout.num_classes) : 0);
+    const ChannelError e =
+        channel_error(outs[i].data(), ref, scores ? 4 : 0, scores ? 4 + static_cast<size_t>(layout.num_classes) : 0);
     WARN(file << " " << ref.name << ": " << e.str());
     CHECK(e.non_finite == 0);
     CHECK(e.rel <= 1e-3);
