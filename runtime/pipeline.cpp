@@ -110,7 +110,7 @@ const std::vector<Detection>& FramePipeline::decode() {
   const DecodeOptions& report = opt_.post.decode;
   const float* out0 = output(0);
   prior_lb_ = lb_;
-  if (opt_.salience_conf < report.conf) {
+  if (planner_ && opt_.salience_conf < report.conf) {
     // One decode at the salience prior's lower threshold serves both: a box below the reporting
     // threshold never suppresses one above it (NMS keeps the higher score), so the reported detections
     // are exactly those of a decode at the reporting threshold.
@@ -130,7 +130,7 @@ const std::vector<Detection>& FramePipeline::decode() {
 
 const FrameResult& FramePipeline::finish(const LetterboxInfo& lb) {
   result_ = finish_detections(layout_, reported_, layout_.protos >= 0 ? output(1) : nullptr, lb, opt_.post);
-  if (opt_.salience_conf >= opt_.post.decode.conf) prior_from_result();
+  if (planner_ && opt_.salience_conf >= opt_.post.decode.conf) prior_from_result();
   return result_;
 }
 

@@ -108,8 +108,9 @@ class FramePipeline {
   const float* output(size_t i);
 
   // ---- decode / finish
-  // Decodes the outputs once: the reported detections (input pixels) and, when salience_conf is below
-  // the reporting threshold, the next frame's salience prior (the detections down to salience_conf).
+  // Decodes the outputs once: the reported detections (input pixels) and, in the sparse modes (whose
+  // planner reads it) with salience_conf below the reporting threshold, the next frame's salience prior
+  // (the detections down to salience_conf).
   const std::vector<Detection>& decode();
   const std::vector<Detection>& reported() const { return reported_; }
   const std::vector<Detection>& decoded_prior() const { return prior_dets_; }

@@ -11,7 +11,8 @@
 // ISAs and across positions inside a vector):
 //   max(a, b)  = a > b ? a : b          (x86 MAXPS: the second operand on ties, +-0 and NaN)
 //   add/sub/mul/div: IEEE single precision, round to nearest, never fused
-//   fmadd(a, b, c): fused on AVX2/AVX-512/NEON, mul then add in VecGeneric (matmul only)
+//   fmadd(a, b, c): one fused multiply-add per lane on every ISA (matmul only): the same bits
+//   everywhere, and the CUDA built-in GEMM's (ops/matmul/matmul_cuda.cu)
 #pragma once
 
 #include <cstdint>
@@ -72,7 +73,11 @@ struct VecGeneric {
   static T mul(T a, T b) { return a * b; }
   static T div(T a, T b) { return a / b; }
   static T max(T a, T b) { return a > b ? a : b; }
-  static T fmadd(T a, T b, T c) { return a * b + c; }  // not fused: the build has -ffp-contract=off
+  static T fmadd(T a, T b, T c) {
+    T r;
+    for (int i = 0; i < W; ++i) r[i] = std::fma(a[i], b[i], c[i]);
+    return r;
+  }
   static T abs(T a) { return reinterpret_cast<T>(reinterpret_cast<fx_u32x4>(a) & 0x7fffffffu); }
   static T neg(T a) { return reinterpret_cast<T>(reinterpret_cast<fx_u32x4>(a) ^ 0x80000000u); }
   // x >= 0 ? a : b
