@@ -24,10 +24,9 @@ int bench_dense(const Args& args) {
   const std::string& plan_path = args.positional(1, "PLAN.fsp");
   int runs = args.get_int("--runs", 20, 1, 100000);
   int warmup = args.get_int("--warmup", 3, 0, 10000);
-  int threads = thread_option(args);
   auto plan = Plan::load_file(plan_path);
-  auto pool = std::make_shared<ThreadPool>(threads);
-  DenseExecutor exec(plan, pool);
+  const auto device = make_device(plan, backend_options(args));
+  DenseExecutor exec(device);
   const TensorInfo& it = plan->tensor(plan->input());
   if (args.has("--input")) {
     NpyArray in = read_npy(args.get("--input"));
@@ -56,11 +55,13 @@ int bench_dense(const Args& args) {
   double mn = *std::min_element(ms.begin(), ms.end()), mx = *std::max_element(ms.begin(), ms.end());
   double med = median(ms);
   if (args.has("--json")) {
-    std::printf("{\"plan\":\"%s\",\"threads\":%d,\"runs\":%d,\"min_ms\":%.3f,\"median_ms\":%.3f,\"max_ms\":%.3f}\n",
-                sanitize_file_part(plan->source()).c_str(), pool->size(), runs, mn, med, mx);
+    std::printf("{\"plan\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"runs\":%d,\"min_ms\":%.3f,\"median_ms\":%.3f,"
+                "\"max_ms\":%.3f}\n",
+                sanitize_file_part(plan->source()).c_str(), device->options().kind.c_str(), device->pool().size(), runs,
+                mn, med, mx);
   } else {
-    std::printf("dense %s: %d threads, %d runs: min %.2f ms, median %.2f ms, max %.2f ms\n", plan->source().c_str(),
-                pool->size(), runs, mn, med, mx);
+    std::printf("dense %s: %s, %d runs: min %.2f ms, median %.2f ms, max %.2f ms\n", plan->source().c_str(),
+                device->name().c_str(), runs, mn, med, mx);
   }
   if (profile) {
     std::vector<std::pair<double, int>> order;
@@ -68,17 +69,16 @@ int bench_dense(const Args& args) {
     std::sort(order.rbegin(), order.rend());
     double region_ms[3] = {0, 0, 0};
     for (size_t k = 0; k < op_total.size(); ++k) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(k));
-      int r = op->spatial() ? static_cast<int>(op->spatial()->region()) : 2;
+      int r = static_cast<int>(plan->op(static_cast<int>(k)).region);
       region_ms[r < 0 || r > 2 ? 2 : r] += op_total[k] / runs;
     }
     std::fprintf(stderr, "time by region (mean ms): local %.2f, global %.2f, epilogue %.2f\n", region_ms[0],
                  region_ms[1], region_ms[2]);
     std::fprintf(stderr, "slowest ops (mean ms):\n");
     for (size_t k = 0; k < std::min<size_t>(25, order.size()); ++k) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(order[k].second));
-      std::fprintf(stderr, "  %7.3f  #%-4d %-14s %s\n", order[k].first, order[k].second, op_kind_name(op->kind()),
-                   op->name() ? op->name()->c_str() : "");
+      const OpDesc& op = plan->op(order[k].second);
+      std::fprintf(stderr, "  %7.3f  #%-4d %-14s %s\n", order[k].first, order[k].second, op_kind_name(op.kind),
+                   op.name.c_str());
     }
   }
   return 0;
@@ -92,15 +92,13 @@ int bench_sparse(const Args& args) {
   args.max_positionals(2);
   const std::string& plan_path = args.positional(1, "PLAN.fsp");
   int runs = args.get_int("--runs", 7, 1, 10000);
-  int threads = thread_option(args);
   int block = args.get_int("--block", 16, 4, 128);
   const bool pan = args.has("--pan");
   const int pan_dx = args.get_int("--pan", 0, -64, 64);
   auto plan = Plan::load_file(plan_path);
-  auto pool = std::make_shared<ThreadPool>(threads);
-  auto runner = std::make_shared<OpRunner>(plan);
-  DenseExecutor dense(plan, pool, runner);
-  SparseExecutor sparse(plan, pool, block, runner);
+  const auto device = make_device(plan, backend_options(args));
+  DenseExecutor dense(device);
+  SparseExecutor sparse(device, block);
   const int W = plan->input_w(), H = plan->input_h();
   // A real frame as content.
   std::vector<uint8_t> img(static_cast<size_t>(W) * H * 3, 114), frame = img;
@@ -124,8 +122,8 @@ int bench_sparse(const Args& args) {
   std::vector<float> island_eps = default_eps(*plan, sparse, SessionOptions{}.island_eps);
   const bool json = args.has("--json");
   if (!json)
-    std::printf("dense: %.2f ms (median of %d, %d threads)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,
-                pool->size(), "policy", "pattern", "blocks%", "FLOPs%", "ms", "speed-up", "ideal");
+    std::printf("dense: %.2f ms (median of %d, %s)\n%-10s %-10s %9s %10s %10s %9s %9s\n", dense_ms, runs,
+                device->name().c_str(), "policy", "pattern", "blocks%", "FLOPs%", "ms", "speed-up", "ideal");
   // Pan: "policy" 0 copies shifted maps, 1 moves origins; else 0 is the exact policy, 1 footprint.
   for (int policy = 0; policy < 2; ++policy)
     for (int clustered = 0; clustered < 2; ++clustered)

@@ -59,22 +59,14 @@ int cmd_edge(const Args& args) {
   if (o.policy != net::Policy::Local && !args.has("--server"))
     throw UsageError("fluxshard edge: missing --server ADDR:PORT (needed unless --policy local)");
   o.server = o.policy == net::Policy::Local ? "" : server_option(args);
-  o.mode = parse_mode(args.get_choice("--mode", "fluxshard", {"exact", "fluxshard"}));
   o.codec = net::parse_codec(args.get_choice("--codec", "raw", {"raw", "lossless", "lz4", "jpeg"}));
   o.jpeg_quality = args.get_int("--jpeg-quality", 90, 1, 100);
   if (args.has("--token-file")) o.token = net::read_token_file(args.get("--token-file"));
   o.trace = args.get("--trace", "");
   o.rtt_ms = args.get_double("--rtt-ms", -1, 0, 10000);
   o.threads = thread_option(args);
-  const SessionOptions plan_opt = planning_options(args);
-  o.aligner = plan_opt.aligner;
-  o.sigma = plan_opt.sigma;
-  o.gate_max_share = plan_opt.gate_max_share;
-  o.tau_salient = plan_opt.tau_salient;
-  o.island_eps = plan_opt.island_eps;
-  o.island_reused_scale = plan_opt.island_reused_scale;
-  o.codec_mvs = plan_opt.codec_mvs;
-  o.post = plan_opt.post;
+  o.session = planning_options(args);
+  o.session.mode = parse_mode(args.get_choice("--mode", "fluxshard", {"exact", "fluxshard"}));
   o.result_timeout_ms = args.get_double("--result-timeout-ms", 1000, 1, 600000);
   o.background = !args.has("--no-background");
   o.refresh = !args.has("--no-refresh");
@@ -83,7 +75,7 @@ int cmd_edge(const Args& args) {
   double pace_fps = args.get_double("--fps", 0, 0, 1000);
 
   auto plan = Plan::load_file(plan_path);
-  check_block_option(args, *plan, o.aligner.block);
+  check_block_option(args, *plan, o.session.aligner.block);
   VideoReader reader(args.get("--input"), input_options(args));
   const double clip_fps = reader.fps() > 0 ? reader.fps() : 30.0;
   if (args.has("--realtime")) pace_fps = clip_fps;
@@ -92,7 +84,7 @@ int cmd_edge(const Args& args) {
   auto json = json_output(args);
   net::EdgeClient edge(plan, o);
   const auto& names = plan->class_names();
-  const char* mode = mode_name(o.mode);
+  const char* mode = mode_name(o.session.mode);
 
   Frame frame;
   net::EdgeFrameReport rep;

@@ -2,6 +2,8 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "runtime/backend.h"
 #include "runtime/plan.h"
 
 namespace fx::cli {
@@ -16,13 +18,12 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return o + "]";
 }
 
-std::string op_label(const fb::Op* op) {
-  std::string k = op_kind_name(op->kind());
-  if (auto c = op->options_as_ConvOptions()) {
-    if (c->activation() == fb::Activation::SiLU) k += "+SiLU";
-    if (c->activation() == fb::Activation::Sigmoid) k += "+Sigmoid";
-    if (c->has_residual()) k += "+Add";
-  }
+std::string op_label(const OpDesc& op) {
+  std::string k = op_kind_name(op.kind);
+  const Act act = op.kind == OpKind::Conv ? op.conv.act : op.kind == OpKind::ConvTranspose ? op.conv_t.act : Act::None;
+  if (act == Act::SiLU) k += "+SiLU";
+  if (act == Act::Sigmoid) k += "+Sigmoid";
+  if (op.has_residual) k += "+Add";
   return k;
 }
 
@@ -50,8 +51,13 @@ void json_string(const std::string& s) {
 int cmd_inspect(const Args& args) {
   args.max_positionals(1);
   auto plan = Plan::load_file(args.positional(0, "PLAN.fsp"));
-  const auto& f = plan->fb();
   bool json = args.has("--json");
+  // --backend: where each op runs on that backend (its own kernels, or the CPU fallback).
+  std::shared_ptr<Device> device;
+  if (args.has("--backend")) device = make_device(plan, backend_options(args));
+  auto runs_on = [&](int i) -> std::string {
+    return device->supports(i) ? device->options().kind : "cpu (fallback)";
+  };
   uint64_t region_flops[3] = {0, 0, 0};
   int region_ops[3] = {0, 0, 0};
   if (json) {
@@ -64,22 +70,22 @@ int cmd_inspect(const Args& args) {
   } else {
     std::printf("%s: %s, input %dx%d, %zu classes, arena %.1f MB\n\n", plan->source().c_str(), plan->task().c_str(),
                 plan->input_w(), plan->input_h(), plan->class_names().size(), plan->arena_bytes() / 1e6);
-    std::printf("%4s  %-22s %-44s %-18s %6s  %-11s %-8s %10s\n", "#", "op", "name", "output", "stride", "halo t,l,b,r",
-                "region", "MFLOPs");
+    if (device) std::printf("backend: %s\n\n", device->name().c_str());
+    std::printf("%4s  %-22s %-44s %-18s %6s  %-11s %-8s %10s%s\n", "#", "op", "name", "output", "stride", "halo t,l,b,r",
+                "region", "MFLOPs", device ? "  runs on" : "");
   }
   for (int i = 0; i < plan->op_count(); ++i) {
-    const fb::Op* op = f.ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    const TensorInfo& out = plan->tensor(op->outputs()->Get(0));
-    const fb::Spatial* s = op->spatial();
-    fb::Region region = s ? s->region() : fb::Region::Epilogue;
-    int ri = static_cast<int>(region);
+    const OpDesc& op = plan->op(i);
+    const TensorInfo& out = plan->tensor(op.out[0]);
+    const OpDesc::Spatial& s = op.spatial;
+    const fb::Region region = op.region;
+    const int ri = static_cast<int>(region);
     if (ri >= 0 && ri < 3) {
-      region_flops[ri] += op->flops();
+      region_flops[ri] += op.flops;
       region_ops[ri]++;
     }
-    int ht = s ? s->halo_top() : 0, hl = s ? s->halo_left() : 0, hb = s ? s->halo_bottom() : 0,
-        hr = s ? s->halo_right() : 0;
-    std::string name = op->name() ? op->name()->str() : "";
+    const int ht = s.halo_top, hl = s.halo_left, hb = s.halo_bottom, hr = s.halo_right;
+    std::string name = op.name;
     if (json) {
       std::printf("%s{\"index\":%d,\"op\":", i ? "," : "", i);
       json_string(op_label(op));
@@ -89,18 +95,22 @@ int cmd_inspect(const Args& args) {
           ",\"output_shape\":%s,\"layout\":\"%s\",\"stride\":%d,\"halo\":[%d,%d,%d,%d],\"region\":\"%s\",\"flops\":%"
           "llu",
           shape_str(out.shape).c_str(), out.layout == PlanLayout::NHWC ? "NHWC" : "plain", out.stride, ht, hl, hb, hr,
-          region_str(region), static_cast<unsigned long long>(op->flops()));
-      if (s && (s->kernel_h() > 1 || s->stride_h() > 1 || s->upsample() > 1))
-        std::printf(",\"kernel\":[%d,%d],\"conv_stride\":[%d,%d],\"pads\":[%d,%d,%d,%d],\"upsample\":%d", s->kernel_h(),
-                    s->kernel_w(), s->stride_h(), s->stride_w(), s->pad_top(), s->pad_left(), s->pad_bottom(),
-                    s->pad_right(), s->upsample());
+          region_str(region), static_cast<unsigned long long>(op.flops));
+      if (device) {
+        std::printf(",\"runs_on\":");
+        json_string(runs_on(i));
+      }
+      if (s.kernel_h > 1 || s.stride_h > 1 || s.upsample > 1)
+        std::printf(",\"kernel\":[%d,%d],\"conv_stride\":[%d,%d],\"pads\":[%d,%d,%d,%d],\"upsample\":%d", s.kernel_h,
+                    s.kernel_w, s.stride_h, s.stride_w, s.pad_top, s.pad_left, s.pad_bottom, s.pad_right, s.upsample);
       std::printf("}");
     } else {
       if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
       char halo[32];
       std::snprintf(halo, sizeof halo, "%d,%d,%d,%d", ht, hl, hb, hr);
-      std::printf("%4d  %-22s %-44s %-18s %6d  %-11s %-8s %10.2f\n", i, op_label(op).c_str(), name.c_str(),
-                  shape_str(out.shape).c_str(), out.stride, halo, region_str(region), op->flops() / 1e6);
+      std::printf("%4d  %-22s %-44s %-18s %6d  %-11s %-8s %10.2f%s%s\n", i, op_label(op).c_str(), name.c_str(),
+                  shape_str(out.shape).c_str(), out.stride, halo, region_str(region), op.flops / 1e6,
+                  device ? "  " : "", device ? runs_on(i).c_str() : "");
     }
   }
   uint64_t total = plan->total_flops();

@@ -40,7 +40,7 @@ std::vector<float> activation_scales(const Plan& plan, DenseExecutor& exec, cons
       preprocess_frame(c.frames[f], plan.input_w(), plan.input_h(), rgb, exec.input_data());
       for (int i = 0; i < plan.op_count(); ++i) {
         exec.run_ops(i, i + 1);
-        int t = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()->Get(0);
+        int t = plan.op(i).out[0];
         const TensorInfo& ti = plan.tensor(t);
         const float* d = exec.tensor_data(t);
         double s = 0;

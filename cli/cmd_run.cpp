@@ -5,7 +5,6 @@
 #include "cli/annotated_video.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/cuda_backend.h"
 #include "cli/progress.h"
 #include "cli/stop_signal.h"
 #include "runtime/error.h"
@@ -59,11 +58,9 @@ struct Totals {
 }  // namespace
 
 int cmd_run(const Args& args) {
-  if (backend_option(args) == "cuda") return cmd_run_cuda(args);  // --backend cuda: cli/cuda_backend.cpp
   args.max_positionals(1);
   const std::string& plan_path = args.positional(0, "PLAN.fsp");
   if (!args.has("--input")) throw UsageError("fluxshard run: missing --input FILE");
-  int threads = thread_option(args);
   int max_frames = args.get_int("--max-frames", 0, 0, 1 << 30);
   SessionOptions opt = planning_options(args);
   opt.mode = parse_mode(args.get_choice("--mode", "dense", {"dense", "exact", "fluxshard"}));
@@ -78,14 +75,14 @@ int cmd_run(const Args& args) {
   auto json = json_output(args);
   FILE* out = json.to_stdout() ? stderr : stdout;  // with --json -, standard output holds the JSON only
   AnnotatedVideo annotated(args.has("--annotate") ? args.get("--annotate") : "", reader.fps());
-  auto pool = std::make_shared<ThreadPool>(threads);
-  auto runner = std::make_shared<OpRunner>(plan);
-  StreamSession session(plan, pool, opt, runner);
+  // One device (kernels, weights) for the session and its dense comparison.
+  const std::shared_ptr<const Device> device = make_device(plan, opt.backend);
+  StreamSession session(device, opt);
   std::unique_ptr<StreamSession> dense;
   if (compare) {
     SessionOptions d = opt;
     d.mode = SessionMode::Dense;
-    dense = std::make_unique<StreamSession>(plan, pool, d, runner);
+    dense = std::make_unique<StreamSession>(device, d);
   }
   const bool seg = plan->task() == "segment";
   const auto& names = plan->class_names();
@@ -150,6 +147,7 @@ int cmd_run(const Args& args) {
     if (json.is_open()) {
       JsonWriter w;
       w.begin_object().field("frame", frame.index).field("time_s", frame.time_s).field("mode", mode_name(opt.mode));
+      w.field("backend", opt.backend.kind);
       write_detections_json(w, r, names);
       w.field("hit_ratio", rep.sparse.hit_ratio()).field("flop_hit_ratio", rep.sparse.flop_hit_ratio());
       w.field("recomputed_positions", rep.sparse.recomputed_positions).field("critical_blocks", rep.critical_blocks);
@@ -194,7 +192,8 @@ int cmd_run(const Args& args) {
   if (json.is_open()) {
     JsonWriter w;
     w.begin_object().field("summary", true).field("frames", t.frames).field("mode", mode_name(opt.mode));
-    w.field("threads", pool->size()).field("hit_ratio", t.hit / n).field("flop_hit_ratio", t.flop_hit / n);
+    w.field("backend", opt.backend.kind).field("device", device->name());
+    w.field("threads", device->pool().size()).field("hit_ratio", t.hit / n).field("flop_hit_ratio", t.flop_hit / n);
     w.field("mean_ms", mean).field("median_ms", median(t.totals));
     w.field("mean_preprocess_ms", t.pre / n).field("mean_motion_ms", t.motion / n);
     w.field("mean_classify_ms", t.classify / n).field("mean_execute_ms", t.execute / n);
@@ -220,11 +219,12 @@ int cmd_run(const Args& args) {
   }
   json.close();
   std::fprintf(out,
-               "%lld frames of %s (%dx%d), %s mode, %d threads: %.2f ms/frame (letterbox %.2f, motion %.2f, "
+               "%lld frames of %s (%dx%d), %s mode, %s: %.2f ms/frame (letterbox %.2f, motion %.2f, "
                "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
                static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
-               mode_name(opt.mode), pool->size(), mean, t.pre / n, t.motion / n, t.classify / n, t.execute / n,
-               t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+               mode_name(opt.mode), device->name().c_str(), mean, t.pre / n, t.motion / n, t.classify / n,
+               t.execute / n, t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n,
+               static_cast<double>(t.detections) / n);
   if (opt.mode != SessionMode::Dense)
     std::fprintf(out,
                  "execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
@@ -237,11 +237,11 @@ int cmd_run(const Args& args) {
   if (args.has("--layer-stats") && session.sparse() && t.frames > 1) {
     std::fprintf(out, "%4s %-14s %-46s %8s %10s\n", "op", "kind", "name", "recomp%", "MFLOPs");
     for (int i = 0; i < plan->op_count(); ++i) {
-      const auto* op = plan->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      std::string name = op->name() ? op->name()->str() : "";
+      const OpDesc& op = plan->op(i);
+      std::string name = op.name;
       if (name.size() > 46) name = "..." + name.substr(name.size() - 43);
-      std::fprintf(out, "%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op->kind()), name.c_str(),
-                   100 * layer_share[static_cast<size_t>(i)] / (n - 1), op->flops() / 1e6);
+      std::fprintf(out, "%4d %-14s %-46s %7.1f%% %10.2f\n", i, op_kind_name(op.kind), name.c_str(),
+                   100 * layer_share[static_cast<size_t>(i)] / (n - 1), op.flops / 1e6);
     }
   }
   if (t.gt_frames)

@@ -34,8 +34,11 @@ int cmd_serve(const Args& args) {
       throw UsageError("fluxshard serve: --metrics: '" + o.metrics_host + "' is not a host name or address");
     o.metrics_host = net::resolve_host(o.metrics_host);
   }
-  o.backend = args.get_choice("--backend", "cpu", {"cpu", "cuda"});
-  o.threads = thread_option(args);
+  const BackendOptions backend = backend_options(args);
+  o.backend = backend.kind;
+  o.device = backend.device;
+  o.precision = backend.precision;
+  o.threads = backend.threads;
   o.max_message = static_cast<uint32_t>(args.get_int("--max-message-mb", 64, 1, 1024)) << 20;
   o.max_edges = args.get_int("--max-edges", 64, 1, 4096);
   o.max_edges_per_address = args.get_int("--max-edges-per-address", 16, 1, 4096);

@@ -17,6 +17,33 @@ int default_threads() {
 
 int thread_option(const Args& args) { return args.get_int("--threads", default_threads(), 1, 256); }
 
+BackendOptions backend_options(const Args& args) {
+  BackendOptions b;
+  b.kind = args.get_choice("--backend", "cpu", {"cpu", "cuda"});
+  b.device = args.get_int("--device", 0, 0, 64);
+  b.precision = parse_precision(args.get_choice("--precision", "fp32", {"fp32", "fp16"}));
+  if (b.kind == "cpu" && b.precision != Precision::FP32)
+    throw UsageError("fluxshard " + args.command() + ": --precision fp16 needs --backend cuda");
+  b.threads = thread_option(args);
+  // --cpu-ops Conv,MatMul: op kinds the cuda backend leaves to the CPU kernels (the per-op fallback).
+  std::string list = args.get("--cpu-ops", "");
+  for (size_t at = 0; !list.empty() && at <= list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    const std::string name = list.substr(at, comma - at);
+    bool known = false;
+    for (int k = 0; k <= static_cast<int>(OpKind::MAX); ++k)
+      if (name == op_kind_name(static_cast<OpKind>(k))) {
+        b.cpu_ops.push_back(static_cast<OpKind>(k));
+        known = true;
+      }
+    if (!known) throw UsageError("fluxshard " + args.command() + ": --cpu-ops: unknown op kind '" + name + "'");
+    at = comma + 1;
+  }
+  if (!b.cpu_ops.empty() && b.kind == "cpu")
+    throw UsageError("fluxshard " + args.command() + ": --cpu-ops needs --backend cuda");
+  return b;
+}
+
 PostOptions post_options(const Args& args) {
   PostOptions post;
   post.decode.conf = static_cast<float>(args.get_double("--conf", 0.25, 0.0, 1.0));
@@ -36,6 +63,7 @@ SessionOptions planning_options(const Args& args) {
   o.island_reused_scale = static_cast<float>(args.get_double("--island-reused", o.island_reused_scale, 1, 1e6));
   o.codec_mvs = !args.has("--no-codec-mvs");
   o.post = post_options(args);
+  o.backend = backend_options(args);
   return o;
 }
 

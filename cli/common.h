@@ -24,11 +24,14 @@ std::string shape_text(const std::vector<int64_t>& s);
 // Runtime reference tool names its outputs).
 std::string sanitize_file_part(const std::string& name);
 
+// --backend cpu|cuda, --device N, --precision fp32|fp16 (fp16 only with cuda) and --threads, validated.
+BackendOptions backend_options(const Args& args);
 // --conf and --iou (the post-processing thresholds), validated.
 PostOptions post_options(const Args& args);
 // The flags `run` and `edge` share for motion search, recompute planning and truncation (--block,
 // --window, --tau, --sigma, --gate-max-share, --tau-salient, --island-eps, --island-reused,
-// --no-codec-mvs, --conf, --iou), validated, over SessionOptions' defaults; mode is left as it is.
+// --no-codec-mvs, --conf, --iou) and the backend (backend_options), validated, over SessionOptions'
+// defaults; mode is left as it is.
 SessionOptions planning_options(const Args& args);
 // --block must divide the plan's input size (a command-line error, exit 2, when it does not).
 void check_block_option(const Args& args, const Plan& plan, int block);

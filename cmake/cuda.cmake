@@ -71,6 +71,9 @@ if(FLUXSHARD_CUDA)
     target_compile_definitions(fluxshard_cuda PRIVATE FLUXSHARD_CUBLAS_LINKED=1)
   endif()
 
+  # The runtime's make_device (runtime/backend.cpp) creates CUDA devices: every user of the runtime links
+  # the CUDA backend (a cycle of static libraries, which CMake resolves by repeating them).
+  target_link_libraries(fluxshard_runtime PUBLIC fluxshard_cuda)
   if(TARGET fluxshard)
     target_link_libraries(fluxshard PRIVATE fluxshard_cuda)
   endif()

@@ -16,7 +16,7 @@
 #include "net/server_session.h"
 #include "net/wire.h"
 #include "runtime/error.h"
-#include "runtime/op_runner.h"
+#include "runtime/backend.h"
 
 namespace fx::fuzz {
 
@@ -29,11 +29,10 @@ inline std::vector<uint8_t> wire_plan_bytes() {
 // The server side: that plan, one thread.
 struct WireServer {
   std::shared_ptr<const Plan> plan;
-  std::shared_ptr<ThreadPool> pool = std::make_shared<ThreadPool>(1);
-  std::shared_ptr<const OpRunner> runner;
+  std::shared_ptr<const Device> device;
   explicit WireServer(const std::vector<uint8_t>& bytes = wire_plan_bytes())
       : plan(Plan::from_bytes(bytes.data(), bytes.size(), "column_tail.fsp")),
-        runner(std::make_shared<OpRunner>(plan)) {}
+        device(make_device(plan, BackendOptions{"cpu", 0, Precision::FP32, 1})) {}
 };
 
 // Feeds `data` as one connection's stream (in two reads, split inside it as TCP may deliver it) and
@@ -50,9 +49,9 @@ inline int feed_wire_session(const WireServer& server, const uint8_t* data, size
       if (!session) {
         const auto* h = d.message.body.AsHello();
         if (!h) return false;
-        net::HelloVerdict v = net::admit_hello(*h, *server.plan, kWireToken, "cpu");
+        net::HelloVerdict v = net::admit_hello(*h, *server.plan, kWireToken);
         if (!v.ok) return false;
-        session = std::make_unique<net::ServerSession>(server.plan, server.pool, server.runner, nullptr, v.cfg);
+        session = std::make_unique<net::ServerSession>(server.device, v.cfg);
         reader.set_limit(1u << 20);
       } else if (const auto* u = d.message.body.AsFrameUpdate()) {
         net::wire::ResultT r;

@@ -44,13 +44,11 @@ constexpr int kStaleBackgroundFrames = 30;  // a differing block not sent for th
 struct EdgeClient::Impl {
   std::shared_ptr<const Plan> plan;
   EdgeOptions opt;
-  std::shared_ptr<ThreadPool> pool;
-  std::shared_ptr<const OpRunner> runner;
-  OutputLayout layout;
-  TruncationTable truncation;
+  // The edge's own side: letterbox, ECB planning against its reference, local execution, decoding and
+  // the salience prior (runtime/pipeline.h). The cloud path adds the CCB planner against the proxy.
+  std::unique_ptr<FramePipeline> pipe;
   BlockGrid grid;
-  std::unique_ptr<SparseExecutor> exec;
-  std::unique_ptr<BlockPlanner> ecb_planner, ccb_planner;
+  std::unique_ptr<BlockPlanner> ccb_planner;
   Profile fe, fc;
   double edge_scale = 1, cloud_scale = 1;
   LinkEstimator est;
@@ -82,15 +80,9 @@ struct EdgeClient::Impl {
 
   // Per frame.
   int64_t frame_seq = 0;
-  std::vector<uint8_t> cur, sent_img;
-  LetterboxInfo lb, prev_lb;
-  std::vector<Label> ecb_labels, ecb_motion, ccb_labels, ccb_motion;
+  std::vector<uint8_t> sent_img;
+  std::vector<Label> ccb_labels, ccb_motion;
   PlanReport ecb_rep, ccb_rep;
-  std::vector<Detection> prev_dets;  // salience prior, input pixels
-  bool prior_masks_ok = false;       // result.masks belong to prev_dets
-  std::vector<float> local_default_eps;
-  FrameResult result;
-  int refresh_cursor = 0;
   int refresh_left = 0;  // refresh slices still useful: one dense pass after each local frame
   EdgeTotals totals;
 
@@ -192,7 +184,7 @@ struct EdgeClient::Impl {
   // Applies an update (labels: kInvalid fresh, else a shift) whose fresh pixels are in `img`.
   void apply_proxy(const std::vector<Label>& labels, const uint8_t* img, bool full) {
     if (full) {
-      proxy.assign(img, img + cur.size());
+      proxy.assign(img, img + pipe->input().size());
     } else {
       apply_block_update(proxy.data(), labels, img, grid.width, grid.height, grid.block, proxy_next.data());
       proxy.swap(proxy_next);
@@ -203,8 +195,8 @@ struct EdgeClient::Impl {
 
   // The pixels the server will decode for the fresh blocks: the frame itself for lossless codecs.
   const uint8_t* decoded_view(const EncodedBlocks& enc, const std::vector<uint8_t>& fresh) {
-    if (opt.codec != Codec::Jpeg) return cur.data();
-    sent_img = cur;
+    if (opt.codec != Codec::Jpeg) return pipe->input().data();
+    sent_img = pipe->input();
     decode_blocks(enc.payload.data(), enc.payload.size(), opt.codec, enc.count, enc.atlas_cols, grid, fresh,
                   sent_img.data());
     return sent_img.data();
@@ -234,56 +226,25 @@ struct EdgeClient::Impl {
   }
 
   // ---- local execution ---------------------------------------------------------------------------
-  SaliencePrior prior() const {
-    SaliencePrior p;
-    p.detections = &prev_dets;
-    p.masks = prior_masks_ok ? &result.masks : nullptr;
-    p.letterbox = prev_lb;
-    return p;
-  }
-
   void plan_ecb(const std::vector<CodecHint>& hints, EdgeFrameReport& rep) {
-    if (!exec->initialised()) {
+    if (!pipe->initialised()) {
       rep.ecb = grid.count();
       return;
     }
-    ecb_planner->plan(cur.data(), exec->reference_rgb(), hints, prior(), ecb_labels, ecb_motion, ecb_rep, pool.get());
+    ecb_rep = pipe->plan_blocks(hints);
     rep.ecb = ecb_rep.critical_blocks;
-  }
-
-  SparseParams params(const std::vector<Label>* motion, const MotionStats& m) const {
-    const bool approx = opt.mode == SessionMode::FluxShard;
-    SparseParams p = SparseParams::for_mode(approx, opt.island_reused_scale);
-    p.eps = approx ? truncation.eps(truncation.bucket(m), &local_default_eps) : nullptr;
-    p.block_motion = motion;
-    return p;
   }
 
   void run_local(EdgeFrameReport& rep) {
     auto t0 = Clock::now();
-    if (!exec->initialised()) {
-      exec->reset(cur.data());
-      if (opt.mode == SessionMode::FluxShard) local_default_eps = default_eps(*plan, *exec, opt.island_eps);
-      ecb_planner->reset();
-      rep.ecb = grid.count();
-    } else {
-      exec->run(ecb_labels, cur.data(), params(&ecb_motion, ecb_rep.motion));
-    }
+    if (!pipe->initialised()) rep.ecb = grid.count();
+    pipe->execute(pipe->labels(), &pipe->motion(), pipe->input().data(), pipe->bucket(ecb_rep.motion));
     double ms = ms_since(t0);
     if (!fe.empty()) edge_scale = std::clamp(0.8 * edge_scale + 0.2 * ms / std::max(0.05, fe.ms(rep.ecb)), 0.2, 20.0);
-    result =
-        postprocess(layout, exec->output_data(0), layout.protos >= 0 ? exec->output_data(1) : nullptr, lb, opt.post);
-    // The next frame's salience prior, as StreamSession makes it.
-    DecodeOptions dp = opt.post.decode;
-    dp.conf = std::min(dp.conf, opt.salience_conf);
-    if (dp.conf < opt.post.decode.conf) {
-      prev_dets = decode_detections(exec->output_data(0), layout.rows, layout.anchors, layout.num_classes,
-                                    layout.num_mask_coef, dp);
-      prior_masks_ok = false;
-    } else {
-      set_prior_from_result();
-    }
-    rep.output_hash = hash_outputs(*plan, *exec);
+    pipe->decode();
+    pipe->finish(pipe->geometry());
+    const float* outs[2] = {pipe->output(0), pipe->layout().protos >= 0 ? pipe->output(1) : nullptr};
+    rep.output_hash = hash_outputs(*plan, outs);
     rep.exec_ms = ms_since(t0);
     rep.on_cloud = false;
     refresh_left = plan->op_count();
@@ -316,7 +277,7 @@ struct EdgeClient::Impl {
       std::vector<std::pair<double, int>> cand;
       const double norm = static_cast<double>(grid.block_bytes()) * 255;
       for (int k = 0; k < n; ++k) {
-        uint64_t sad = block_sad0(cur.data(), proxy.data(), grid, k);
+        uint64_t sad = block_sad0(pipe->input().data(), proxy.data(), grid, k);
         if (sad == 0) continue;
         double pr = sad / norm;
         if (ccb_labels.size() == fresh.size() && ccb_labels[static_cast<size_t>(k)] == kInvalid) pr += 3;
@@ -334,7 +295,7 @@ struct EdgeClient::Impl {
     eo.codec = opt.codec;
     eo.jpeg_quality = opt.jpeg_quality;
     EncodedBlocks enc;
-    encode_blocks(cur.data(), grid, fresh, eo, enc);
+    encode_blocks(pipe->input().data(), grid, fresh, eo, enc);
     if (enc.count == 0) return;
     const uint8_t* img = decoded_view(enc, fresh);
     std::vector<Label> labels(static_cast<size_t>(n));
@@ -364,11 +325,10 @@ struct EdgeClient::Impl {
     rep = EdgeFrameReport{};
     rep.frame = frame.index >= 0 ? frame.index : frame_seq;
     auto t0 = Clock::now();
-    const int W = grid.width, H = grid.height, n = grid.count();
-    cur.resize(static_cast<size_t>(W) * H * 3);
-    letterbox_rgb(frame.rgb.data(), frame.width, frame.height, W, H, cur.data(), &lb, pool.get());
-    std::vector<CodecHint> hints;
-    if (opt.codec_mvs && !frame.mvs.empty()) hints = codec_hints(frame.mvs, lb);
+    const int n = grid.count();
+    pipe->letterbox(frame);
+    const std::vector<CodecHint> hints = pipe->hints(frame);
+    const uint8_t* cur = pipe->input().data();
 
     drain();
     if (link && late && link->now() - late_since > opt.hang_timeout_ms / 1e3) {
@@ -402,9 +362,9 @@ struct EdgeClient::Impl {
       full = !proxy_valid;
       fresh.assign(static_cast<size_t>(n), 1);
       if (!full) {
-        ccb_planner->plan(cur.data(), proxy.data(), hints, prior(), ccb_labels, ccb_motion, ccb_rep, pool.get());
+        ccb_planner->plan(cur, proxy.data(), hints, pipe->prior(), ccb_labels, ccb_motion, ccb_rep, &pipe->device().pool());
         for (int k = 0; k < n; ++k) fresh[static_cast<size_t>(k)] = ccb_labels[static_cast<size_t>(k)] == kInvalid;
-        if (opt.mode == SessionMode::FluxShard) bucket = truncation.bucket(ccb_rep.motion);
+        bucket = pipe->bucket(ccb_rep.motion);
       } else {
         ccb_labels.assign(static_cast<size_t>(n), kInvalid);
         ccb_motion.assign(static_cast<size_t>(n), 0);
@@ -413,7 +373,7 @@ struct EdgeClient::Impl {
       EncodeOptions eo;
       eo.codec = opt.codec;
       eo.jpeg_quality = opt.jpeg_quality;
-      encode_blocks(cur.data(), grid, fresh, eo, enc);
+      encode_blocks(cur, grid, fresh, eo, enc);
       wire::FrameUpdateT u;
       u.frame_id = static_cast<uint64_t>(frame_seq);
       u.update_id = update_seq + 1;
@@ -458,8 +418,7 @@ struct EdgeClient::Impl {
       w.frame_id = static_cast<uint64_t>(frame_seq);
       auto tw = Clock::now();
       const double deadline = link->now() + opt.result_timeout_ms / 1e3;
-      const bool refresh = opt.refresh && opt.mode == SessionMode::FluxShard && exec->initialised();
-      const int ops = plan->op_count();
+      const bool refresh = opt.refresh && opt.session.mode == SessionMode::FluxShard && pipe->initialised();
       while (!w.done && !w.failed) {
         double rem = deadline - link->now();
         if (rem <= 0) break;
@@ -467,9 +426,7 @@ struct EdgeClient::Impl {
         if (refresh && refresh_left > 0) {
           --refresh_left;
           // A preemptible slice of a dense refresh, then look at the link again.
-          exec->refresh_op(refresh_cursor);
-          refresh_cursor = (refresh_cursor + 1) % ops;
-          ++rep.refresh_ops;
+          rep.refresh_ops += pipe->refresh(0);
           while (!w.done && link->poll(ev)) handle(ev, &w);
           continue;
         }
@@ -496,7 +453,6 @@ struct EdgeClient::Impl {
       run_local(rep);
     }
 
-    prev_lb = lb;
     for (int& a : proxy_age) ++a;
     rep.latency_ms = ms_since(t0);
     rep.bw_mbps = est.bytes_per_s() * 8 / 1e6;
@@ -510,28 +466,24 @@ struct EdgeClient::Impl {
     totals.background_bytes += rep.background_bytes;
     totals.background_blocks += rep.background_blocks;
     totals.refresh_ops += rep.refresh_ops;
-    return result;
-  }
-
-  void set_prior_from_result() {
-    prev_dets = result.detections;
-    for (Detection& det : prev_dets) letterbox_box(lb, det.box);
-    prior_masks_ok = true;
+    return pipe->result();
   }
 
   // Turns a Result into the frame's result; false when it cannot be used (the frame then runs locally).
   bool use_result(Wait& w, EdgeFrameReport& rep) {
     const wire::ResultT& r = w.result;
+    const LetterboxInfo& lb = pipe->geometry();
     FrameResult out;
+    auto detection = [](const wire::Box& b) {
+      Detection det;
+      det.cls = b.cls();
+      det.score = b.score();
+      det.box[0] = b.x1(), det.box[1] = b.y1(), det.box[2] = b.x2(), det.box[3] = b.y2();
+      return det;
+    };
     try {
-      for (const auto& b : r.boxes) {
-        Detection det;
-        det.cls = b.cls();
-        det.score = b.score();
-        det.box[0] = b.x1(), det.box[1] = b.y1(), det.box[2] = b.x2(), det.box[3] = b.y2();
-        out.detections.push_back(std::move(det));
-      }
-      if (layout.protos >= 0 && opt.post.masks) {
+      for (const auto& b : r.boxes) out.detections.push_back(detection(b));
+      if (pipe->layout().protos >= 0 && opt.session.post.masks) {
         if (r.masks.size() != r.boxes.size())
           throw Error("result with " + std::to_string(r.masks.size()) + " masks for " + std::to_string(r.boxes.size()) +
                       " boxes");
@@ -546,20 +498,10 @@ struct EdgeClient::Impl {
       return false;
     }
     scale_boxes_to_source(out.detections, lb.scale, lb.pad_left, lb.pad_top, lb.src_w, lb.src_h);
-    result = std::move(out);
-    if (r.has_prior) {
-      prev_dets.clear();
-      for (const auto& b : r.prior) {
-        Detection det;
-        det.cls = b.cls();
-        det.score = b.score();
-        det.box[0] = b.x1(), det.box[1] = b.y1(), det.box[2] = b.x2(), det.box[3] = b.y2();
-        prev_dets.push_back(std::move(det));
-      }
-      prior_masks_ok = false;
-    } else {
-      set_prior_from_result();
-    }
+    std::vector<Detection> prior;
+    if (r.has_prior)
+      for (const auto& b : r.prior) prior.push_back(detection(b));
+    pipe->set_result(std::move(out), r.has_prior ? &prior : nullptr);
     rep.on_cloud = true;
     rep.server_ms = r.compute_ms + r.queue_ms;
     rep.output_hash = r.output_hash;
@@ -571,32 +513,22 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   Impl* m = impl_.get();
   m->plan = std::move(plan);
   m->opt = std::move(opt);
-  if (m->opt.mode == SessionMode::Dense) throw Error("the edge runs in exact or fluxshard mode");
-  const int W = m->plan->input_w(), H = m->plan->input_h(), B = m->opt.aligner.block;
+  const SessionOptions& so = m->opt.session;
+  if (so.mode == SessionMode::Dense) throw Error("the edge runs in exact or fluxshard mode");
+  const int W = m->plan->input_w(), H = m->plan->input_h(), B = so.aligner.block;
   if (B < 4 || B > 128 || W % B || H % B)
     throw Error("block size " + std::to_string(B) + " must divide the plan's input size " + std::to_string(W) + "x" +
                 std::to_string(H));
-  m->layout = output_layout(*m->plan);
-  m->truncation = TruncationTable(*m->plan);
   m->grid = BlockGrid{W, H, B};
-  int threads =
-      m->opt.threads > 0 ? m->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  m->pool = std::make_shared<ThreadPool>(threads);
-  m->runner = std::make_shared<OpRunner>(m->plan);
-  m->exec = std::make_unique<SparseExecutor>(m->plan, m->pool, B, m->runner);
-  PlannerOptions po;
-  po.aligner = m->opt.aligner;
-  po.exact = m->opt.mode == SessionMode::Exact;
-  po.sigma = m->opt.sigma >= 0 ? m->opt.sigma : (m->plan->task() == "segment" ? 0.05f : 0.1f);
-  po.stale_frames = m->opt.stale_frames;
-  po.gate_max_share = m->opt.gate_max_share;
-  po.tau_salient = m->opt.tau_salient;
-  m->ecb_planner = std::make_unique<BlockPlanner>(W, H, po);
-  m->ccb_planner = std::make_unique<BlockPlanner>(W, H, po);
+  BackendOptions bo = so.backend;
+  bo.threads = m->opt.threads > 0 ? m->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto device = make_device(m->plan, bo);
+  m->pipe = std::make_unique<FramePipeline>(device, so);
+  m->ccb_planner = m->pipe->new_planner();
   m->proxy.assign(static_cast<size_t>(W) * H * 3, 0);
   m->proxy_next = m->proxy;
   m->proxy_age.assign(static_cast<size_t>(m->grid.count()), 0);
-  m->fe = Profile(m->opt.edge_profile.empty() ? profile_sparse(m->plan, m->pool, m->runner, B) : m->opt.edge_profile);
+  m->fe = Profile(m->opt.edge_profile.empty() ? profile_sparse(device, B) : m->opt.edge_profile);
 
   if (m->opt.policy == Policy::Local) return;
   LinkOptions lo;
@@ -613,14 +545,14 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   h.input_h = H;
   h.block = B;
   h.codec = static_cast<wire::Codec>(static_cast<int>(m->opt.codec));
-  h.mode = m->opt.mode == SessionMode::Exact ? wire::Mode::Exact : wire::Mode::Approximate;
+  h.mode = so.mode == SessionMode::Exact ? wire::Mode::Exact : wire::Mode::Approximate;
   h.token.assign(m->opt.token.begin(), m->opt.token.end());
-  h.conf = m->opt.post.decode.conf;
-  h.iou = m->opt.post.decode.iou;
+  h.conf = so.post.decode.conf;
+  h.iou = so.post.decode.iou;
   h.name = m->opt.name;
-  h.island_eps = m->opt.mode == SessionMode::FluxShard ? m->opt.island_eps : 0.f;
-  h.salience_conf = m->opt.salience_conf;
-  h.island_reused_scale = m->opt.mode == SessionMode::FluxShard ? m->opt.island_reused_scale : 1.f;
+  h.island_eps = so.mode == SessionMode::FluxShard ? so.island_eps : 0.f;
+  h.salience_conf = so.salience_conf;
+  h.island_reused_scale = so.mode == SessionMode::FluxShard ? so.island_reused_scale : 1.f;
   m->link = std::make_unique<Link>(lo, encode_frame(std::move(h)));
   // Wait for the first handshake: a refusal is an error; an unreachable server is not (the edge computes
   // locally and keeps trying).
@@ -664,6 +596,6 @@ bool EdgeClient::connected() const { return impl_->connected; }
 const Profile& EdgeClient::edge_profile() const { return impl_->fe; }
 const Profile& EdgeClient::cloud_profile() const { return impl_->fc; }
 const EdgeOptions& EdgeClient::options() const { return impl_->opt; }
-int EdgeClient::threads() const { return impl_->pool->size(); }
+int EdgeClient::threads() const { return impl_->pipe->device().pool().size(); }
 
 }  // namespace fx::net

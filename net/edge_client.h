@@ -30,31 +30,22 @@
 #include "runtime/io/video_reader.h"
 #include "runtime/motion/aligner.h"
 #include "runtime/plan.h"
-#include "runtime/session.h"
+#include "runtime/pipeline.h"
 
 namespace fx::net {
 
 struct EdgeOptions {
   std::string server;              // "host:port"; unused with Policy::Local
   Policy policy = Policy::FluxShard;
-  SessionMode mode = SessionMode::FluxShard;  // Exact or FluxShard
+  // The edge's own pipeline, as a local session runs it (runtime/pipeline.h): mode (exact or fluxshard),
+  // planning, truncation, post-processing and backend; the server is told the settings it shares.
+  SessionOptions session;
   Codec codec = Codec::Raw;
   int jpeg_quality = 90;
   std::string token;
   std::string trace;               // bandwidth preset / trace file; "" unlimited
   double rtt_ms = -1;              // emulated RTT; < 0: 20 with a trace, else 0
   int threads = 0;                 // kernel threads; 0: every hardware thread
-  AlignerOptions aligner;
-  // Planning and truncation as StreamSession (runtime/session.h) does it; the defaults are its defaults.
-  float sigma = -1;                // salience threshold; < 0: task default
-  int stale_frames = SessionOptions{}.stale_frames;
-  float gate_max_share = SessionOptions{}.gate_max_share;
-  float tau_salient = SessionOptions{}.tau_salient;
-  float island_eps = SessionOptions{}.island_eps;
-  float island_reused_scale = SessionOptions{}.island_reused_scale;
-  float salience_conf = SessionOptions{}.salience_conf;
-  bool codec_mvs = true;
-  PostOptions post;
   double result_timeout_ms = 1000; // no result by then: compute locally
   double hang_timeout_ms = 10000;  // a result this late: drop the connection and reconnect
   double connect_wait_ms = 3000;   // at start: wait this long for the first handshake

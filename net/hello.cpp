@@ -15,8 +15,7 @@ HelloVerdict refuse(wire::ErrorCode code, std::string reason) {
 }
 }  // namespace
 
-HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::string& token,
-                         const std::string& backend) {
+HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::string& token) {
   if (h.protocol_version != kProtocolVersion)
     return refuse(wire::ErrorCode::Version, "unsupported protocol version " + std::to_string(h.protocol_version) +
                                                 " (server speaks " + std::to_string(kProtocolVersion) + ")");
@@ -52,7 +51,6 @@ HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::str
   v.cfg.island_eps = h.island_eps;
   v.cfg.island_reused_scale = h.island_reused_scale;
   v.cfg.salience_conf = h.salience_conf;
-  v.cfg.backend = backend;
   return v;
 }
 

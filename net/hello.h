@@ -18,7 +18,7 @@ struct HelloVerdict {
   SessionConfig cfg;                                 // when ok
 };
 
-// `token`: the server's token (empty: none required); `backend`: the server's compute backend.
-HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::string& token, const std::string& backend);
+// `token`: the server's token (empty: none required).
+HelloVerdict admit_hello(const wire::HelloT& h, const Plan& plan, const std::string& token);
 
 }  // namespace fx::net

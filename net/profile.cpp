@@ -12,10 +12,10 @@
 
 namespace fx::net {
 
-std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool,
-                                                   std::shared_ptr<const OpRunner> runner, int block, int repeats) {
+std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Device> device, int block, int repeats) {
+  const std::shared_ptr<const Plan>& plan = device->plan();
   const int W = plan->input_w(), H = plan->input_h();
-  SparseExecutor exec(plan, pool, block, runner);
+  SparseExecutor exec(device, block);
   const int n = exec.block_cols() * exec.block_rows();
   OutputLayout layout = output_layout(*plan);
   LetterboxInfo lb = letterbox_info(W, H, W, H);

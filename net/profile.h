@@ -8,14 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "ops/thread_pool.h"
-#include "runtime/op_runner.h"
-#include "runtime/plan.h"
+#include "runtime/backend.h"
 
 namespace fx::net {
 
-std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool,
-                                                   std::shared_ptr<const OpRunner> runner, int block,
-                                                   int repeats = 2);
+std::vector<std::pair<int, double>> profile_sparse(std::shared_ptr<const Device> device, int block, int repeats = 2);
 
 }  // namespace fx::net

@@ -171,9 +171,7 @@ struct Server::Impl {
 
   std::shared_ptr<const Plan> plan;
   ServerOptions opt;
-  std::shared_ptr<ThreadPool> pool;
-  std::shared_ptr<const OpRunner> runner;
-  std::shared_ptr<const TruncationTable> truncation;
+  std::shared_ptr<const Device> device;  // the kernels and weights every session shares
   std::vector<std::pair<int, double>> profile;
 
   uv_loop_t loop{};
@@ -495,7 +493,7 @@ struct Server::Impl {
   }
 
   bool on_hello(Conn* c, const wire::HelloT& h) {
-    HelloVerdict v = admit_hello(h, *plan, opt.token, opt.backend);
+    HelloVerdict v = admit_hello(h, *plan, opt.token);
     if (!v.ok) {
       reject(c, v.code, v.reason);
       return false;
@@ -624,7 +622,7 @@ struct Server::Impl {
         auto t0 = Clock::now();
         try {
           if (!j.state->session)
-            j.state->session = std::make_unique<ServerSession>(plan, pool, runner, truncation, j.state->cfg);
+            j.state->session = std::make_unique<ServerSession>(device, j.state->cfg);
           if (auto* u = j.msg.body.AsFrameUpdate()) {
             wire::ResultT r;
             j.state->session->apply_frame(*u, r);
@@ -816,14 +814,14 @@ Server::Server(std::shared_ptr<const Plan> plan, ServerOptions opt) : impl_(std:
   impl_->plan = std::move(plan);
   impl_->opt = std::move(opt);
   if (impl_->opt.max_pending < 1) impl_->opt.max_pending = 1;
-  if (impl_->opt.backend != "cpu" && !dense_backend_available(impl_->opt.backend))
-    make_dense_backend(impl_->opt.backend, impl_->plan);  // throws the reason
   output_layout(*impl_->plan);  // a plan the server cannot post-process fails here, not per edge
-  int threads =
+  BackendOptions b;
+  b.kind = impl_->opt.backend;
+  b.device = impl_->opt.device;
+  b.precision = impl_->opt.precision;
+  b.threads =
       impl_->opt.threads > 0 ? impl_->opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  impl_->pool = std::make_shared<ThreadPool>(threads);
-  impl_->runner = std::make_shared<OpRunner>(impl_->plan);
-  impl_->truncation = std::make_shared<TruncationTable>(*impl_->plan);
+  impl_->device = make_device(impl_->plan, b);  // throws the reason a backend is unusable
 }
 
 Server::~Server() {
@@ -883,7 +881,7 @@ void Server::start() {
   if (s->opt.profile.empty()) {
     int block = 16;
     if (s->plan->input_w() % block || s->plan->input_h() % block) block = 8;
-    s->profile = profile_sparse(s->plan, s->pool, s->runner, block);
+    s->profile = profile_sparse(s->device, block);
     mi_collect(true);  // the profiling sessions' memory back to the OS before any edge comes
   } else {
     s->profile = s->opt.profile;

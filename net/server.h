@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/backend.h"
 #include "runtime/plan.h"
 
 namespace fx::net {
@@ -45,7 +46,9 @@ struct ServerOptions {
   int port = 7070;                 // 0: an ephemeral port (see Server::port())
   int threads = 0;                 // kernel threads; 0: every hardware thread
   std::string token;               // empty: no authentication
-  std::string backend = "cpu";     // cpu | cuda
+  std::string backend = "cpu";     // cpu | cuda: where every session's executor runs
+  int device = 0;                  // cuda: the device index
+  Precision precision = Precision::FP32;  // cuda: fp16 tensor-core convolutions
   uint32_t max_message = 64u << 20;
   int max_edges = 64;  // established sessions
   int max_edges_per_address = 16;

@@ -15,14 +15,10 @@
 #include <vector>
 
 #include "net/codec.h"
-#include "net/dense_backend.h"
-#include "runtime/sparse/truncation.h"
 #include "net/wire.h"
-#include "ops/thread_pool.h"
-#include "runtime/detector.h"
-#include "runtime/op_runner.h"
+#include "runtime/backend.h"
+#include "runtime/pipeline.h"
 #include "runtime/plan.h"
-#include "runtime/sparse/sparse_executor.h"
 
 namespace fx::net {
 
@@ -34,14 +30,16 @@ struct SessionConfig {
   float island_eps = 0;        // approximate mode without a truncation table (see net/truncation.h)
   float island_reused_scale = 1;  // approximate mode: SparseParams::island_reused_scale
   float salience_conf = 1;     // below conf: results also carry the salience prior
-  std::string backend = "cpu";
 };
 
+// The frame pipeline's options for a session of this configuration.
+SessionOptions session_options(const SessionConfig& cfg);
+
+// The frame pipeline's execute and decode stages (runtime/pipeline.h) on the server's device, which all
+// sessions share (one set of weights; each session its own executor, on a GPU its own stream).
 class ServerSession {
  public:
-  ServerSession(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool,
-                std::shared_ptr<const OpRunner> runner, std::shared_ptr<const TruncationTable> truncation,
-                SessionConfig cfg);
+  ServerSession(std::shared_ptr<const Device> device, SessionConfig cfg);
 
   void apply_frame(const wire::FrameUpdateT& u, wire::ResultT& out);
   void apply_background(const wire::BackgroundT& b, wire::AckT& out);
@@ -57,21 +55,13 @@ class ServerSession {
   void apply(const std::vector<Label>* motion, int bucket);
   void fill_result(int src_w, int src_h, wire::ResultT& out);
 
-  std::shared_ptr<const Plan> plan_;
-  std::shared_ptr<ThreadPool> pool_;
-  std::shared_ptr<const TruncationTable> truncation_;
   SessionConfig cfg_;
+  FramePipeline pipe_;
   BlockGrid grid_;
-  OutputLayout layout_;
-  std::unique_ptr<SparseExecutor> exec_;     // cpu backend
-  std::unique_ptr<DenseBackend> dense_;      // other backends: R evolves here, inference is dense
-  std::vector<uint8_t> ref_[2];              // R for dense backends
-  int ref_cur_ = 0;
   bool initialised_ = false;
   std::vector<uint8_t> frame_;   // decoded fresh pixels of the current update
   std::vector<uint8_t> fresh_;
   std::vector<Label> labels_, motion_;
-  std::vector<float> default_eps_;
   float recomputed_share_ = 0;
 };
 

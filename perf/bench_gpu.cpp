@@ -2,7 +2,7 @@
 //  1. device ceilings, measured: fp32 FMA throughput (independent fma chains) and copy bandwidth;
 //  2. the main convolution kernels on YOLO11 layer shapes, fp32 and fp16: time, achieved TFLOP/s and
 //     GB/s (compulsory traffic: input + weights + output once), and their share of the ceilings;
-//  3. dense inference of a plan (CudaExecutor, CUDA graph): median of warm runs, fp32 and fp16, device
+//  3. dense inference of a plan (DenseExecutor on the CUDA backend, CUDA graph): median of warm runs, fp32 and fp16, device
 //     only and with the input / output copies;
 //  4. the motion search on a 1024 x 1024 frame (kernel only, and with uploads / download).
 //
@@ -32,7 +32,8 @@
 #include "ops/conv/conv_cuda.h"
 #include "ops/cuda/check.h"
 #include "ops/motion/sad_cuda.h"
-#include "runtime/cuda/cuda_executor.h"
+#include "runtime/cuda/cuda_backend.h"
+#include "runtime/dense_executor.h"
 #include "runtime/cuda/cuda_probe.h"
 #include "runtime/util/json.h"
 
@@ -84,7 +85,7 @@ struct Row {
 };
 
 // Each op alone: host time of run_ops(i, i + 1) (launch, kernel, synchronisation), median of `runs`.
-void profile_ops(CudaExecutor& exec, int runs) {
+void profile_ops(DenseExecutor& exec, int runs) {
   const Plan& plan = exec.plan();
   const int n = plan.op_count();
   std::vector<std::vector<double>> t(static_cast<size_t>(n));
@@ -92,6 +93,7 @@ void profile_ops(CudaExecutor& exec, int runs) {
     for (int i = 0; i < n; ++i) {
       auto t0 = std::chrono::steady_clock::now();
       exec.run_ops(i, i + 1);
+      exec.backend().synchronize();
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (r > 0) t[static_cast<size_t>(i)].push_back(ms);  // the first round warms up
     }
@@ -108,22 +110,22 @@ void profile_ops(CudaExecutor& exec, int runs) {
   }
   std::map<std::string, std::pair<double, int>> by_kind;
   for (const OpTime& o : ops) {
-    auto& k = by_kind[op_kind_name(plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(o.op))->kind())];
+    auto& k = by_kind[op_kind_name(plan.op(o.op).kind)];
     k.first += o.ms, k.second += 1;
   }
   std::sort(ops.begin(), ops.end(), [](const OpTime& a, const OpTime& b) { return a.ms > b.ms; });
   std::printf("  op profile (%s): sum of ops alone %.3f ms, floor (launch + sync) %.3f ms per op\n",
-              precision_name(exec.options().precision), total, floor_ms);
+              precision_name(exec.device().options().precision), total, floor_ms);
   for (const auto& [kind, v] : by_kind)
     std::printf("    %-14s %3d ops %8.3f ms (%.3f above the floor)\n", kind.c_str(), v.second, v.first,
                 v.first - v.second * floor_ms);
   for (size_t j = 0; j < ops.size() && j < 16; ++j) {
-    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(ops[j].op));
-    const TensorInfo& out = plan.tensor(op->outputs()->Get(0));
+    const OpDesc& op = plan.op(ops[j].op);
+    const TensorInfo& out = plan.tensor(op.out[0]);
     std::string shape;
     for (int64_t d : out.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-    std::printf("    op %3d %-12s %8.3f ms %8.2f GFLOP/s  %-16s %s\n", ops[j].op, op_kind_name(op->kind()), ops[j].ms,
-                op->flops() / (ops[j].ms * 1e-3) / 1e9, shape.c_str(), op->name() ? op->name()->c_str() : "");
+    std::printf("    op %3d %-12s %8.3f ms %8.2f GFLOP/s  %-16s %s\n", ops[j].op, op_kind_name(op.kind), ops[j].ms,
+                op.flops / (ops[j].ms * 1e-3) / 1e9, shape.c_str(), op.name.c_str());
   }
 }
 
@@ -262,20 +264,27 @@ int main(int argc, char** argv) {
                   plan->total_flops() / 1e9);
       std::printf("%-6s %12s %12s %10s %s\n", "prec", "device ms", "invoke ms", "TFLOP/s", "notes");
       js.key("dense").begin_array();
-      for (CudaPrecision prec : {CudaPrecision::FP32, CudaPrecision::FP16}) {
-        CudaOptions opt;
+      for (Precision prec : {Precision::FP32, Precision::FP16}) {
+        BackendOptions opt;
+        opt.kind = "cuda";
         opt.precision = prec;
-        CudaExecutor exec(plan, opt);
+        const auto device = std::make_shared<CudaDevice>(plan, opt, nullptr);
+        DenseExecutor exec(device);
+        // The inference alone, on the device (no copies), synchronised.
+        auto run_device = [&] {
+          exec.run_all();
+          exec.backend().synchronize();
+        };
         std::mt19937 rng(3);
         std::uniform_real_distribution<float> u(0.f, 1.f);
         const int64_t n = plan->tensor(plan->input()).numel;
-        for (int64_t i = 0; i < n; ++i) exec.input_host()[i] = u(rng);
+        for (int64_t i = 0; i < n; ++i) exec.input_data()[i] = u(rng);
         exec.invoke();
-        for (int i = 0; i < 5; ++i) exec.run_device();
+        for (int i = 0; i < 5; ++i) run_device();
         std::vector<double> dev, inv;
         for (int r = 0; r < runs; ++r) {
           auto t0 = std::chrono::steady_clock::now();
-          exec.run_device();
+          run_device();
           dev.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
         for (int r = 0; r < runs; ++r) {
@@ -285,12 +294,12 @@ int main(int argc, char** argv) {
         }
         const double md = median(dev), mi = median(inv);
         const std::string notes =
-            std::string(exec.graph_active() ? "CUDA graph" : "plain launches (" + exec.graph_error() + ")") +
-            (exec.uses_cublas() ? ", cuBLAS" : ", built-in GEMM");
+            std::string(exec.recorded() ? "CUDA graph" : "plain launches (" + exec.record_error() + ")") +
+            (device->uses_cublas() ? ", cuBLAS" : ", built-in GEMM");
         std::printf("%-6s %12.3f %12.3f %10.2f %s\n", precision_name(prec), md, mi,
                     plan->total_flops() / (md * 1e-3) / 1e12, notes.c_str());
         js.begin_object().field("precision", precision_name(prec)).field("device_ms", md).field("invoke_ms", mi);
-        js.field("graph", exec.graph_active()).field("cublas", exec.uses_cublas()).end_object();
+        js.field("graph", exec.recorded()).field("cublas", device->uses_cublas()).end_object();
         if (profile) profile_ops(exec, std::max(5, runs / 5));
       }
       js.end_array();

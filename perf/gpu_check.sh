@@ -87,6 +87,7 @@ run_test() {  # name, timeout, [catch2 filter]
   grep -q "no CUDA device:" "$LOG/$name.log" && warn=" [SKIPPED: $(grep -m1 -A1 'no CUDA device:' "$LOG/$name.log" | tr -s ' \n' ' ' | cut -c1-80)]"
   [[ -n "$filter" ]] && warn="$warn [filter $filter]"
   if [[ $rc -eq 0 ]]; then row "$name" "PASS" "$summary$warn"
+  elif [[ $rc -eq 77 ]]; then row "$name" "SKIPPED" "$summary$warn"  # FX_SKIP: nothing failed, cases skipped
   elif [[ $rc -eq 124 ]]; then row "$name" "TIMEOUT" "after ${limit}s"
   else row "$name" "FAIL($rc)" "$summary"; fi
   tail -4 "$LOG/$name.log"

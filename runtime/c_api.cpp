@@ -8,6 +8,7 @@
 
 #include "fluxshard/fluxshard.h"
 #include "ops/thread_pool.h"
+#include "runtime/backend.h"
 #include "runtime/session.h"
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
@@ -110,6 +111,9 @@ void fx_session_options_default(fx_session_options* o) {
   o->iou = 0.7f;
   o->masks = 1;
   o->mode = FX_MODE_DENSE;
+  o->backend = FX_BACKEND_CPU;
+  o->device = 0;
+  o->precision = FX_PRECISION_FP32;
 }
 
 fx_status fx_session_create(const fx_plan* plan, const fx_session_options* options, fx_session** out) {
@@ -129,19 +133,34 @@ fx_status fx_session_create(const fx_plan* plan, const fx_session_options* optio
   if (o.threads < 0 || o.threads > 256) return fail(FX_ERROR_INVALID_ARGUMENT, "threads must be 0..256");
   if (!(o.conf >= 0 && o.conf <= 1) || !(o.iou >= 0 && o.iou <= 1))
     return fail(FX_ERROR_INVALID_ARGUMENT, "conf and iou must be in [0, 1]");
+  if (o.backend != FX_BACKEND_CPU && o.backend != FX_BACKEND_CUDA) return fail(FX_ERROR_INVALID_ARGUMENT, "unknown backend");
+  if (o.precision != FX_PRECISION_FP32 && o.precision != FX_PRECISION_FP16)
+    return fail(FX_ERROR_INVALID_ARGUMENT, "unknown precision");
+  if (o.device < 0) return fail(FX_ERROR_INVALID_ARGUMENT, "device must be >= 0");
+  if (o.precision == FX_PRECISION_FP16 && o.backend != FX_BACKEND_CUDA)
+    return fail(FX_ERROR_INVALID_ARGUMENT, "precision fp16 needs the cuda backend");
+  auto s = std::make_unique<fx_session>();
+  s->plan = plan->plan;
+  fx::SessionOptions so;
+  so.mode = o.mode == FX_MODE_EXACT ? fx::SessionMode::Exact
+            : o.mode == FX_MODE_FLUXSHARD ? fx::SessionMode::FluxShard : fx::SessionMode::Dense;
+  so.post.decode.conf = o.conf;
+  so.post.decode.iou = o.iou;
+  so.post.masks = o.masks != 0;
+  so.backend.kind = o.backend == FX_BACKEND_CUDA ? "cuda" : "cpu";
+  so.backend.device = o.device;
+  so.backend.precision = o.precision == FX_PRECISION_FP16 ? fx::Precision::FP16 : fx::Precision::FP32;
+  so.backend.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The device first: a backend this build or machine cannot run is the caller's choice to revisit.
+  std::shared_ptr<const fx::Device> device;
+  fx_status st = guarded(FX_ERROR_INVALID_ARGUMENT, [&] {
+    s->pool = std::make_shared<fx::ThreadPool>(so.backend.threads);
+    device = fx::make_device(s->plan, so.backend, s->pool);
+    return FX_OK;
+  });
+  if (st != FX_OK) return st;
   return guarded(FX_ERROR_INVALID_PLAN, [&] {
-    auto s = std::make_unique<fx_session>();
-    s->plan = plan->plan;
-    int threads = o.threads;
-    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    s->pool = std::make_shared<fx::ThreadPool>(threads);
-    fx::SessionOptions so;
-    so.mode = o.mode == FX_MODE_EXACT ? fx::SessionMode::Exact
-              : o.mode == FX_MODE_FLUXSHARD ? fx::SessionMode::FluxShard : fx::SessionMode::Dense;
-    so.post.decode.conf = o.conf;
-    so.post.decode.iou = o.iou;
-    so.post.masks = o.masks != 0;
-    s->session = std::make_unique<fx::StreamSession>(s->plan, s->pool, so);
+    s->session = std::make_unique<fx::StreamSession>(device, so);
     *out = s.release();
     return FX_OK;
   });

@@ -1,6 +1,6 @@
-// The plan's ops, prepared once and runnable against any storage: every op is checked against the
-// shapes it will touch and its weights are packed at construction; run() binds the data pointers of
-// one invocation (the dense executor's arena, or the sparse executor's per-frame cache buffers) and,
+// The CPU backend's kernels for a plan's ops, prepared once and runnable against any storage: each
+// op's description (op_desc.h, checked when the plan was loaded) gets its weights packed at
+// construction; run() binds the data pointers of one invocation (the dense executor's arena, or the sparse executor's per-frame cache buffers) and,
 // for local ops, computes only the given output positions. One switch over OpKind for the CPU backend.
 // run() never allocates and is re-entrant (one OpRunner may serve several executors).
 #pragma once
@@ -11,23 +11,19 @@
 #include "ops/map_view.h"
 #include "ops/thread_pool.h"
 #include "ops/workspace.h"
+#include "runtime/backend.h"  // TensorBases
 #include "runtime/plan.h"
 
 namespace fx {
 
-// Storage of one invocation: a data pointer per tensor id; only storage owners (non-aliased,
-// non-constant tensors) are read.
-using TensorBases = std::vector<float*>;
-
 class OpRunner {
  public:
-  static constexpr size_t kMaxParts = 64;  // inputs of a Concat / outputs of a Split
+  static constexpr size_t kMaxParts = OpDesc::kMaxParts;
 
-  // Throws fx::Error naming the op when the plan is inconsistent (wrong weight sizes, shapes that do
-  // not follow from the op's parameters, layouts or storage an op cannot take).
   explicit OpRunner(std::shared_ptr<const Plan> plan);
   // Prepares only `ops`, over `tensors` (one per plan tensor) instead of the plan's own descriptions:
   // the same ops at other shapes, e.g. the column tail of a head at fewer anchors (column_tail.h).
+  // Throws fx::Error naming the op when an op does not fit those shapes.
   OpRunner(std::shared_ptr<const Plan> plan, std::vector<TensorInfo> tensors, const std::vector<int>& ops);
   ~OpRunner();
 
@@ -49,7 +45,7 @@ class OpRunner {
 
  private:
   struct PreparedOp;
-  void prepare_op(int index);
+  void prepare_op(const OpDesc& d);
 
   std::shared_ptr<const Plan> plan_;
   std::vector<TensorInfo> tensors_;  // empty: the plan's

@@ -88,8 +88,6 @@ std::shared_ptr<const Plan> Plan::from_bytes(const void* data, size_t size, cons
 
 Plan::~Plan() { mi_free(bytes_); }
 
-int Plan::op_count() const { return fb_->ops() ? static_cast<int>(fb_->ops()->size()) : 0; }
-
 const float* Plan::constant_data(int tensor) const {
   const TensorInfo& t = tensors_.at(static_cast<size_t>(tensor));
   if (!t.constant) return nullptr;
@@ -204,7 +202,7 @@ void Plan::validate() {
     if (o < 0 || o >= nt || tensors_[o].constant || tensors_[o].alias_root != -1) throw bad("invalid output tensor");
     outputs_.push_back(o);
   }
-  int nops = op_count();
+  const int nops = static_cast<int>(fb_->ops()->size());
   if (nops == 0) throw bad("no ops");
   for (int i = 0; i < nops; ++i) {
     const fb::Op* op = fb_->ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -230,7 +228,16 @@ void Plan::validate() {
       }
     total_flops_ += op->flops();
   }
-  check_op_order_and_enums();
+  check_op_order_and_enums();  // before the ops are decoded: their enums and order are known good
+  // Every op decoded into the parameters the backends run (op_desc.h); any misfit is an invalid plan.
+  ops_.reserve(static_cast<size_t>(nops));
+  for (int i = 0; i < nops; ++i) {
+    try {
+      ops_.push_back(describe_op(*this, tensors_, i));
+    } catch (const Error& e) {
+      throw bad(e.what());
+    }
+  }
 }
 
 // Ops run in file order: each reads only what the graph input, a constant or an earlier op provides
@@ -241,7 +248,8 @@ void Plan::check_op_order_and_enums() const {
   std::vector<char> ready(tensors_.size(), 0);
   for (size_t t = 0; t < tensors_.size(); ++t) ready[t] = tensors_[t].constant;
   ready[static_cast<size_t>(input_)] = 1;
-  for (int i = 0; i < op_count(); ++i) {
+  const int nops = static_cast<int>(fb_->ops()->size());  // (ops_ is filled after this check)
+  for (int i = 0; i < nops; ++i) {
     const fb::Op* op = fb_->ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     std::string what = "op " + std::to_string(i);
     for (int t : *op->inputs())

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "schema/plan_generated.h"
+#include "runtime/op_desc.h"
+#include "runtime/plan_types.h"
 
 namespace fx {
 
@@ -16,46 +17,6 @@ namespace fx {
 // 2: plans carry a content checksum (runtime/plan_checksum.h); version-1 plans have none and are
 // rejected with a "recompile" message rather than run unchecked.
 constexpr uint32_t kPlanVersion = 2;
-
-using plan_fb = ::fluxshard::plan::Plan;
-using OpKind = ::fluxshard::plan::OpKind;
-using PlanLayout = ::fluxshard::plan::Layout;
-using PlanRegion = ::fluxshard::plan::Region;
-
-const char* op_kind_name(OpKind k);
-
-// FlatBuffers' verifier (2.0) checks a vector's length field for 4-byte alignment only; vectors of
-// 8-byte elements must also be 8-byte aligned before they are read.
-template <typename T>
-bool vector_aligned(const flatbuffers::Vector<T>* v) {
-  return !v || v->size() == 0 || reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
-}
-
-// What the runtime knows about one tensor of the plan.
-struct TensorInfo {
-  std::string name;
-  std::vector<int64_t> shape;     // logical (ONNX) shape
-  std::vector<int64_t> physical;  // shape in memory order (NHWC for 4-D NHWC tensors)
-  PlanLayout layout = PlanLayout::Plain;
-  int stride = 0;
-  bool constant = false;
-  int64_t arena_offset = -1;  // bytes; activations only
-  int buffer = -1;            // constants only
-  int64_t numel = 0;
-  // Element distance between consecutive pixels of an NHWC map (the root's channel count when the
-  // tensor is a channel slice of another: in-place concat / split).
-  int64_t pixel_stride = 0;
-  int alias_root = -1;       // tensor whose storage this one lives in (-1: its own)
-  int channel_offset = 0;    // first channel (NHWC) or element (plain) inside the root
-  int producer = -1;         // the (last) op that writes it; -1: the graph input or a constant
-
-  int64_t bytes() const { return numel * 4; }
-  // N, C, H, W of a 4-D tensor.
-  int64_t n() const { return shape[0]; }
-  int64_t c() const { return shape[1]; }
-  int64_t h() const { return shape[2]; }
-  int64_t w() const { return shape[3]; }
-};
 
 class Plan {
  public:
@@ -77,7 +38,10 @@ class Plan {
   const TensorInfo& tensor(int id) const { return tensors_.at(static_cast<size_t>(id)); }
   int input() const { return input_; }
   const std::vector<int>& outputs() const { return outputs_; }
-  int op_count() const;
+  int op_count() const { return static_cast<int>(ops_.size()); }
+  // Op i, decoded and validated at load (op_desc.h); executors and tools read ops only through these.
+  const OpDesc& op(int i) const { return ops_.at(static_cast<size_t>(i)); }
+  const std::vector<OpDesc>& ops() const { return ops_; }
   uint64_t arena_bytes() const { return fb_->arena_bytes(); }
   // Float data of a constant tensor (64-byte aligned in memory).
   const float* constant_data(int tensor) const;
@@ -105,6 +69,7 @@ class Plan {
   std::vector<TensorInfo> tensors_;
   int input_ = -1;
   std::vector<int> outputs_;
+  std::vector<OpDesc> ops_;
   std::string task_;
   std::vector<std::string> class_names_;
   int input_h_ = 0, input_w_ = 0;

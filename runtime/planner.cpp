@@ -74,7 +74,8 @@ std::vector<float> BlockPlanner::salience(const SaliencePrior& prior) const {
 void BlockPlanner::plan(const uint8_t* cur, const uint8_t* ref, const std::vector<CodecHint>& hints,
                         const SaliencePrior& prior, std::vector<Label>& labels, std::vector<Label>& motion,
                         PlanReport& rep, ThreadPool* pool) {
-  aligner_.estimate(cur, ref, have_prev_ ? &prev_field_ : nullptr, hints, field_, pool);
+  if (search_) search_->estimate(cur, ref, have_prev_ ? &prev_field_ : nullptr, hints, field_, pool);
+  else aligner_.estimate(cur, ref, have_prev_ ? &prev_field_ : nullptr, hints, field_, pool);
   rep = PlanReport{};
   rep.motion = MotionAligner::stats(field_);
   const int cols = aligner_.cols(), rows = aligner_.rows();

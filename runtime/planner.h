@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "runtime/io/letterbox.h"
@@ -60,6 +61,8 @@ class BlockPlanner {
 
   // The reference was replaced wholesale (resync): forget the previous field and the staleness counters.
   void reset();
+  // Runs the motion search there instead of on the CPU aligner (null: back to the CPU).
+  void set_motion_search(std::unique_ptr<MotionSearch> search) { search_ = std::move(search); }
   const MotionField& field() const { return field_; }
 
  private:
@@ -67,6 +70,7 @@ class BlockPlanner {
 
   PlannerOptions opt_;
   MotionAligner aligner_;
+  std::unique_ptr<MotionSearch> search_;
   MotionField field_, prev_field_;
   bool have_prev_ = false;
   std::vector<int> age_;

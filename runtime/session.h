@@ -1,58 +1,24 @@
-// A stream session: the per-frame pipeline of DESIGN 6 on one side (edge or cloud).
+// A stream session: the per-frame pipeline of DESIGN 6 run start to end on one side (runtime/pipeline.h)
 //   letterbox -> motion aligner (against R_{t-1}) -> saliency propagator (previous detections warped by
-//   the block motion) -> miss classifier (critical blocks) -> spatial sparse executor -> post-processing
-//   -> freshness updater (preemptible slices of a dense refresh between frames).
+//   the block motion) -> miss classifier (critical blocks) -> executor -> post-processing -> freshness
+//   updater (preemptible slices of a dense refresh between frames).
 // Modes: dense (every frame through the dense executor), exact (every recompute candidate is
 // recomputed, exact caches), fluxshard (the production mode: salience filtering, nearest-offset reuse,
-// per-layer truncation thresholds from the plan's profiled table).
+// per-layer truncation thresholds from the plan's profiled table). The executor runs on the backend of
+// SessionOptions::backend (CPU, or CUDA).
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "runtime/dense_executor.h"
-#include "runtime/detector.h"
-#include "runtime/motion/aligner.h"
-#include "runtime/planner.h"
-#include "runtime/sparse/sparse_executor.h"
-#include "runtime/sparse/truncation.h"
+#include "runtime/pipeline.h"
 
 namespace fx {
 
-enum class SessionMode { Dense, Exact, FluxShard };
-const char* mode_name(SessionMode m);
-SessionMode parse_mode(const std::string& s);  // throws fx::Error
-
-struct SessionOptions {
-  SessionMode mode = SessionMode::FluxShard;
-  AlignerOptions aligner;          // block, window, tau
-  float sigma = -1;                // salience threshold; < 0: task default (detect 0.1, segment 0.05)
-  int stale_frames = 4;            // a skipped candidate block becomes critical after this many frames
-  float gate_max_share = PlannerOptions{}.gate_max_share;  // salience gating up to this candidate share
-  float tau_salient = 0.01f;       // salient blocks are critical above this SAD (0: off; see PlannerOptions)
-  bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
-  double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)
-  float eps_scale = 1.0f;          // multiplies the profiled truncation thresholds (0: none)
-  bool footprint_only = true;      // fluxshard mode: recompute footprints only (see SparseParams)
-  // Without a profiled truncation table: the dense island's outputs are compared with the cache with
-  // eps = island_eps x the output's mean |value| (measured on the first frame), so a small change does
-  // not dirty every later layer. 0: off.
-  float island_eps = 0.2f;
-  // Fluxshard mode: island positions whose own inputs were reused compare at this multiple of the
-  // island's eps (SparseParams::island_reused_scale; 1: off).
-  float island_reused_scale = 1.5f;
-  // Detections down to this score feed the salience prior (below the reporting threshold: objects near
-  // it are where a stale reference changes the result).
-  float salience_conf = 0.1f;
-  const std::vector<float>* eps_override = nullptr;  // per-op thresholds instead of the plan's table
-  PostOptions post;
-};
-
 struct StageTimes {
   double preprocess_ms = 0, motion_ms = 0, classify_ms = 0, execute_ms = 0, post_ms = 0, refresh_ms = 0;
-  double total_ms() const { return preprocess_ms + motion_ms + classify_ms + execute_ms + post_ms; }
+  double total_ms() const { return preprocess_ms + motion_ms + classify_ms + execute_ms + post_ms + refresh_ms; }
 };
 
 struct FrameReport {
@@ -69,45 +35,32 @@ struct FrameReport {
 
 class StreamSession {
  public:
+  // On the backend of opt.backend (make_device), with its own thread pool unless `pool` is given.
+  StreamSession(std::shared_ptr<const Plan> plan, SessionOptions opt, std::shared_ptr<ThreadPool> pool = nullptr);
+  // On the CPU backend with a shared pool (and `runner`, the plan's prepared CPU kernels, when given).
   StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, SessionOptions opt,
                 std::shared_ptr<const OpRunner> runner = nullptr);
+  // On a device shared with other sessions (one set of weights).
+  StreamSession(std::shared_ptr<const Device> device, SessionOptions opt);
 
-  const Plan& plan() const { return *plan_; }
-  const SessionOptions& options() const { return opt_; }
+  const Plan& plan() const { return pipe_.plan(); }
+  const SessionOptions& options() const { return pipe_.options(); }
+  const Device& device() const { return pipe_.device(); }
 
   // Processes one decoded frame; detections are in the frame's pixels.
   const FrameResult& process(const Frame& frame, FrameReport* report = nullptr);
-  const FrameResult& result() const { return result_; }
+  const FrameResult& result() const { return pipe_.result(); }
   // The letterboxed frame of the last process() and its geometry.
-  const std::vector<uint8_t>& letterboxed() const { return cur_; }
-  const LetterboxInfo& letterbox() const { return lb_; }
+  const std::vector<uint8_t>& letterboxed() const { return pipe_.input(); }
+  const LetterboxInfo& letterbox() const { return pipe_.geometry(); }
 
-  // Raw outputs of the last frame (plan output order).
-  const float* output_data(size_t i);
-  SparseExecutor* sparse() { return sparse_.get(); }
+  // Raw outputs of the last frame (plan output order, host memory).
+  const float* output_data(size_t i) { return pipe_.output(i); }
+  SparseExecutor* sparse() { return pipe_.sparse(); }
 
  private:
-  const std::vector<float>* thresholds(const MotionStats& m, int& bucket);
-  void refresh_slices(double budget_ms);
-
-  std::shared_ptr<const Plan> plan_;
-  std::shared_ptr<ThreadPool> pool_;
-  std::shared_ptr<const OpRunner> runner_;
-  SessionOptions opt_;
-  OutputLayout layout_;
-  std::unique_ptr<DenseExecutor> dense_;
-  std::unique_ptr<SparseExecutor> sparse_;
-  std::unique_ptr<BlockPlanner> planner_;
-  std::vector<uint8_t> cur_;
-  LetterboxInfo lb_, prev_lb_;
-  std::vector<Label> block_labels_, block_motion_;
-  std::vector<Detection> prev_dets_;  // previous frame, input (letterboxed) pixels
-  bool prior_masks_ok_ = false;       // result_.masks correspond to prev_dets_
-  TruncationTable truncation_;     // the plan's profiled table (scaled by eps_scale)
-  std::vector<float> default_eps_;  // without a table (see island_eps)
-  FrameResult result_;
+  FramePipeline pipe_;
   int64_t frames_ = 0;
-  int refresh_cursor_ = 0;
 };
 
 }  // namespace fx

@@ -1,6 +1,7 @@
 // Helpers of the CUDA tests (test_cuda_ops.cpp, test_cuda_models.cpp). The tests compile in every
-// build; without CUDA compiled in, or without a usable device, each GPU test case WARNs "no CUDA
-// device: <reason>" and returns (the host-side checks of the CUDA index and arithmetic code still run).
+// build; without CUDA compiled in, or without a usable device, each GPU test case skips (FX_SKIP:
+// "no CUDA device: <reason>"; CTest reports the [gpu] entries as Skipped) while the host-side checks
+// of the CUDA index and arithmetic code still run.
 #pragma once
 
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "op_harness.h"
+#include "test_skip.h"
 
 #if defined(FLUXSHARD_HAVE_CUDA)
 #include <cuda_runtime_api.h>
@@ -34,13 +36,10 @@ inline bool cuda_device(std::string* why) {
 
 }  // namespace fx::test
 
-#define FX_REQUIRE_CUDA_DEVICE()                          \
-  do {                                                    \
-    std::string fx_why_;                                  \
-    if (!::fx::test::cuda_device(&fx_why_)) {             \
-      WARN("no CUDA device: " << fx_why_);                \
-      return;                                             \
-    }                                                     \
+#define FX_REQUIRE_CUDA_DEVICE()                                                    \
+  do {                                                                              \
+    std::string fx_why_;                                                            \
+    if (!::fx::test::cuda_device(&fx_why_)) FX_SKIP("no CUDA device: " << fx_why_); \
   } while (0)
 
 #if defined(FLUXSHARD_HAVE_CUDA)

@@ -113,8 +113,8 @@ TEST_CASE("profile writes a truncation table that run then uses", "[cli][profile
     REQUIRE(b->eps()->size() == static_cast<size_t>(p->op_count()));
     // Never below the default session's attention-island threshold.
     for (int i = 0; i < p->op_count(); ++i) {
-      const auto* op = p->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global) CHECK(b->eps()->Get(i) > 0.f);
+      const OpDesc& op = p->op(i);
+      if (op.region == PlanRegion::Global) CHECK(b->eps()->Get(i) > 0.f);
     }
   }
   // Everything else is the original plan: same ops and outputs.

@@ -11,7 +11,7 @@
 // executor's form) and channel-slice views: fp32 results must be bit-identical (matmul: NMSE), fp16
 // convolutions within an NMSE bound; no NaN/Inf from finite inputs; guard zones around every buffer
 // and everything outside the computed positions / view channels untouched. Without a device they
-// WARN "no CUDA device: ..." and pass.
+// skip (FX_SKIP "no CUDA device: ..."): CTest runs them as test_cuda_ops_gpu and reports it Skipped.
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Whole-model tests: the three bundled YOLO11n models compiled by our compiler and run by our CPU
-// runtime against ONNX Runtime's outputs on real letterboxed frames (tests/goldens), plus the plan
-// round trip and thread-count invariance.
+// runtime against ONNX Runtime's outputs on real letterboxed frames (tests/goldens), channel by channel
+// (golden_compare.h), one of them with the decoder and letterbox in the loop; plus the plan round trip
+// and thread-count invariance.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -8,10 +9,12 @@
 
 #include "compiled_model.h"
 #include "compiler/compile.h"
+#include "golden_compare.h"
 #include "golden_format.h"
 #include "runtime/dense_executor.h"
 #include "runtime/detector.h"
 #include "runtime/io/letterbox.h"
+#include "runtime/io/video_reader.h"
 #include "test_util.h"
 
 using namespace fx;
@@ -58,15 +61,17 @@ void check_golden(const std::string& file) {
     INFO("output " << ref.name);
     REQUIRE(t.name == ref.name);
     REQUIRE(t.shape == ref.shape);
-    double range = static_cast<double>(ref.max) - ref.min, max_err = 0;
-    size_t non_finite = 0;
-    for (size_t k = 0; k < ref.values.size(); ++k) {
-      non_finite += !std::isfinite(outs[i][k]);
-      max_err = std::max(max_err, std::fabs(static_cast<double>(outs[i][k]) - ref.values[k]));
-    }
-    CHECK(non_finite == 0);
-    INFO("max abs error " << max_err << " over range " << range);
-    CHECK(max_err <= 1e-3 * range);
+    // Class scores (rows 4.. of output0) within an absolute bound, every other channel (box rows, mask
+    // coefficients, prototype maps) within 1e-3 of its own range; the measured figures are printed
+    // (perf/RESULTS.md quotes them).
+    const OutputLayout layout = output_layout(*c.plan);
+    const bool scores = i == 0;
+    const test::ChannelError e = test::channel_error(outs[i].data(), ref, scores ? 4 : 0,
+                                                     scores ? 4 + static_cast<size_t>(layout.num_classes) : 0);
+    WARN(file << " " << ref.name << ": " << e.str());
+    CHECK(e.non_finite == 0);
+    CHECK(e.rel <= 1e-3);
+    CHECK(e.score_abs <= 1e-4);
   }
   // Identical detections after NMS (and, for segmentation, the same masks).
   std::vector<std::vector<float>> ref_outs;
@@ -117,6 +122,24 @@ TEST_CASE("yolo11n-320 detect (opset 12) matches ONNX Runtime on bedroom frame 3
 }
 TEST_CASE("yolo11n-seg-640 segment matches ONNX Runtime on bedroom frame 10", "[model]") {
   check_golden("yolo11n-seg-640_bedroom_f10.fxg");
+}
+
+// The goldens above store inputs from an older letterbox (~1 grey level from today's); this one was
+// made from today's `fluxshard letterbox` of its frame, and its input must still be exactly what the
+// letterbox gives, so the decoder + letterbox path is inside the ONNX Runtime comparison too.
+TEST_CASE("yolo11n-320 detect matches ONNX Runtime on today's letterbox of cockatoo frame 120", "[model][letterbox]") {
+  const std::string file = "yolo11n-320_cockatoo_f120.fxg";
+  test::Golden g = test::read_golden(test::source_path("tests/goldens/" + file));
+  VideoReader reader(test::source_path("assets/" + g.clip));
+  Frame f;
+  for (int i = 0; i <= g.frame; ++i) REQUIRE(reader.read(f));  // as `fluxshard letterbox --frame N`
+  std::vector<uint8_t> rgb(static_cast<size_t>(g.width) * g.height * 3);
+  letterbox_rgb(f.rgb.data(), f.width, f.height, g.width, g.height, rgb.data());
+  size_t differ = 0;
+  for (size_t k = 0; k < rgb.size(); ++k) differ += rgb[k] != g.rgb[k];
+  INFO(differ << " of " << rgb.size() << " input bytes differ from the golden's");
+  REQUIRE(differ == 0);
+  check_golden(file);
 }
 
 TEST_CASE("plan round trip: compile -> save -> load gives bit-identical outputs", "[model][plan]") {

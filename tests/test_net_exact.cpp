@@ -36,7 +36,7 @@ EdgeOptions edge_options(const std::string& server, Codec codec, SessionMode mod
   EdgeOptions o;
   o.server = server;
   o.policy = Policy::Offload;
-  o.mode = mode;
+  o.session.mode = mode;
   o.codec = codec;
   o.threads = 1;
   o.edge_profile = {{0, 1.0}, {400, 40.0}};
@@ -170,7 +170,7 @@ TEST_CASE("exact proxy: mixed edge / cloud frames with background updates keep t
     EdgeOptions o;
     o.server = server.address();
     o.policy = Policy::FluxShard;
-    o.mode = SessionMode::FluxShard;
+    o.session.mode = SessionMode::FluxShard;
     o.codec = c;
     o.trace = "low";
     o.rtt_ms = 4;

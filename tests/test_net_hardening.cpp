@@ -157,7 +157,7 @@ TEST_CASE("edge: a refused or busy session is one line; --policy offload exits n
   EdgeOptions o;
   o.server = server.address();
   o.policy = Policy::Offload;
-  o.mode = SessionMode::Exact;
+  o.session.mode = SessionMode::Exact;
   o.token = "right";
   o.threads = 1;
   o.edge_profile = {{0, 0.1}, {64, 1.0}};
@@ -208,7 +208,7 @@ TEST_CASE(
   EdgeOptions o;
   o.server = server.address();
   o.policy = Policy::Offload;
-  o.mode = SessionMode::Exact;
+  o.session.mode = SessionMode::Exact;
   o.threads = 1;
   o.edge_profile = {{0, 0.1}, {64, 1.0}};
   o.log = [](const std::string&) {};
@@ -302,7 +302,7 @@ TEST_CASE("memory: the server's resident memory returns to within 10% of its lev
       EdgeOptions o;
       o.server = "127.0.0.1:" + std::to_string(port);
       o.policy = Policy::Offload;
-      o.mode = SessionMode::Exact;
+      o.session.mode = SessionMode::Exact;
       o.threads = 1;
       o.edge_profile = {{0, 0.1}, {64, 1.0}};
       o.result_timeout_ms = 120000;
@@ -407,7 +407,7 @@ TEST_CASE("serve: health check and metrics on their own port; probes are not edg
   EdgeOptions o;
   o.server = server.address();
   o.policy = Policy::Offload;
-  o.mode = SessionMode::Exact;
+  o.session.mode = SessionMode::Exact;
   o.threads = 1;
   o.name = "cam \"north\"";
   o.edge_profile = {{0, 0.1}, {64, 1.0}};

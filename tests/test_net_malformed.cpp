@@ -61,7 +61,7 @@ TEST_CASE("malformed input: each bad connection is closed with a reason, good ed
       EdgeOptions o;
       o.server = server.address();
       o.policy = Policy::Offload;
-      o.mode = SessionMode::Exact;
+      o.session.mode = SessionMode::Exact;
       o.token = kToken;
       o.threads = 1;
       o.edge_profile = {{0, 0.1}, {64, 1.0}};

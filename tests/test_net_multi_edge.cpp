@@ -43,7 +43,7 @@ TEST_CASE("four edges on one server, 300 frames each: all complete, all correct,
         EdgeOptions o;
         o.server = server.address();
         o.policy = Policy::Offload;
-        o.mode = SessionMode::Exact;
+        o.session.mode = SessionMode::Exact;
         o.codec = codecs[e];
         o.threads = 1;
         o.edge_profile = {{0, 0.1}, {64, 1.0}};

@@ -40,7 +40,7 @@ TEST_CASE("server killed mid-stream: local results without a gap, reconnect, res
   EdgeOptions o;
   o.server = "127.0.0.1:" + std::to_string(port);
   o.policy = Policy::Offload;
-  o.mode = SessionMode::Exact;
+  o.session.mode = SessionMode::Exact;
   o.threads = 1;
   o.edge_profile = {{0, 0.1}, {48, 1.0}};
   o.result_timeout_ms = 60;  // a server that is alive but silent costs at most this much of the budget

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "net/codec.h"
-#include "net/dense_backend.h"
+#include "runtime/backend.h"
 #include "net/estimator.h"
 #include "net/framing.h"
 #include "net/hash.h"
@@ -171,6 +171,50 @@ TEST_CASE("framing: messages split anywhere, limits before allocation", "[net][f
   REQUIRE(s.feed(part.data(), part.size(), [](const uint8_t*, size_t) { return true; }));
   CHECK(s.buffered() == 1000);
   CHECK(s.capacity() <= 2000);
+}
+
+TEST_CASE("framing: a message of exactly the limit is read, one byte more is refused", "[net][framing]") {
+  auto keep = [](std::vector<std::vector<uint8_t>>& got) {
+    return [&got](const uint8_t* d, size_t n) {
+      got.emplace_back(d, d + n);
+      return true;
+    };
+  };
+  for (uint32_t limit : {1u, 1000u, static_cast<uint32_t>(kHandshakeMaxMessage)}) {
+    INFO("limit " << limit);
+    std::vector<uint8_t> at(limit, 7), over(static_cast<size_t>(limit) + 1, 8), stream;
+    append_frame(stream, at.data(), at.size());
+    append_frame(stream, over.data(), over.size());
+    // max: delivered whole, fed in one piece or byte by byte.
+    for (size_t step : {stream.size(), size_t(1)}) {
+      FrameReader r(limit);
+      std::vector<std::vector<uint8_t>> got;
+      const size_t first = 4 + at.size();
+      for (size_t off = 0; off < first; off += step)
+        REQUIRE(r.feed(stream.data() + off, std::min(step, first - off), keep(got)));
+      REQUIRE(got.size() == 1);
+      CHECK(got[0] == at);
+      CHECK(!r.failed());
+      // max + 1: refused on its prefix, before any body byte is buffered.
+      CHECK_FALSE(r.feed(stream.data() + first, stream.size() - first, keep(got)));
+      CHECK(r.error() == "message length " + std::to_string(limit + 1) + " over the limit " + std::to_string(limit));
+      CHECK(r.buffered() == 0);
+      CHECK(got.size() == 1);
+    }
+  }
+  // A limit changed between messages (the server's, once the Hello is accepted) applies at its own
+  // boundary: the next prefix is checked against the new limit.
+  std::vector<std::vector<uint8_t>> got;
+  std::vector<uint8_t> stream, big(kHandshakeMaxMessage + 1, 1), bigger(kHandshakeMaxMessage + 2, 2);
+  FrameReader s(kHandshakeMaxMessage);
+  s.set_limit(kHandshakeMaxMessage + 1);
+  append_frame(stream, big.data(), big.size());
+  append_frame(stream, bigger.data(), bigger.size());
+  CHECK_FALSE(s.feed(stream.data(), stream.size(), keep(got)));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == big);
+  CHECK(s.error() == "message length " + std::to_string(kHandshakeMaxMessage + 2) + " over the limit " +
+                         std::to_string(kHandshakeMaxMessage + 1));
 }
 
 TEST_CASE("codec: lossless codecs round-trip exactly, JPEG decodes the same bytes the same way", "[net][codec]") {
@@ -347,7 +391,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
     h.salience_conf = 0.1f;
     return h;
   };
-  HelloVerdict v = admit_hello(good(), *plan, "sec", "cpu");
+  HelloVerdict v = admit_hello(good(), *plan, "sec");
   REQUIRE(v.ok);
   CHECK(v.cfg.block == 16);
   CHECK(v.cfg.codec == Codec::Jpeg);
@@ -356,11 +400,10 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   CHECK(v.cfg.island_eps == 0.2f);
   CHECK(v.cfg.island_reused_scale == 3.f);
   CHECK(v.cfg.salience_conf == 0.1f);
-  CHECK(v.cfg.backend == "cpu");
   auto refused = [&](const std::function<void(wire::HelloT&)>& edit, const std::string& token) {
     wire::HelloT h = good();
     edit(h);
-    HelloVerdict r = admit_hello(h, *plan, token, "cpu");
+    HelloVerdict r = admit_hello(h, *plan, token);
     CHECK_FALSE(r.ok);
     return r;
   };
@@ -385,7 +428,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   // Without a server token the checksum is all a Hello needs: a mismatch does not give it away.
   wire::HelloT other = good();
   other.plan_hash ^= 1;
-  r = admit_hello(other, *plan, "", "cpu");
+  r = admit_hello(other, *plan, "");
   CHECK(r.code == wire::ErrorCode::PlanMismatch);
   CHECK(r.reason.find(server_hash) == std::string::npos);
   CHECK(r.reason.rfind("plan mismatch: edge runs 128x128 plan ", 0) == 0);
@@ -394,7 +437,7 @@ TEST_CASE("hello: the server admits a session only with parameters it can serve"
   CHECK(r.code == wire::ErrorCode::Unauthorized);
   CHECK(r.reason == "wrong token");
   // Without a server token the edge's token is not looked at.
-  CHECK(admit_hello(good(), *plan, "", "cpu").ok);
+  CHECK(admit_hello(good(), *plan, "").ok);
 }
 
 TEST_CASE("tokens and hashes", "[net]") {
@@ -432,7 +475,7 @@ TEST_CASE("serve / edge command lines: usage errors and an unavailable backend",
   r = test::run_cli({"serve", plan, "--token-file", tmp.file("missing")});
   CHECK(r.status == 1);
   CHECK(r.err.find("cannot read token file") != std::string::npos);
-  if (!dense_backend_available("cuda")) {
+  if (!backend_built("cuda")) {
     r = test::run_cli({"serve", plan, "--backend", "cuda", "--listen", "127.0.0.1:0"}, 60);
     CHECK(r.status == 1);
     CHECK(r.err.find("backend 'cuda' is not available") != std::string::npos);

@@ -1,6 +1,7 @@
 // Stream sessions on real clips: approximate mode with zero thresholds equals exact mode; the error of
 // approximate mode grows with the thresholds but stays bounded; exact mode with tau = 0 (every changed
-// block recomputed, so R_t is the frame) reproduces dense inference; and the fluxshard-mode regression
+// block recomputed, so R_t is the frame) reproduces dense inference while reusing shifted content; the
+// total time includes refresh slices; and the fluxshard-mode regression
 // on bedroom.mp4 keeps detection F1 vs dense >= 0.97. Also the miss classifier's salience gate.
 #include <catch2/catch.hpp>
 
@@ -98,6 +99,7 @@ TEST_CASE("approximate mode: the error grows with the thresholds and stays bound
   const TensorInfo& o0 = plan->tensor(plan->outputs()[0]);
   const int anchors = static_cast<int>(o0.shape[2]);
   std::vector<double> worst(alphas.size(), 0.0), mean(alphas.size(), 0.0), hit(alphas.size(), 0.0);
+  std::vector<int64_t> big(alphas.size(), 0);  // class scores off by more than 0.05
   for (size_t f = 0; f < frames.size(); ++f) {
     letterbox_rgb(frames[f].rgb.data(), frames[f].width, frames[f].height, 320, 320, cur.data());
     if (f == 0) {
@@ -124,16 +126,21 @@ TEST_CASE("approximate mode: the error grows with the thresholds and stays bound
       for (int64_t k = 4 * anchors; k < o0.numel; ++k) {
         double e = std::fabs(double(approx[a]->output_data(0)[k]) - exact.output_data(0)[k]);
         worst[a] = std::max(worst[a], e);
+        big[a] += e > 0.05;
         sum += e;
       }
       mean[a] += sum / static_cast<double>(o0.numel - 4 * anchors) / static_cast<double>(frames.size() - 1);
     }
   }
   for (size_t a = 0; a < alphas.size(); ++a) {
-    INFO("alpha " << alphas[a] << ": mean class-score error " << mean[a] << ", max " << worst[a] << ", FLOP hit "
-                  << hit[a] / 11);
-    CHECK(mean[a] < 0.01);  // bounded: on average a class score moves by under 0.01
-    CHECK(worst[a] < 0.75);
+    WARN("alpha " << alphas[a] << ": mean class-score error " << mean[a] << ", max " << worst[a] << ", " << big[a]
+                  << " scores off by > 0.05, FLOP hit " << hit[a] / 11);
+    // Bounded. Measured here (2026-12-06): mean 2.9e-5 (alpha 0) to 3.9e-5 (alpha 1); 202 to 269 of the
+    // 11 x 80 x 2100 scores off by more than 0.05; single scores up to 0.51-0.60 (a few anchors, not
+    // asserted). The bounds leave 25% for other machines' arithmetic (the attention MatMul differs
+    // between ISAs).
+    CHECK(mean[a] < 5e-5);
+    CHECK(big[a] < 340);
   }
   // Looser thresholds reuse more and err more.
   CHECK(hit[0] < hit[1]);
@@ -143,9 +150,11 @@ TEST_CASE("approximate mode: the error grows with the thresholds and stays bound
   CHECK(mean[1] < mean[3]);
 }
 
-TEST_CASE("exact mode with tau 0 reproduces dense inference", "[session][sparse]") {
+TEST_CASE("exact mode with tau 0 reproduces dense inference, reusing shifted content", "[session][sparse]") {
+  // A texture panned by whole pixels, at the plan's input size (the letterbox copies it): every block
+  // whose content only moved has a zero-SAD match, so even at tau 0 the caches are shifted rather than
+  // recomputed — by stride multiples (8, 16 px) and not (3, 5 px) — and every other block is fresh.
   auto plan = plan_of("yolo11n-320.onnx");
-  auto frames = frames_of("bedroom.mp4", 6);
   auto pool = std::make_shared<ThreadPool>(2);
   SessionOptions e, d;
   e.mode = SessionMode::Exact;
@@ -153,12 +162,52 @@ TEST_CASE("exact mode with tau 0 reproduces dense inference", "[session][sparse]
   d.mode = SessionMode::Dense;
   StreamSession exact(plan, pool, e), dense(plan, pool, d);
   const size_t n = static_cast<size_t>(plan->tensor(plan->outputs()[0]).numel);
-  for (const Frame& f : frames) {
+  struct Step {
+    int dx, dy;  // content offset change
+  };
+  const Step steps[] = {{0, 0}, {8, 0}, {3, -5}, {0, 16}, {-16, -16}, {5, 2}, {8, 8}};
+  int ox = 64, oy = 64, shifted_reuse = 0;
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; ++i) {
+    ox += steps[i].dx, oy += steps[i].dy;
+    Frame f;
+    f.width = f.height = 320;
+    f.rgb.resize(320 * 320 * 3);
+    for (int y = 0; y < 320; ++y)
+      for (int x = 0; x < 320; ++x)
+        for (int c = 0; c < 3; ++c)
+          f.rgb[(static_cast<size_t>(y) * 320 + x) * 3 + c] = test::texture(x + ox, y + oy, c);
     FrameReport rep;
     exact.process(f, &rep);
     dense.process(f);
-    // Every block that differs is fresh, so R_t is the letterboxed frame and the caches are dense(frame).
+    INFO("frame " << i << ", shift (" << steps[i].dx << ", " << steps[i].dy << "): FLOP hit "
+                  << rep.sparse.flop_hit_ratio() << ", median motion " << rep.motion.median_mv << ", "
+                  << rep.critical_blocks << " critical blocks");
+    REQUIRE(exact.letterboxed() == f.rgb);
+    // Every block that differs is fresh, so R_t is the frame and the caches are dense(frame).
     REQUIRE(std::memcmp(exact.output_data(0), dense.output_data(0), n * 4) == 0);
+    if (i == 0) continue;
+    // The content moved: most blocks are reused at the shift, only the uncovered edge is fresh.
+    CHECK(rep.motion.median_mv == Approx(std::hypot(steps[i].dx, steps[i].dy)));
+    CHECK(rep.critical_blocks < 400 / 4);
+    CHECK(rep.sparse.hit_ratio() > 0.1);
+    shifted_reuse += rep.sparse.flop_hit_ratio() > 0.1;
+  }
+  CHECK(shifted_reuse >= 3);  // the stride-multiple shifts reuse deeper maps too
+}
+
+TEST_CASE("a session's total time includes its synchronous refresh slices", "[session]") {
+  auto plan = plan_of("yolo11n-320.onnx");
+  auto frames = frames_of("bedroom.mp4", 3);
+  SessionOptions o;
+  o.refresh_ms = 2;
+  StreamSession s(plan, std::make_shared<ThreadPool>(2), o);
+  for (const Frame& f : frames) {
+    FrameReport rep;
+    s.process(f, &rep);
+    const StageTimes& t = rep.time;
+    CHECK(t.refresh_ms > 0);
+    CHECK(t.total_ms() ==
+          Approx(t.preprocess_ms + t.motion_ms + t.classify_ms + t.execute_ms + t.post_ms + t.refresh_ms));
   }
 }
 

@@ -64,6 +64,16 @@ typedef enum fx_mode {
   FX_MODE_FLUXSHARD = 2  /* the production mode: salience filtering, nearest-offset reuse, truncation */
 } fx_mode;
 
+typedef enum fx_backend {
+  FX_BACKEND_CPU = 0, /* the CPU kernels (always built) */
+  FX_BACKEND_CUDA = 1 /* a CUDA GPU (builds with CUDA); ops without a GPU kernel run on the CPU */
+} fx_backend;
+
+typedef enum fx_precision {
+  FX_PRECISION_FP32 = 0, /* the CUDA backend computes the CPU's bits (but for the attention MatMuls) */
+  FX_PRECISION_FP16 = 1  /* CUDA only: tensor-core convolutions, fp32 accumulation; not bit-exact */
+} fx_precision;
+
 typedef struct fx_session_options {
   size_t struct_size; /* sizeof(fx_session_options): lets the struct grow compatibly */
   int threads;        /* worker threads; 0 = all cores */
@@ -71,13 +81,18 @@ typedef struct fx_session_options {
   float iou;          /* NMS IoU threshold, default 0.7 */
   int masks;          /* segment models: compute masks (1, default) or not (0) */
   int mode;           /* an fx_mode; default FX_MODE_DENSE (added after masks: older callers get it) */
+  int backend;        /* an fx_backend; default FX_BACKEND_CPU (fields from here on added later) */
+  int device;         /* CUDA device index, default 0 */
+  int precision;      /* an fx_precision; default FX_PRECISION_FP32 */
 } fx_session_options;
 
 /* Fills `options` with the defaults (and sets struct_size). */
 void fx_session_options_default(fx_session_options* options);
 
 /* Creates a session running `plan` (options may be NULL for the defaults). On success *out is owned
- * by the caller (fx_session_free); the session holds its own reference to the plan. */
+ * by the caller (fx_session_free); the session holds its own reference to the plan. A backend this
+ * build or machine cannot run (FX_BACKEND_CUDA without CUDA, or without a usable GPU) fails with
+ * FX_ERROR_INVALID_ARGUMENT and says why. */
 fx_status fx_session_create(const fx_plan* plan, const fx_session_options* options, fx_session** out);
 void fx_session_free(fx_session* session);
 

@@ -162,6 +162,17 @@ class MotionAligner {
   AlignerOptions opt_;
 };
 
+// Where a block planner's motion search runs: MotionAligner on the CPU by default; a device may offer
+// its own (Device::new_motion_search; the CUDA backend's GPU search gives the same vectors, costs and
+// flags as MotionAligner::estimate).
+class MotionSearch {
+ public:
+  virtual ~MotionSearch() = default;
+  // MotionAligner::estimate's contract.
+  virtual void estimate(const uint8_t* cur, const uint8_t* ref, const MotionField* prev,
+                        const std::vector<CodecHint>& hints, MotionField& out, ThreadPool* pool) = 0;
+};
+
 // Converts FFmpeg-exported codec MVs (source-frame pixels) into hints in letterboxed plan-input pixels.
 // Only past references (source < 0) are used. Sign: FFmpeg's src = dst + motion / motion_scale, and
 // the hint is src - dst, so hint (dx, dy) = round(motion / motion_scale * lb.scale) (nearest, halves

@@ -30,16 +30,16 @@ int64_t product(const std::vector<int64_t>& d, size_t from, size_t to) {
   return p;
 }
 
-bool epilogue(const fb::Op* op) { return !op->spatial() || op->spatial()->region() == fb::Region::Epilogue; }
+bool epilogue(const OpDesc& op) { return op.region == PlanRegion::Epilogue; }
 
 // Where an op of the tail (other than the element-wise binary ops, which follow broadcasting) puts the
 // anchor axis of its output when it computes each anchor column from the same column of its inputs only
 // (`ax`: the anchor axis of its first input); -1 when it does not.
-int column_axis(const Plan& P, const fb::Op* op, int ax) {
-  const TensorInfo& x = P.tensor(op->inputs()->Get(0));
-  const TensorInfo& y = P.tensor(op->outputs()->Get(0));
-  const int rx = static_cast<int>(x.shape.size()), ry = static_cast<int>(y.shape.size());
-  switch (op->kind()) {
+int column_axis(const Plan& P, const OpDesc& op, int ax) {
+  const TensorInfo& x = P.tensor(op.in[0]);
+  const TensorInfo& y = P.tensor(op.out[0]);
+  const int ry = static_cast<int>(y.shape.size());
+  switch (op.kind) {
     case OpKind::Sigmoid:
     case OpKind::Relayout:  // logical axes stay; only their order in memory changes
       return ax;
@@ -50,38 +50,26 @@ int column_axis(const Plan& P, const fb::Op* op, int ax) {
         if (y.shape[static_cast<size_t>(a)] == n && product(y.shape, 0, static_cast<size_t>(a)) == before) return a;
       return -1;
     }
-    case OpKind::Transpose: {
-      auto o = op->options_as_TransposeOptions();
-      if (!o || !o->perm() || o->perm()->size() != static_cast<size_t>(rx) || x.layout != PlanLayout::Plain) return -1;
+    case OpKind::Transpose:
       for (int a = 0; a < ry; ++a)
-        if (o->perm()->Get(static_cast<flatbuffers::uoffset_t>(a)) == ax) return a;
+        if (op.perm[a] == ax) return a;
       return -1;
-    }
-    case OpKind::Softmax: {
-      auto o = op->options_as_AxisOptions();
-      return o && x.layout == PlanLayout::Plain && o->axis() != ax ? ax : -1;
-    }
-    case OpKind::Slice: {
-      auto o = op->options_as_SliceOptions();
-      if (!o || !o->starts() || !o->steps() || !vector_aligned(o->starts()) || !vector_aligned(o->steps()) ||
-          x.layout != PlanLayout::Plain || o->starts()->size() != static_cast<size_t>(rx) ||
-          o->steps()->size() != static_cast<size_t>(rx))
-        return -1;
-      auto a = static_cast<flatbuffers::uoffset_t>(ax);
-      return o->starts()->Get(a) == 0 && o->steps()->Get(a) == 1 && y.shape[ax] == x.shape[ax] ? ax : -1;
-    }
+    case OpKind::Softmax:
+      return op.axis != ax ? ax : -1;
+    case OpKind::Slice:
+      return op.starts[ax] == 0 && op.steps[ax] == 1 && y.shape[static_cast<size_t>(ax)] == x.shape[static_cast<size_t>(ax)]
+                 ? ax
+                 : -1;
     case OpKind::Concat:
     case OpKind::Split: {
-      auto o = op->options_as_AxisOptions();
-      const TensorInfo& whole = op->kind() == OpKind::Concat ? y : x;
-      return o && o->axis() != physical_axis(whole, ax) ? ax : -1;
+      const TensorInfo& whole = op.kind == OpKind::Concat ? y : x;
+      return op.axis != physical_axis(whole, ax) ? ax : -1;
     }
     case OpKind::Conv: {
       // Per position: the anchors must run along the height or the width.
-      auto c = op->options_as_ConvOptions();
-      return c && (ax == 2 || ax == 3) && c->kernel_h() == 1 && c->kernel_w() == 1 && c->stride_h() == 1 &&
-                     c->stride_w() == 1 && c->pad_top() == 0 && c->pad_left() == 0 && c->pad_bottom() == 0 &&
-                     c->pad_right() == 0
+      const ConvParams& c = op.conv;
+      return (ax == 2 || ax == 3) && c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.pad_t == 0 &&
+                     c.pad_l == 0 && c.pad_b == 0 && c.pad_r == 0
                  ? ax
                  : -1;
     }
@@ -100,16 +88,16 @@ struct ColumnTail::Index {
   std::vector<int> uses;
   explicit Index(const Plan& plan) : P(plan), uses(plan.tensors().size(), 0) {
     for (int i = 0; i < P.op_count(); ++i)
-      for (int t : *op(i)->inputs())
+      for (int t : op(i).in)
         if (t >= 0) ++uses[static_cast<size_t>(t)];
     for (int t : P.outputs()) ++uses[static_cast<size_t>(t)];
   }
-  const fb::Op* op(int i) const { return P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i)); }
+  const OpDesc& op(int i) const { return P.op(i); }
   int producer(int t) const { return P.tensor(t).producer; }
   // The epilogue op of this kind that produces t, or -1.
   int produced_by(int t, OpKind kind) const {
     const int p = producer(t);
-    return p >= 0 && op(p)->kind() == kind && epilogue(op(p)) ? p : -1;
+    return p >= 0 && op(p).kind == kind && epilogue(op(p)) ? p : -1;
   }
 };
 
@@ -126,12 +114,12 @@ std::vector<ColumnTail::Flat> flattened_maps(const ColumnTail::Index& ix) {
   const Plan& P = ix.P;
   std::vector<ColumnTail::Flat> flat(P.tensors().size());
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = ix.op(i);
-    if (op->kind() != OpKind::Reshape || !epilogue(op)) continue;
-    const int x = op->inputs()->Get(0), y = op->outputs()->Get(0);
+    const OpDesc& op = ix.op(i);
+    if (op.kind != OpKind::Reshape || !epilogue(op)) continue;
+    const int x = op.in[0], y = op.out[0];
     const int r = ix.produced_by(x, OpKind::Relayout);
     if (r < 0 || ix.uses[static_cast<size_t>(x)] != 1) continue;
-    const int m = ix.op(r)->inputs()->Get(0), mp = ix.producer(m);
+    const int m = ix.op(r).in[0], mp = ix.producer(m);
     const TensorInfo &mi = P.tensor(m), &xi = P.tensor(x), &yi = P.tensor(y);
     if (mi.layout != PlanLayout::NHWC || mi.stride <= 0 || mp < 0 || epilogue(ix.op(mp)) ||
         xi.layout != PlanLayout::Plain || yi.layout != PlanLayout::Plain || xi.shape.size() != 4 ||
@@ -185,17 +173,16 @@ bool ColumnTail::add_gathers(const Index& ix, const std::vector<Flat>& flat, std
     return true;
   };
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = ix.op(i);
-    if (op->kind() != OpKind::Concat || !epilogue(op)) continue;
-    const TensorInfo& y = P.tensor(op->outputs()->Get(0));
-    auto o = op->options_as_AxisOptions();
-    if (!o || y.layout != PlanLayout::Plain || o->axis() != static_cast<int>(y.physical.size()) - 1) continue;
-    std::vector<int> parts(op->inputs()->begin(), op->inputs()->end());
+    const OpDesc& op = ix.op(i);
+    if (op.kind != OpKind::Concat || !epilogue(op)) continue;
+    const TensorInfo& y = P.tensor(op.out[0]);
+    if (y.layout != PlanLayout::Plain || op.axis != static_cast<int>(y.physical.size()) - 1) continue;
+    std::vector<int> parts(op.in.begin(), op.in.end());
     bool all_flat = !parts.empty();
     for (int t : parts)
       all_flat = all_flat && t >= 0 && flat[static_cast<size_t>(t)].map >= 0 && ix.uses[static_cast<size_t>(t)] == 1;
     if (!all_flat) continue;
-    if (!add(i, op->outputs()->Get(0), parts)) return false;
+    if (!add(i, op.out[0], parts)) return false;
     for (int t : parts) in_gather[static_cast<size_t>(t)] = 1;
   }
   for (size_t t = 0; t < nt; ++t)
@@ -221,12 +208,12 @@ bool ColumnTail::add_gathers(const Index& ix, const std::vector<Flat>& flat, std
 bool ColumnTail::add_tail_ops(const Index& ix, std::vector<int>& ax) {
   const Plan& P = ix.P;
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = ix.op(i);
+    const OpDesc& op = ix.op(i);
     if (is_covered_[static_cast<size_t>(i)]) continue;
-    const int ry = static_cast<int>(P.tensor(op->outputs()->Get(0)).shape.size());
+    const int ry = static_cast<int>(P.tensor(op.out[0]).shape.size());
     int first = -1;  // anchor axis of the first column input, aligned to the output's rank
     bool reads_other = false, misaligned = false;
-    for (int t : *op->inputs()) {
+    for (int t : op.in) {
       if (t < 0) continue;
       const int a = ax[static_cast<size_t>(t)];
       if (a >= 0) {
@@ -239,14 +226,14 @@ bool ColumnTail::add_tail_ops(const Index& ix, std::vector<int>& ax) {
     }
     if (first < 0) continue;
     if (reads_other || misaligned || !epilogue(op)) return false;
-    const bool binary = op->kind() == OpKind::Add || op->kind() == OpKind::Sub || op->kind() == OpKind::Mul ||
-                        op->kind() == OpKind::Div;
+    const bool binary = op.kind == OpKind::Add || op.kind == OpKind::Sub || op.kind == OpKind::Mul ||
+                        op.kind == OpKind::Div;
     // Element-wise ops may take the anchors from either operand; other ops from their first input.
-    const int x0 = op->inputs()->Get(0);
+    const int x0 = op.in[0];
     if (!binary && ax[static_cast<size_t>(x0)] < 0) return false;
     const int out_ax = binary ? first : column_axis(P, op, ax[static_cast<size_t>(x0)]);
     if (out_ax < 0) return false;
-    for (int t : *op->inputs()) {
+    for (int t : op.in) {
       if (t < 0 || !P.tensor(t).constant || !binary) continue;
       const TensorInfo& c = P.tensor(t);
       const int cax = out_ax - (ry - static_cast<int>(c.shape.size()));
@@ -257,7 +244,7 @@ bool ColumnTail::add_tail_ops(const Index& ix, std::vector<int>& ax) {
       if (known < 0) anchor_consts_.push_back(t);
       known = cax;
     }
-    for (int t : *op->outputs()) {
+    for (int t : op.out) {
       const TensorInfo& o = P.tensor(t);
       if (static_cast<int>(o.shape.size()) != ry || o.shape[static_cast<size_t>(out_ax)] != n_) return false;
       ax[static_cast<size_t>(t)] = out_ax;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/thread_pool.h"
+#include "runtime/plan_types.h"  // AxisWindow
 
 namespace fx {
 
@@ -101,12 +102,6 @@ struct LabelMap {
   const std::vector<Span>& invalid_spans();
   // Whether some label moves its position by a non-zero number of cells (cached per rounding mode).
   bool shifted(bool round);
-};
-
-// Geometry of a windowed op along one axis, in its input coordinates: output o reads inputs
-// o*stride - pad + j*dilation for j in [0, kernel).
-struct AxisWindow {
-  int kernel = 1, stride = 1, pad = 0, dilation = 1;
 };
 
 // With `round` (approximate mode) the labels a position gathers agree when they move it by the same

@@ -1,6 +1,5 @@
 #include "runtime/sparse/sparse_executor.h"
 
-#include <mimalloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,8 +12,6 @@
 #include "runtime/sparse/reference.h"
 
 namespace fx {
-
-namespace fb = ::fluxshard::plan;
 
 // Storage of one root tensor (a tensor that owns memory; in-place concat members live inside it).
 // Maps that carry labels are double-buffered: `cur` holds this frame's values, the other buffer the
@@ -41,6 +38,13 @@ struct SparseExecutor::Root {
   };
   std::vector<Unit> written;  // channel ranges written this frame (capacity reserved)
   MapView view(int which, int ch_off, int ch) const { return {buf[which] + ch_off, h, w, ch, c}; }
+  // Buffer `which` in the previous frame's coordinates: position q holds the previous frame's value at
+  // q (its origin move undone; q inside the map stays inside the allocation).
+  MapView previous_view(int which, int ch_off, int ch) const {
+    MapView m = view(which, ch_off, ch);
+    m.data -= (static_cast<int64_t>(shift_y(which)) * w + shift_x(which)) * c;
+    return m;
+  }
   // Offset of buffer `which`'s content this frame relative to the previous frame's coordinates.
   int shift_y(int which) const { return which == moved ? mdy : 0; }
   int shift_x(int which) const { return which == moved ? mdx : 0; }
@@ -54,26 +58,15 @@ namespace {
 
 bool is_graph_input(const Plan& plan, int t) { return t == plan.input(); }
 
-// Cache copies are memory-bound: below this many floats the pool's wake-up costs more than it saves.
-constexpr int64_t kParallelCopyFloats = 1 << 16;
-
-// Runs fn(i, 0) for i in [0, n) on the pool when `floats` of data move, else on the calling thread.
-template <typename F>
-void copy_loop(ThreadPool& pool, int64_t n, int64_t floats, F&& fn) {
-  if (floats >= kParallelCopyFloats) {
-    pool.run(n, fn);
-  } else {
-    for (int64_t i = 0; i < n; ++i) fn(i, 0);
-  }
-}
-
-
 }  // namespace
 
 SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, int block,
                                std::shared_ptr<const OpRunner> runner)
-    : plan_(std::move(plan)), pool_(std::move(pool)), runner_(std::move(runner)), block_(block) {
-  if (!runner_) runner_ = std::make_shared<OpRunner>(plan_);
+    : SparseExecutor(std::make_shared<CpuDevice>(std::move(plan), BackendOptions{}, std::move(pool), std::move(runner)),
+                     block) {}
+
+SparseExecutor::SparseExecutor(std::shared_ptr<const Device> device, int block)
+    : device_(std::move(device)), plan_(device_->plan()), backend_(device_->new_backend()), block_(block) {
   const Plan& P = *plan_;
   if (block_ <= 0 || P.input_w() % block_ || P.input_h() % block_)
     throw Error("the block size " + std::to_string(block_) + " must divide the plan's input size " +
@@ -89,10 +82,10 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
 
   // The image enters through one Relayout into the network's NHWC layout; that op is where labels start.
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    for (int t : *op->inputs())
+    const OpDesc& op = plan_->op(i);
+    for (int t : op.in)
       if (t >= 0 && is_graph_input(P, t)) {
-        if (op->kind() != OpKind::Relayout || input_op_ >= 0)
+        if (op.kind != OpKind::Relayout || input_op_ >= 0)
           throw Error("sparse execution needs the image to enter through a single layout conversion");
         input_op_ = i;
       }
@@ -102,13 +95,13 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   // Label maps for every spatial map produced by a local or global op.
   size_t max_positions = 0, max_floats = 0;
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
-    if (region == fb::Region::Epilogue) continue;
-    for (int t : *op->outputs()) {
+    const OpDesc& op = plan_->op(i);
+    PlanRegion region = op.region;
+    if (region == PlanRegion::Epilogue) continue;
+    for (int t : op.out) {
       const TensorInfo& ti = P.tensor(t);
       bool spatial = ti.layout == PlanLayout::NHWC && ti.stride > 0;
-      if (region == fb::Region::Local && !spatial)
+      if (region == PlanRegion::Local && !spatial)
         throw Error("local op writes a non-spatial tensor '" + ti.name + "'");
       if (!spatial) continue;
       // A map covers the image at its stride (plus a border cell or two): with the plan's input of at
@@ -125,8 +118,8 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
     }
   }
   {
-    const fb::Op* in_op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
-    if (!labels_[static_cast<size_t>(in_op->outputs()->Get(0))])
+    const OpDesc& in_op = plan_->op(input_op_);
+    if (!labels_[static_cast<size_t>(in_op.out[0])])
       throw Error("sparse execution needs the image's layout conversion to produce a cached map");
   }
   // Storage: one buffer per root, two for roots holding labelled maps.
@@ -161,10 +154,9 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
       int stride = std::max(1, P.tensors()[t].stride);
       r->slack = static_cast<int64_t>(std::max(r->h / 8, 2 * ((16 + stride - 1) / stride) + 1)) * r->w * r->c;
     }
-    size_t bytes = static_cast<size_t>(P.tensors()[t].numel + 2 * r->slack) * 4;
+    const size_t floats = static_cast<size_t>(P.tensors()[t].numel + 2 * r->slack);
     for (int b = 0; b < (r->labelled ? 2 : 1); ++b) {
-      r->mem[b] = static_cast<float*>(mi_zalloc_aligned(bytes ? bytes : 64, 64));
-      if (!r->mem[b]) throw Error("cannot allocate the feature cache (" + std::to_string(bytes) + " bytes)");
+      r->mem[b] = backend_->alloc(floats);
       r->set_origin(b, 0);
     }
     r->written.reserve(OpRunner::kMaxParts + 4);
@@ -176,13 +168,22 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
   if (tail_)
     for (int m : tail_->sources())
       if (!labels_[static_cast<size_t>(m)]) tail_.reset();
-  size_t ws = runner_->workspace_bytes();
-  if (tail_) ws = std::max(ws, tail_->workspace_bytes());
-  workspace_ = std::make_unique<WorkspaceBlocks>(ws, pool_->size());
+  // The column tail runs the CPU kernels on host storage; other backends run the epilogue whole.
+  if (!backend_->host_ops()) tail_.reset();
+  if (tail_) tail_workspace_ = std::make_unique<WorkspaceBlocks>(tail_->workspace_bytes(), device_->pool().size());
+  backend_->reserve({static_cast<int64_t>(max_positions), static_cast<int64_t>(max_floats)});
   op_share_.assign(static_cast<size_t>(P.op_count()), 0.f);
   spans_.reserve(max_positions);
   full_spans_.reserve(static_cast<size_t>(P.input_h()));
-  saved_.resize(max_floats);
+  saved_ = backend_->alloc(max_floats);
+  copy_runs_.reserve(max_positions);
+  image_spans_.reserve(static_cast<size_t>(P.input_h()) * cols_);
+  keep_table_.reserve(max_positions * 3);
+  cand_labels_.reserve(max_positions * 3);
+  keep_choice_.reserve(max_positions);
+  max_floats_ = max_floats;
+  if (!backend_->host_storage())
+    for (int t : P.outputs()) host_outputs_.emplace_back(static_cast<size_t>(P.tensor(t).numel));
   label_scratch_.reserve(max_positions * 2);
   changed_positions_.reserve(max_positions);
   runs_.reserve(max_positions);
@@ -196,9 +197,10 @@ SparseExecutor::SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr
 SparseExecutor::~SparseExecutor() {
   for (auto& r : roots_)
     if (r) {
-      mi_free(r->mem[0]);
-      mi_free(r->mem[1]);
+      backend_->release(r->mem[0]);
+      backend_->release(r->mem[1]);
     }
+  backend_->release(saved_);
 }
 
 void SparseExecutor::find_island_entries() {
@@ -206,14 +208,14 @@ void SparseExecutor::find_island_entries() {
   const size_t nt = P.tensors().size();
   island_entry_.assign(nt, -1);
   auto region_of = [&](int op) {
-    const fb::Op* o = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(op));
-    return o->spatial() ? o->spatial()->region() : fb::Region::Epilogue;
+    const OpDesc& o = plan_->op(op);
+    return o.region;
   };
   std::vector<char> seen(nt);
   std::vector<int> stack;
   for (int i = 0; i < P.op_count(); ++i) {
-    if (region_of(i) != fb::Region::Global) continue;
-    for (int out : *P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()) {
+    if (region_of(i) != PlanRegion::Global) continue;
+    for (int out : P.op(i).out) {
       const LabelMap* L = labels_[static_cast<size_t>(out)].get();
       if (!L) continue;
       // Back through the island's ops (and unlabelled layout conversions) to the labelled maps of local
@@ -223,16 +225,16 @@ void SparseExecutor::find_island_entries() {
       int entry = -1;
       bool single = true;
       while (!stack.empty() && single) {
-        const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(stack.back()));
+        const OpDesc& op = P.op(stack.back());
         stack.pop_back();
-        for (int t : *op->inputs()) {
+        for (int t : op.in) {
           if (t < 0 || P.tensor(t).constant || seen[static_cast<size_t>(t)]) continue;
           seen[static_cast<size_t>(t)] = 1;
           const int from = P.tensor(t).producer;
           const LabelMap* l = labels_[static_cast<size_t>(t)].get();
           if (from < 0) {
             single = false;  // the graph input itself: no island reads it directly
-          } else if (l && region_of(from) == fb::Region::Local) {
+          } else if (l && region_of(from) == PlanRegion::Local) {
             if (l->h != L->h || l->w != L->w || (entry >= 0 && entry != t)) single = false;
             entry = t;
           } else {
@@ -248,6 +250,21 @@ void SparseExecutor::find_island_entries() {
 const LabelMap* SparseExecutor::labels(int tensor) const {
   if (tensor < 0 || static_cast<size_t>(tensor) >= labels_.size()) return nullptr;
   return cur_labels_[static_cast<size_t>(tensor)];
+}
+
+float* SparseExecutor::tensor_data(int tensor) {
+  const TensorInfo& t = plan_->tensor(tensor);
+  if (t.constant) throw Error("internal: '" + t.name + "' is a constant, not storage");
+  return storage_of(t, tensor, bases_);
+}
+
+MapView SparseExecutor::map_of(int tensor) { return map_at(plan_->tensor(tensor), tensor_data(tensor)); }
+
+std::vector<float> SparseExecutor::read_tensor(int tensor) { return backend_->read(*plan_, bases_, tensor); }
+
+const float* SparseExecutor::output_data(size_t i) {
+  if (backend_->host_storage()) return tensor_data(plan_->outputs().at(i));
+  return host_outputs_.at(i).data();
 }
 
 LabelMap& SparseExecutor::own_labels(int tensor) {
@@ -266,31 +283,53 @@ SparseExecutor::Root& SparseExecutor::root_of(int tensor) {
 }
 
 
+namespace {
+
+// Mean |value| of a map: eight partial sums in double over channels c % 8, added in order at the end
+// (the same value for any thread count or backend, and eight independent chains instead of one).
+float mean_abs(const MapView& m) {
+  const int c8 = m.c / 8 * 8;
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int y = 0; y < m.h; ++y)
+    for (int x = 0; x < m.w; ++x) {
+      const float* v = m.at(y, x);
+      for (int c = 0; c < c8; c += 8)
+        for (int k = 0; k < 8; ++k) part[k] += std::fabs(v[c + k]);
+      for (int c = c8; c < m.c; ++c) part[c - c8] += std::fabs(v[c]);
+    }
+  double s = 0;
+  for (double p : part) s += p;
+  return static_cast<float>(s / (static_cast<double>(m.h) * m.w * m.c));
+}
+
+}  // namespace
+
 void SparseExecutor::reset(const uint8_t* rgb) {
   std::vector<Label> all_fresh(static_cast<size_t>(cols_) * rows_, kInvalid);
   initialised_ = true;
   run(all_fresh, rgb, SparseParams{});
-  // The mean |value| of each cached op output (the scale of its truncation threshold), one op per task.
-  // Within an op, eight partial sums in double over channels c % 8, added in order at the end: the same
-  // value for any thread count, and eight independent chains instead of one.
+  // The mean |value| of each cached op output (the scale of its truncation threshold): on host storage
+  // one op per pool task; elsewhere each map is downloaded first.
   op_scale_.assign(static_cast<size_t>(plan_->op_count()), 0.f);
-  pool_->run(plan_->op_count(), [&](int64_t i, int) {
-    const int t = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs()->Get(0);
-    if (!labels_[static_cast<size_t>(t)]) return;
+  auto cached = [&](int64_t i) {
+    const int t = plan_->op(static_cast<int>(i)).out[0];
+    return labels_[static_cast<size_t>(t)] ? t : -1;
+  };
+  if (backend_->host_storage()) {
+    device_->pool().run(plan_->op_count(), [&](int64_t i, int) {
+      const int t = cached(i);
+      if (t >= 0) op_scale_[static_cast<size_t>(i)] = mean_abs(map_of(t));
+    });
+    return;
+  }
+  std::vector<float> host(static_cast<size_t>(max_floats_));
+  for (int i = 0; i < plan_->op_count(); ++i) {
+    const int t = cached(i);
+    if (t < 0) continue;
     const MapView m = map_of(t);
-    const int c8 = m.c / 8 * 8;
-    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int y = 0; y < m.h; ++y)
-      for (int x = 0; x < m.w; ++x) {
-        const float* v = m.at(y, x);
-        for (int c = 0; c < c8; c += 8)
-          for (int k = 0; k < 8; ++k) part[k] += std::fabs(v[c + k]);
-        for (int c = c8; c < m.c; ++c) part[c - c8] += std::fabs(v[c]);
-      }
-    double s = 0;
-    for (double p : part) s += p;
-    op_scale_[static_cast<size_t>(i)] = static_cast<float>(s / (static_cast<double>(m.h) * m.w * m.c));
-  });
+    backend_->download_map(m, host.data());
+    op_scale_[static_cast<size_t>(i)] = mean_abs(dense_map(host.data(), m.h, m.w, m.c));
+  }
 }
 
 void SparseExecutor::collect_runs(const LabelMap& L, bool round) {
@@ -304,7 +343,7 @@ void SparseExecutor::collect_runs(const LabelMap& L, bool round) {
       int dx = 0, dy = 0;
       if (l != kInvalid && cell_offset(shift_dx(l), L.stride, round, dx) &&
           cell_offset(shift_dy(l), L.stride, round, dy))
-        runs_.push_back({y, x, x1, dy, dx, l, 0});
+        runs_.push_back({y, x, x1, dy, dx, l});
       x = x1;
     }
   }
@@ -363,20 +402,16 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
   // in place (gathered into scratch first, since a source may be another moved position, then
   // scattered); many make the root switch to its other buffer.
   int64_t moved = 0;
+  copy_runs_.clear();
   if (need_shift || R.moved == R.cur) {
     if (!collected) collect_runs(L, round);
-    int sy = R.shift_y(R.cur), sx = R.shift_x(R.cur);
-    size_t n = 0, off = 0;
-    for (const ShiftRun& run : runs_) {
-      ShiftRun r = run;
-      r.dy -= sy, r.dx -= sx;
-      if (r.dy == 0 && r.dx == 0) continue;
-      r.scratch = off;
-      off += static_cast<size_t>(r.x1 - r.x0) * ch;
+    const int sy = R.shift_y(R.cur), sx = R.shift_x(R.cur);
+    for (const ShiftRun& r : runs_) {
+      const int dy = r.dy - sy, dx = r.dx - sx;
+      if (dy == 0 && dx == 0) continue;
+      copy_runs_.push_back({r.y, r.x0, r.x1, r.y + dy, r.x0 + dx});
       moved += r.x1 - r.x0;
-      runs_[n++] = r;
     }
-    runs_.resize(n);
   }
   bool in_place_shift = moved > 0 && moved * 2 <= static_cast<int64_t>(L.h) * L.w && (!R.touched || !R.swapped);
   bool swap = force_swap || (moved > 0 && !in_place_shift);
@@ -391,58 +426,35 @@ void SparseExecutor::begin_write(int root_id, int ch_off, int ch, const LabelMap
   } else if (!R.swapped && swap) {
     const int from = R.cur, to = R.cur ^ 1;
     R.set_origin(to, 0);
-    for (const Root::Unit& u : R.written) {
-      MapView a = R.view(from, u.ch_off, u.ch), b = R.view(to, u.ch_off, u.ch);
-      copy_loop(*pool_, R.h, static_cast<int64_t>(R.h) * R.w * u.ch, [&](int64_t y, int) {
-        for (int x = 0; x < R.w; ++x)
-          std::memcpy(b.at(static_cast<int>(y), x), a.at(static_cast<int>(y), x), static_cast<size_t>(u.ch) * 4);
-      });
-    }
+    for (const Root::Unit& u : R.written) backend_->copy_map(R.view(from, u.ch_off, u.ch), R.view(to, u.ch_off, u.ch));
     R.cur = to;
     R.swapped = true;
   }
-  if (in_place_shift && !R.swapped) {
-    MapView m = R.view(R.cur, ch_off, ch);
-    auto copy_run = [&](const ShiftRun& r, bool gather) {
-      for (int x = r.x0; x < r.x1; ++x) {
-        float* cell = m.at(r.y + r.dy, x + r.dx);
-        float* tmp = saved_.data() + r.scratch + static_cast<size_t>(x - r.x0) * ch;
-        if (gather) std::memcpy(tmp, cell, static_cast<size_t>(ch) * 4);
-        else std::memcpy(m.at(r.y, x), tmp, static_cast<size_t>(ch) * 4);
-      }
-    };
-    int64_t n = static_cast<int64_t>(runs_.size()), floats = moved * ch;
-    copy_loop(*pool_, n, floats, [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], true); });
-    copy_loop(*pool_, n, floats, [&](int64_t i, int) { copy_run(runs_[static_cast<size_t>(i)], false); });
-  }
+  if (in_place_shift && !R.swapped)
+    backend_->move_in_place(R.view(R.cur, ch_off, ch), copy_runs_.data(), copy_runs_.size(), moved * ch);
   bases_[static_cast<size_t>(root_id)] = R.buf[R.cur];
   R.written.push_back({ch_off, ch});
   if (!R.swapped) return;
   // Shifted copy of every labelled position from the previous frame.
-  const int old = R.cur ^ 1;
-  MapView src = R.view(old, ch_off, ch), dst = R.view(R.cur, ch_off, ch);
-  const int sy = R.shift_y(old), sx = R.shift_x(old);
-  copy_loop(*pool_, R.h, static_cast<int64_t>(R.h) * R.w * ch, [&](int64_t yy, int) {
-    int y = static_cast<int>(yy);
+  copy_runs_.clear();
+  for (int y = 0; y < L.h; ++y) {
     const Label* lr = L.row(y);
-    for (int x = 0; x < R.w;) {
-      Label l = lr[x];
+    for (int x = 0; x < L.w;) {
+      const Label l = lr[x];
       int x1 = x + 1;
-      while (x1 < R.w && lr[x1] == l) ++x1;
+      while (x1 < L.w && lr[x1] == l) ++x1;
       if (l != kInvalid) {
         int dx = 0, dy = 0;
         cell_offset(shift_dx(l), L.stride, round, dx);
         cell_offset(shift_dy(l), L.stride, round, dy);
-        dy -= sy, dx -= sx;
-        if (src.pixel_stride == ch) {
-          std::memcpy(dst.at(y, x), src.at(y + dy, x + dx), static_cast<size_t>(x1 - x) * ch * 4);
-        } else {
-          for (int k = x; k < x1; ++k) std::memcpy(dst.at(y, k), src.at(y + dy, k + dx), static_cast<size_t>(ch) * 4);
-        }
+        copy_runs_.push_back({y, x, x1, y + dy, x + dx});
       }
       x = x1;
     }
-  });
+  }
+  const int old = R.cur ^ 1;
+  backend_->copy_runs(R.previous_view(old, ch_off, ch), R.view(R.cur, ch_off, ch), copy_runs_.data(),
+                      copy_runs_.size());
 }
 
 void SparseExecutor::begin_write_tensor(int tensor, bool need_shift, const SparseParams& p, bool force_swap) {
@@ -453,81 +465,93 @@ void SparseExecutor::begin_write_tensor(int tensor, bool need_shift, const Spars
 }
 
 void SparseExecutor::save_cached(int tensor, const std::vector<Span>& spans) {
-  MapView m = map_of(tensor);
-  size_t k = 0;
-  for (const Span& s : spans)
-    for (int x = s.x0; x < s.x1; ++x, k += static_cast<size_t>(m.c))
-      std::memcpy(saved_.data() + k, m.at(s.y, x), static_cast<size_t>(m.c) * 4);
+  backend_->gather(map_of(tensor), make_span_list(spans), saved_);
 }
 
 // Recomputed positions whose new value equals the cached one (bitwise when eps == 0, else within eps)
 // keep the cached value and get a label back: the candidate shifts are the block's motion vector and 0
 // (double-buffered maps), preceded for an island output by its own input's label, within eps_reused.
+// The host picks the candidates; the backend compares where the values live.
 void SparseExecutor::truncate(int tensor, const std::vector<Span>& recomputed, bool in_place, float eps,
                               const SparseParams& p, const LabelMap* own, float eps_reused) {
   LabelMap& L = own_labels(tensor);
   const TensorInfo& ti = plan_->tensor(tensor);
   Root& R = root_of(tensor);
-  int ch_off = ti.alias_root >= 0 ? ti.channel_offset : 0, ch = static_cast<int>(ti.c());
-  MapView now = R.view(R.cur, ch_off, ch), old = R.view(R.cur ^ 1, ch_off, ch);
-  int S = L.stride;
-  auto same = [&](const float* a, const float* b, float e) {
-    if (e <= 0.f) return std::memcmp(a, b, static_cast<size_t>(ch) * 4) == 0;
-    for (int k = 0; k < ch; ++k)
-      if (!(std::fabs(a[k] - b[k]) <= e)) return false;
-    return true;
-  };
-  int64_t kept = 0;
-  size_t saved_pos = 0;
-  for (const Span& s : recomputed) {
-    for (int x = s.x0; x < s.x1; ++x, ++saved_pos) {
-      float* v = now.at(s.y, x);
-      if (in_place) {
-        // The value before the recompute: the previous frame's at the same position, or, when the
-        // buffer's origin moved, at the position shifted by the move (which must lie inside the map).
-        const float* before = saved_.data() + saved_pos * ch;
-        bool inside = R.moved != R.cur || (s.y + R.mdy >= 0 && s.y + R.mdy < L.h && x + R.mdx >= 0 && x + R.mdx < L.w);
-        if (inside && same(v, before, eps)) {
-          std::memcpy(v, before, static_cast<size_t>(ch) * 4);
-          L.row(s.y)[x] = R.moved == R.cur ? R.mlabel : 0;
+  const int ch_off = ti.alias_root >= 0 ? ti.channel_offset : 0, ch = static_cast<int>(ti.c());
+  const MapView now = R.view(R.cur, ch_off, ch);
+  const int S = L.stride;
+  const SpanList list = make_span_list(recomputed);
+  const int64_t n = list.positions;
+  keep_choice_.resize(static_cast<size_t>(n));
+  if (in_place) {
+    // The value before the recompute was saved (save_cached), in span order: candidate k is saved
+    // value k, when the position's previous value lay inside the map (after an origin move by
+    // (mdy, mdx) it came from q + (mdy, mdx)).
+    keep_table_.resize(static_cast<size_t>(n));
+    int64_t k = 0;
+    for (const Span& s : recomputed)
+      for (int x = s.x0; x < s.x1; ++x, ++k) {
+        const bool inside =
+            R.moved != R.cur || (s.y + R.mdy >= 0 && s.y + R.mdy < L.h && x + R.mdx >= 0 && x + R.mdx < L.w);
+        keep_table_[static_cast<size_t>(k)] = {inside ? static_cast<int32_t>(k) : -1, eps};
+      }
+    const MapView saved{saved_, 1, static_cast<int>(std::max<int64_t>(n, 1)), ch, ch};
+    backend_->keep_close(now, list, saved, keep_table_.data(), 1, keep_choice_.data());
+    const Label kept_label = R.moved == R.cur ? R.mlabel : 0;
+    int64_t kept = 0;
+    k = 0;
+    for (const Span& s : recomputed)
+      for (int x = s.x0; x < s.x1; ++x, ++k)
+        if (keep_choice_[static_cast<size_t>(k)] >= 0) {
+          L.row(s.y)[x] = kept_label;
           ++kept;
         }
-        continue;
-      }
-      // Double-buffered: candidates are the own input's label (islands), the block's motion, no motion;
-      // each shift once (the first, loosest threshold wins).
-      Label cands[3];
-      float ceps[3];
+    if (kept) L.summarize();
+    stats_.truncated_positions += kept;
+    return;
+  }
+  // Double-buffered: candidates are the own input's label (islands), the block's motion, no motion;
+  // each shift once (the first, loosest threshold wins). Positions of the previous frame's map.
+  constexpr int kCands = 3;
+  keep_table_.resize(static_cast<size_t>(n) * kCands);
+  cand_labels_.resize(static_cast<size_t>(n) * kCands);
+  int64_t k = 0;
+  for (const Span& s : recomputed)
+    for (int x = s.x0; x < s.x1; ++x, ++k) {
+      KeepCandidate* row = keep_table_.data() + k * kCands;
+      Label* labels = cand_labels_.data() + k * kCands;
       int nc = 0;
       auto candidate = [&](Label l, float e) {
         for (int c = 0; c < nc; ++c)
-          if (cands[c] == l) return;
-        cands[nc] = l, ceps[nc++] = e;
+          if (labels[c] == l) return;
+        int dx, dy;
+        if (!cell_offset(shift_dx(l), S, p.round_offsets, dx) || !cell_offset(shift_dy(l), S, p.round_offsets, dy))
+          return;
+        const int sy = s.y + dy, sx = x + dx;
+        if (sy < 0 || sy >= L.h || sx < 0 || sx >= L.w) return;
+        labels[nc] = l;
+        row[nc++] = {sy * L.w + sx, e};
       };
       if (own && own->row(s.y)[x] != kInvalid) candidate(own->row(s.y)[x], eps_reused);
       if (p.block_motion) {
-        int bx = std::min(cols_ - 1, (x * S + S / 2) / block_), by = std::min(rows_ - 1, (s.y * S + S / 2) / block_);
-        Label m = (*p.block_motion)[static_cast<size_t>(by) * cols_ + bx];
+        const int bx = std::min(cols_ - 1, (x * S + S / 2) / block_), by = std::min(rows_ - 1, (s.y * S + S / 2) / block_);
+        const Label m = (*p.block_motion)[static_cast<size_t>(by) * cols_ + bx];
         if (m != kInvalid) candidate(m, eps);
       }
       candidate(0, eps);
-      for (int c = 0; c < nc; ++c) {
-        int dx, dy;
-        if (!cell_offset(shift_dx(cands[c]), S, p.round_offsets, dx) ||
-            !cell_offset(shift_dy(cands[c]), S, p.round_offsets, dy))
-          continue;
-        int sy = s.y + dy, sx = x + dx;
-        if (sy < 0 || sy >= L.h || sx < 0 || sx >= L.w) continue;
-        const float* before = old.at(sy - R.shift_y(R.cur ^ 1), sx - R.shift_x(R.cur ^ 1));
-        if (same(v, before, ceps[c])) {
-          std::memcpy(v, before, static_cast<size_t>(ch) * 4);
-          L.row(s.y)[x] = cands[c];
-          ++kept;
-          break;
-        }
-      }
+      for (int c = nc; c < kCands; ++c) row[c] = {-1, 0.f};
     }
-  }
+  backend_->keep_close(now, list, R.previous_view(R.cur ^ 1, ch_off, ch), keep_table_.data(), kCands,
+                       keep_choice_.data());
+  int64_t kept = 0;
+  k = 0;
+  for (const Span& s : recomputed)
+    for (int x = s.x0; x < s.x1; ++x, ++k) {
+      const int c = keep_choice_[static_cast<size_t>(k)];
+      if (c < 0) continue;
+      L.row(s.y)[x] = cand_labels_[static_cast<size_t>(k * kCands + c)];
+      ++kept;
+    }
   if (kept) L.summarize();
   stats_.truncated_positions += kept;
 }
@@ -551,8 +575,8 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   for (Label l : block_labels) stats_.fresh_blocks += l == kInvalid;
   ref_cur_ ^= 1;
 
-  const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(input_op_));
-  int out = op->outputs()->Get(0);
+  const OpDesc& op = plan_->op(input_op_);
+  int out = op.out[0];
   LabelMap& L = *labels_[static_cast<size_t>(out)];
   cur_labels_[static_cast<size_t>(out)] = &L;
   L.fill_blocks(block_labels.data(), cols_, rows_, block_);
@@ -567,31 +591,25 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
   spans_ = L.invalid_spans();
   bool in_place = !root_of(out).swapped;
   if (in_place && eps > 0.f) save_cached(out, spans_);
-  // Pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC.
-  MapView m = map_of(out);
-  const uint8_t* rgb = reference_rgb();
-  auto convert = [&](int y, int x0, int x1) {
-    for (int x = x0; x < x1; ++x) {
-      const uint8_t* px = rgb + (static_cast<size_t>(y) * W + x) * 3;
-      float* d = m.at(y, x);
-      for (int c = 0; c < 3; ++c) d[c] = static_cast<float>(px[c]) / 255.0f;
-    }
-  };
-  int64_t fresh = 0, rewritten = 0;
+  // Pixels: the float conversion of rgb_to_planar_float (value / 255), straight into NHWC: the fresh
+  // positions, or every block that is not a zero shift (runs of such blocks along a block row).
+  int64_t fresh = 0;
   for (const Span& s : spans_) fresh += s.x1 - s.x0;
+  const std::vector<Span>* write = &spans_;
   if (rewrite && need_shift) {
-    for (Label l : block_labels) rewritten += l != 0;
-    rewritten *= static_cast<int64_t>(block_) * block_;
-    copy_loop(*pool_, rows_, rewritten * 3, [&](int64_t by, int) {
-      const Label* row = block_labels.data() + by * cols_;
-      for (int bx = 0; bx < cols_; ++bx)
-        if (row[bx] != 0)
-          for (int y = static_cast<int>(by) * block_; y < (static_cast<int>(by) + 1) * block_; ++y)
-            convert(y, bx * block_, (bx + 1) * block_);
-    });
-  } else {
-    for (const Span& s : spans_) convert(s.y, s.x0, s.x1);
+    image_spans_.clear();
+    for (int by = 0; by < rows_; ++by) {
+      const Label* row = block_labels.data() + static_cast<size_t>(by) * cols_;
+      for (int bx = 0; bx < cols_;) {
+        int bx1 = bx;
+        while (bx1 < cols_ && row[bx1] != 0) ++bx1;
+        for (int y = by * block_; bx1 > bx && y < (by + 1) * block_; ++y) image_spans_.push_back({y, bx * block_, bx1 * block_});
+        bx = std::max(bx1, bx + 1);
+      }
+    }
+    write = &image_spans_;
   }
+  backend_->write_image(map_of(out), reference_rgb(), W, make_span_list(*write));
   stats_.local_positions += static_cast<int64_t>(W) * H;
   stats_.recomputed_positions += fresh;
   op_share_[static_cast<size_t>(input_op_)] = static_cast<float>(fresh) / (static_cast<float>(W) * H);
@@ -600,9 +618,9 @@ void SparseExecutor::run_input_op(const std::vector<Label>& block_labels, const 
 
 void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   const Plan& P = *plan_;
-  const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  const auto* outs = op->outputs();
-  int out = outs->Get(0);
+  const OpDesc& op = plan_->op(index);
+  const std::vector<int>& outs = op.out;
+  int out = outs[0];
   auto in_labels = [&](int t) -> LabelMap* {
     LabelMap* l = cur_labels_[static_cast<size_t>(t)];
     if (!l) throw Error("local op " + std::to_string(index) + " reads a map without labels");
@@ -615,31 +633,24 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   //    share the input's map instead of recomputing it.
   const LabelMap* maps[OpRunner::kMaxParts + 4];
   int nmaps = 0;
-  for (int t : *op->inputs())
+  for (int t : op.in)
     if (t >= 0 && !P.tensor(t).constant && nmaps < static_cast<int>(OpRunner::kMaxParts) + 4)
       maps[nmaps++] = in_labels(t);
-  AxisWindow wy, wx;
-  if (auto c = op->options_as_ConvOptions()) {
-    wy = {c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
-    wx = {c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-  } else if (auto q = op->options_as_PoolOptions()) {
-    wy = {q->kernel_h(), q->stride_h(), q->pad_top(), q->dilation_h()};
-    wx = {q->kernel_w(), q->stride_w(), q->pad_left(), q->dilation_w()};
-  }
-  bool windowed = op->kind() == OpKind::Conv || op->kind() == OpKind::MaxPool;
+  AxisWindow wy = op.wy, wx = op.wx;
+  bool windowed = op.kind == OpKind::Conv || op.kind == OpKind::MaxPool;
   bool unit_window = wy.stride == 1 && wx.stride == 1 &&
                      (p.footprint_only || (wy.kernel == 1 && wx.kernel == 1 && wy.pad == 0 && wx.pad == 0));
-  bool passthrough = (!windowed || unit_window) && op->kind() != OpKind::ConvTranspose &&
-                     op->kind() != OpKind::ResizeNearest && nmaps > 0;
+  bool passthrough = (!windowed || unit_window) && op.kind != OpKind::ConvTranspose &&
+                     op.kind != OpKind::ResizeNearest && nmaps > 0;
   for (int i = 1; i < nmaps && passthrough; ++i) passthrough = maps[i] == maps[0];
   LabelMap* shared = passthrough ? const_cast<LabelMap*>(maps[0]) : nullptr;
   if (shared && shared->h == labels_[static_cast<size_t>(out)]->h &&
       shared->w == labels_[static_cast<size_t>(out)]->w) {
-    for (int t : *outs) cur_labels_[static_cast<size_t>(t)] = shared;
+    for (int t : outs) cur_labels_[static_cast<size_t>(t)] = shared;
   } else {
     LabelMap& L = *labels_[static_cast<size_t>(out)];
     cur_labels_[static_cast<size_t>(out)] = &L;
-    switch (op->kind()) {
+    switch (op.kind) {
       case OpKind::Conv:
       case OpKind::MaxPool: {
         if (p.footprint_only) {
@@ -648,9 +659,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         }
         propagate_window(*maps[0], wy, wx, round, L, label_scratch_);
         // A fused residual is read at the same position: it must agree too.
-        auto c = op->options_as_ConvOptions();
-        if (c && c->has_residual()) {
-          const LabelMap& res = *in_labels(op->inputs()->Get(3));
+        if (op.has_residual) {
+          const LabelMap& res = *in_labels(op.in[3]);
           if (!res.all_zero || !L.all_zero) {
             for (size_t k = 0; k < L.v.size(); ++k)
               if (!same_move(L.v[k], res.v[k], L.stride, round)) L.v[k] = kInvalid;
@@ -660,16 +670,12 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         break;
       }
       case OpKind::ConvTranspose: {
-        auto c = op->options_as_ConvOptions();
-        AxisWindow ty{c->kernel_h(), c->stride_h(), c->pad_top(), c->dilation_h()};
-        AxisWindow tx{c->kernel_w(), c->stride_w(), c->pad_left(), c->dilation_w()};
-        if (p.footprint_only) propagate_upsample(*maps[0], ty.stride, tx.stride, round, L);
-        else propagate_transposed(*maps[0], ty, tx, round, L);
+        if (p.footprint_only) propagate_upsample(*maps[0], op.wy.stride, op.wx.stride, round, L);
+        else propagate_transposed(*maps[0], op.wy, op.wx, round, L);
         break;
       }
       case OpKind::ResizeNearest: {
-        auto r = op->options_as_ResizeOptions();
-        propagate_upsample(*maps[0], r->scale_h(), r->scale_w(), round, L);
+        propagate_upsample(*maps[0], op.scale_h, op.scale_w, round, L);
         break;
       }
       default:
@@ -677,8 +683,7 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
         propagate_pointwise(maps, nmaps, round, L);
         break;
     }
-    for (flatbuffers::uoffset_t k = 1; k < outs->size(); ++k)
-      cur_labels_[static_cast<size_t>(outs->Get(k))] = &L;  // split
+    for (size_t k = 1; k < outs.size(); ++k) cur_labels_[static_cast<size_t>(outs[k])] = &L;  // split
   }
   LabelMap& L = *cur_labels_[static_cast<size_t>(out)];
   stats_.labels_ms += ms_since(t_labels);
@@ -688,17 +693,17 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   //    views of the input are written by their producers, not here.
   bool need_shift = L.shifted(round);
   bool compute = true;  // the op computes its output (truncation applies), rather than moving data
-  if (op->kind() == OpKind::Concat || op->kind() == OpKind::Split) {
+  if (op.kind == OpKind::Concat || op.kind == OpKind::Split) {
     compute = false;
-    bool concat = op->kind() == OpKind::Concat;
-    int whole_t = concat ? out : op->inputs()->Get(0);
+    bool concat = op.kind == OpKind::Concat;
+    int whole_t = concat ? out : op.in[0];
     MapView whole = map_of(whole_t);
     const TensorInfo& wt = P.tensor(whole_t);
     int whole_root = wt.alias_root >= 0 ? wt.alias_root : whole_t;
     int whole_off = wt.alias_root >= 0 ? wt.channel_offset : 0;
     int off = 0;
-    const auto* parts = concat ? op->inputs() : op->outputs();
-    for (int t : *parts) {
+    const std::vector<int>& parts = concat ? op.in : op.out;
+    for (int t : parts) {
       MapView part = map_of(t), slot = whole.channels(off, part.c);
       if (part.data != slot.data || part.pixel_stride != slot.pixel_stride) {
         if (concat) {
@@ -717,8 +722,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   for (const Span& sp : spans) recompute += sp.x1 - sp.x0;
   stats_.local_positions += positions;
   stats_.recomputed_positions += recompute;
-  stats_.local_flops += static_cast<double>(op->flops());
-  stats_.recomputed_flops += positions ? static_cast<double>(op->flops()) * recompute / positions : 0.0;
+  stats_.local_flops += static_cast<double>(op.flops);
+  stats_.recomputed_flops += positions ? static_cast<double>(op.flops) * recompute / positions : 0.0;
   op_share_[static_cast<size_t>(index)] = positions ? static_cast<float>(recompute) / positions : 0.f;
   if (recompute == 0) {
     stats_.copy_ms += ms_since(t_copy);
@@ -734,7 +739,7 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
   stats_.copy_ms += ms_since(t_copy);
   auto t_kernel = Clock::now();
   SpanList list{spans.data(), static_cast<int>(spans.size()), recompute};
-  runner_->run(index, bases_, &list, *pool_, workspace_->get());
+  backend_->run(index, bases_, &list);
   stats_.kernel_ms += ms_since(t_kernel);
   auto t_cmp = Clock::now();
   if (compare) truncate(out, spans, in_place, eps, p);
@@ -742,8 +747,8 @@ void SparseExecutor::run_local_op(int index, const SparseParams& p) {
 }
 
 bool SparseExecutor::dirty_inputs(int index) const {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  for (int t : *op->inputs()) {
+  const OpDesc& op = plan_->op(index);
+  for (int t : op.in) {
     if (t < 0 || plan_->tensor(t).constant) continue;
     const LabelMap* l = labels(t);
     if (l ? !l->all_zero : changed_[static_cast<size_t>(t)] != 0) return true;
@@ -752,9 +757,9 @@ bool SparseExecutor::dirty_inputs(int index) const {
 }
 
 bool SparseExecutor::relayout_changed(int index, bool round) {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  if (op->kind() != OpKind::Relayout) return false;
-  const int in = op->inputs()->Get(0), out = op->outputs()->Get(0);
+  const OpDesc& op = plan_->op(index);
+  if (op.kind != OpKind::Relayout) return false;
+  const int in = op.in[0], out = op.out[0];
   const LabelMap* L = labels(in);
   if (!L || plan_->tensor(out).layout == PlanLayout::NHWC) return false;
   // Its NCHW output persists across frames and equals the input's previous values: only positions whose
@@ -765,25 +770,19 @@ bool SparseExecutor::relayout_changed(int index, bool round) {
   for (int64_t k = 0; k < hw; ++k)
     if (changes_value(L->v[static_cast<size_t>(k)], L->stride, round)) changed.push_back(k);
   if (static_cast<int64_t>(changed.size()) * 4 > hw) return false;
-  MapView m = map_of(in);
-  float* d = tensor_data(out);
-  // Channel by channel: the writes of one channel stay within one plane.
-  pool_->run(m.c, [&](int64_t c, int) {
-    float* plane = d + c * hw;
-    for (int64_t k : changed) plane[k] = m.data[k * m.pixel_stride + c];
-  });
+  backend_->scatter_planar(map_of(in), changed.data(), changed.size(), tensor_data(out));
   return true;
 }
 
 // Global (attention island) and epilogue ops: recomputed whole when an input changed. Spatial outputs
 // of the island are then compared with the cache like recomputed local positions.
 void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  bool global = op->spatial() && op->spatial()->region() == fb::Region::Global;
+  const OpDesc& op = plan_->op(index);
+  bool global = op.region == PlanRegion::Global;
   // A layout conversion feeding the column tail missed the frames the tail ran on columns: it runs whole.
   const bool stale = tail_stale_ && tail_->feeds(index);
   bool dirty = stale || dirty_inputs(index);
-  for (int t : *op->outputs()) {
+  for (int t : op.out) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (L) {
       cur_labels_[static_cast<size_t>(t)] = L;
@@ -801,10 +800,10 @@ void SparseExecutor::run_dense_op(int index, const SparseParams& p) {
     stats_.epilogue_ms += ms_since(t0);
     return;
   }
-  runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
+  backend_->run(index, bases_, nullptr);
   if (global) ++stats_.islands_run;
   else ++stats_.epilogue_run;
-  for (int t : *op->outputs()) {
+  for (int t : op.out) {
     LabelMap* L = labels_[static_cast<size_t>(t)].get();
     if (!L) continue;
     if (op_eps(p, index) <= 0.f) continue;  // everything counts as changed
@@ -834,19 +833,24 @@ const SparseStats& SparseExecutor::run(const std::vector<Label>& block_labels, c
   const Plan& P = *plan_;
   bool columns = false;  // this frame the column tail replaces its covered ops
   for (int i = 0; i < P.op_count(); ++i) {
-    const fb::Op* op = P.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    fb::Region region = op->spatial() ? op->spatial()->region() : fb::Region::Epilogue;
+    const OpDesc& op = plan_->op(i);
+    PlanRegion region = op.region;
     if (tail_ && i == tail_->covered().front()) columns = run_tail(params.round_offsets);
     if (columns && tail_->covers(i)) continue;
     if (i == input_op_) {
       run_input_op(block_labels, frame_rgb, params);
-    } else if (region == fb::Region::Local) {
+    } else if (region == PlanRegion::Local) {
       run_local_op(i, params);
     } else {
       run_dense_op(i, params);
     }
   }
   if (tail_ && !columns) tail_stale_ = false;  // the covered ops ran whole (or had nothing to do)
+  if (!backend_->host_storage())
+    for (size_t o = 0; o < host_outputs_.size(); ++o) {
+      const int t = P.outputs()[o];
+      backend_->download(host_outputs_[o].data(), tensor_data(t), host_outputs_[o].size());
+    }
   return stats_;
 }
 
@@ -855,7 +859,7 @@ bool SparseExecutor::run_tail(bool round) {
   if (k > tail_->max_columns()) return false;
   auto t0 = Clock::now();
   if (k > 0) {
-    tail_->run(*runner_, bases_, *pool_, workspace_->get());
+    tail_->run(*backend_->host_ops(), bases_, device_->pool(), tail_workspace_->get());
     tail_stale_ = true;
     stats_.epilogue_run += tail_->tail_op_count();
     stats_.tail_columns = k;
@@ -863,7 +867,7 @@ bool SparseExecutor::run_tail(bool round) {
   const float share = static_cast<float>(k) / static_cast<float>(tail_->anchors());
   for (int i : tail_->covered()) {
     op_share_[static_cast<size_t>(i)] = share;
-    for (int t : *plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i))->outputs())
+    for (int t : plan_->op(i).out)
       changed_[static_cast<size_t>(t)] = k > 0;
   }
   stats_.epilogue_ms += ms_since(t0);
@@ -871,16 +875,14 @@ bool SparseExecutor::run_tail(bool round) {
 }
 
 void SparseExecutor::refresh_op(int index) {
-  const fb::Op* op = plan_->fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const OpDesc& op = plan_->op(index);
   if (index == input_op_) {
     // The network's input map, rewritten from R_t (it only differs where a threshold kept old pixels).
-    int out = op->outputs()->Get(0);
-    MapView m = map_of(out);
-    const uint8_t* rgb = reference_rgb();
-    for (int y = 0; y < m.h; ++y)
-      for (int x = 0; x < m.w; ++x)
-        for (int c = 0; c < 3; ++c)
-          m.at(y, x)[c] = static_cast<float>(rgb[(static_cast<size_t>(y) * m.w + x) * 3 + c]) / 255.0f;
+    const int out = op.out[0];
+    const MapView m = map_of(out);
+    full_spans_.clear();
+    for (int y = 0; y < m.h; ++y) full_spans_.push_back({y, 0, m.w});
+    backend_->write_image(m, reference_rgb(), m.w, make_span_list(full_spans_));
     cur_labels_[static_cast<size_t>(out)] = labels_[static_cast<size_t>(out)].get();
     labels_[static_cast<size_t>(out)]->fill(0);
     return;
@@ -889,13 +891,13 @@ void SparseExecutor::refresh_op(int index) {
     // The column tail is refreshed as one slice, at its first op: its intermediates are stale after
     // frames that ran it on columns, so every covered op runs whole, in order.
     if (index != tail_->covered().front()) return;
-    for (int i : tail_->covered()) runner_->run(i, bases_, nullptr, *pool_, workspace_->get());
+    for (int i : tail_->covered()) backend_->run(i, bases_, nullptr);
     tail_stale_ = false;
     return;
   }
   // Recompute in the current buffers; the values become the exact function of the current inputs.
-  runner_->run(index, bases_, nullptr, *pool_, workspace_->get());
-  for (int t : *op->outputs())
+  backend_->run(index, bases_, nullptr);
+  for (int t : op.out)
     if (LabelMap* L = labels_[static_cast<size_t>(t)].get()) {
       cur_labels_[static_cast<size_t>(t)] = L;
       L->fill(0);

@@ -24,7 +24,8 @@
 #include <vector>
 
 #include "ops/thread_pool.h"
-#include "runtime/dense_executor.h"
+#include "runtime/backend.h"
+#include "runtime/cpu/cpu_backend.h"
 #include "runtime/op_runner.h"
 #include "runtime/plan.h"
 #include "runtime/sparse/column_tail.h"
@@ -87,9 +88,13 @@ struct SparseStats {
   double flop_hit_ratio() const { return local_flops > 0 ? 1.0 - recomputed_flops / local_flops : 1.0; }
 };
 
+// Written once against the backend interface (runtime/backend.h): labels, spans and every decision are
+// computed here on the host; the backend holds the caches and moves, compares and computes their data.
 class SparseExecutor {
  public:
   // block: size in input pixels of the blocks labels are given for (input size must be a multiple).
+  SparseExecutor(std::shared_ptr<const Device> device, int block);
+  // On the CPU backend (`runner` may be shared with other executors of the plan).
   SparseExecutor(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, int block,
                  std::shared_ptr<const OpRunner> runner = nullptr);
   ~SparseExecutor();
@@ -97,6 +102,8 @@ class SparseExecutor {
   SparseExecutor& operator=(const SparseExecutor&) = delete;
 
   const Plan& plan() const { return *plan_; }
+  const Device& device() const { return *device_; }
+  Backend& backend() { return *backend_; }
   int block() const { return block_; }
   int block_cols() const { return cols_; }
   int block_rows() const { return rows_; }
@@ -115,10 +122,13 @@ class SparseExecutor {
 
   // The reference image R_t (packed RGB24, input size).
   const uint8_t* reference_rgb() const { return ref_[ref_cur_].data(); }
-  // Current data of any tensor (physical layout), e.g. the outputs after run().
-  float* tensor_data(int tensor) { return runner_->data(tensor, bases_); }
-  const float* output_data(size_t i) { return tensor_data(plan_->outputs().at(i)); }
-  MapView map_of(int tensor) { return runner_->map(tensor, bases_); }
+  // Storage of any tensor this frame (physical layout; the backend's memory: device memory on a GPU).
+  float* tensor_data(int tensor);
+  MapView map_of(int tensor);
+  // A tensor's current values in host memory, packed (NHWC maps h x w x c).
+  std::vector<float> read_tensor(int tensor);
+  // Output i (plan order) after run(), in host memory.
+  const float* output_data(size_t i);
   // Labels of a spatial map produced by a local or global op (null for others).
   const LabelMap* labels(int tensor) const;
   const SparseStats& stats() const { return stats_; }
@@ -171,10 +181,10 @@ class SparseExecutor {
   bool shifted(const LabelMap& l, bool round) const;
   Root& root_of(int tensor);
 
+  std::shared_ptr<const Device> device_;
   std::shared_ptr<const Plan> plan_;
-  std::shared_ptr<ThreadPool> pool_;
-  std::shared_ptr<const OpRunner> runner_;
-  std::unique_ptr<WorkspaceBlocks> workspace_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<WorkspaceBlocks> tail_workspace_;  // CPU: the column tail's compact kernels
   int block_ = 16, cols_ = 0, rows_ = 0;
   int input_op_ = -1;
   bool initialised_ = false;
@@ -196,15 +206,21 @@ class SparseExecutor {
   int ref_cur_ = 0;
 
   // Per-frame scratch, sized at construction.
+  float* saved_ = nullptr;  // backend storage: cached values of positions about to be recomputed in place
+  int64_t max_floats_ = 0;  // the largest cached map
+  std::vector<std::vector<float>> host_outputs_;  // device backends: the outputs downloaded after run()
+  std::vector<CopyRun> copy_runs_;  // cache moves of one write
+  std::vector<Span> image_spans_;   // the input map's rewritten blocks
+  std::vector<KeepCandidate> keep_table_;  // truncation: per recomputed position, its candidates
+  std::vector<Label> cand_labels_;         //   and their labels
+  std::vector<int8_t> keep_choice_;        //   the candidate kept (-1: none)
   std::vector<Span> spans_;
   std::vector<Label> label_scratch_;
   std::vector<int64_t> changed_positions_;  // relayout_changed: positions whose value changed
-  std::vector<float> saved_;  // cached values of positions about to be recomputed in place
   std::vector<Span> full_spans_;
   struct ShiftRun {
     int y, x0, x1, dy, dx;  // a run of one label and its offset in cells
     Label label;
-    size_t scratch;  // float offset in saved_
   };
   // runs_ := every run of labelled positions of L with its cell offset.
   void collect_runs(const LabelMap& L, bool round);

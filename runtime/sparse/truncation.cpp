@@ -38,8 +38,7 @@ std::vector<float> default_eps(const Plan& plan, const std::vector<float>& scale
   if (island_eps <= 0) return eps;
   eps.assign(static_cast<size_t>(plan.op_count()), 0.f);
   for (int i = 0; i < plan.op_count(); ++i) {
-    const auto* op = plan.fb().ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (op->spatial() && op->spatial()->region() == ::fluxshard::plan::Region::Global)
+    if (plan.op(i).region == PlanRegion::Global)
       eps[static_cast<size_t>(i)] = island_eps * scale.at(static_cast<size_t>(i));
   }
   return eps;
