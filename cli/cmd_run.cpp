@@ -223,7 +223,8 @@ int cmd_run(const Args& args) {
                "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
                static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
                mode_name(opt.mode), device->name().c_str(), mean, t.pre / n, t.motion / n, t.classify / n,
-               t.execute / n, t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+               t.execute / n, t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n,
+               static_cast<double>(t.detections) / n);
   if (opt.mode != SessionMode::Dense)
     std::fprintf(out,
                  "execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
