@@ -44,18 +44,21 @@ int cmd_edge(const Args& args) {
   if (o.policy != net::Policy::Local && !args.has("--server"))
     throw UsageError("fluxshard edge: missing --server ADDR:PORT (needed unless --policy local)");
   o.server = args.get("--server", "127.0.0.1:7070");
-  o.mode = parse_mode(args.get_choice("--mode", "fluxshard", {"exact", "fluxshard"}));
   o.codec = net::parse_codec(args.get_choice("--codec", "raw", {"raw", "lossless", "lz4", "jpeg"}));
   o.jpeg_quality = args.get_int("--jpeg-quality", 90, 1, 100);
   if (args.has("--token-file")) o.token = net::read_token_file(args.get("--token-file"));
   o.trace = args.get("--trace", "");
   o.rtt_ms = args.get_double("--rtt-ms", -1, 0, 10000);
   o.threads = thread_option(args);
-  const SessionOptions plan_opt = planning_options(args);
+  const SessionOptions plan_opt = session_options(args, "fluxshard", {"exact", "fluxshard"});
+  o.mode = plan_opt.mode;
   o.aligner = plan_opt.aligner;
   o.sigma = plan_opt.sigma;
   o.gate_max_share = plan_opt.gate_max_share;
   o.tau_salient = plan_opt.tau_salient;
+  o.change = plan_opt.change;
+  o.tau_rel_salient = plan_opt.tau_rel_salient;
+  o.staleness = plan_opt.staleness;
   o.island_eps = plan_opt.island_eps;
   o.island_reused_scale = plan_opt.island_reused_scale;
   o.codec_mvs = plan_opt.codec_mvs;

@@ -2,6 +2,36 @@
 
 namespace fx::cli {
 
+namespace {
+
+// The options `run` and `edge` share for choosing what is recomputed (runtime/presets.h,
+// runtime/planner.h), after the command's own.
+std::vector<OptionSpec> with_reuse_options(std::vector<OptionSpec> own) {
+  const std::vector<OptionSpec> shared = {
+      {"--preset", true,
+       "exact, balanced (default of fluxshard mode) or fast: a named set of the knobs below (runtime/presets.h); "
+       "implies the mode, flags given override its values"},
+      {"--tau-rel", true,
+       "change test: a block changed when (its largest quadrant residual - the noise) / (its contrast + a noise "
+       "floor) is above this (preset; < 0: off)"},
+      {"--tau-rel-salient", true,
+       "salient blocks pass the change test from --tau-rel x this (fluxshard mode; preset; 1: off)"},
+      {"--tau-cap", true,
+       "with the change test on, an aligner candidate under this normalised SAD is one only if the test says so "
+       "(preset; <= --tau: every aligner candidate stays one)"},
+      {"--drift-bound", true,
+       "refresh a kept block once its accumulated normalised residual passes this, spread over up to twice it "
+       "(preset; 0: off)"},
+      {"--cut-share", true, "refresh every block when this share of blocks changed (scene cut; default 0.6, 0: off)"},
+      {"--fade-levels", true,
+       "refresh every block when the picture's level moved this many grey levels (default 3, 0: off)"},
+  };
+  own.insert(own.end(), shared.begin(), shared.end());
+  return own;
+}
+
+}  // namespace
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"compile",
@@ -17,7 +47,7 @@ const std::vector<Command>& commands() {
       {"run",
        "run PLAN.fsp --input FILE [--mode dense|exact|fluxshard] [--json F]",
        "detect (or segment) every frame of a video or image",
-       {{"--input", true, "video or image file"},
+       with_reuse_options({{"--input", true, "video or image file"},
         {"--threads", true, "worker threads (default: all cores)"},
         {"--max-frames", true, "stop after N frames"},
         {"--json", true, "write one JSON line per frame, then a summary line"},
@@ -25,16 +55,17 @@ const std::vector<Command>& commands() {
         {"--conf", true, "score threshold (default 0.25)"},
         {"--iou", true, "NMS IoU threshold (default 0.7)"},
         {"--mode", true, "dense (default), exact or fluxshard"},
-        {"--block", true, "motion block size in input pixels (default 16)"},
+        {"--block", true, "motion block size in input pixels (preset: exact 16, balanced and fast 32)"},
         {"--window", true, "motion search window, +-pixels (default 16)"},
         {"--tau", true, "normalised SAD above which a block is a recompute candidate (default 0.025)"},
         {"--island-eps", true,
-         "without a profiled table: attention-island truncation, relative to its outputs' mean |value| (default 0.2)"},
+         "without a profiled table: attention-island truncation, relative to its outputs' mean |value| "
+         "(preset: 0.2, fast 0.35)"},
         {"--island-reused", true,
          "island positions whose own inputs were reused compare at this multiple of --island-eps "
-         "(default 1.5; 1: off)"},
+         "(preset: 1.5, fast 3; 1: off)"},
         {"--tau-salient", true,
-         "salient blocks are recomputed above this SAD too (fluxshard mode; default 0.01, 0: off)"},
+         "salient blocks are recomputed above this SAD too (fluxshard mode; preset: 0.005, fast 0.01; 0: off)"},
         {"--sigma", true, "salience threshold for recomputing a candidate (default: detect 0.1, segment 0.05)"},
         {"--gate-max-share", true,
          "salience gating applies up to this share of candidate blocks; above, all are recomputed (default 0.1)"},
@@ -46,7 +77,7 @@ const std::vector<Command>& commands() {
         {"--layer-stats", false, "print each op's mean share of recomputed positions at the end"},
         {"--quiet", false, "no progress bar"},
         {"--backend", true, "cpu (default) or cuda (dense mode only)"},
-        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"}},
+        {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"}}),
        cmd_run},
       {"dump",
        "dump PLAN.fsp --input IN.npy --prefix OUT",
@@ -77,6 +108,7 @@ const std::vector<Command>& commands() {
         {"--target", true,
          "accuracy to keep vs the same session without truncation: F1 (detect) or mask IoU (segment); default 0.99"},
         {"--frames", true, "frames per clip (default 60)"},
+        {"--preset", true, "the session's knobs under the profiled thresholds: balanced (default) or fast"},
         {"--threads", true, "worker threads (default: all cores)"}},
        cmd_profile},
       {"letterbox",
@@ -102,7 +134,7 @@ const std::vector<Command>& commands() {
       {"edge",
        "edge PLAN.fsp --input CLIP --server ADDR:PORT [--policy fluxshard|local|offload] [--json F]",
        "the edge side: run a clip, computing each frame locally or on the server",
-       {{"--input", true, "video file"},
+       with_reuse_options({{"--input", true, "video file"},
         {"--server", true, "the server's ADDR:PORT"},
         {"--policy", true, "fluxshard (default: the faster side per frame), local or offload"},
         {"--mode", true, "fluxshard (default) or exact"},
@@ -118,21 +150,24 @@ const std::vector<Command>& commands() {
         {"--threads", true, "worker threads (default: all cores)"},
         {"--conf", true, "score threshold (default 0.25)"},
         {"--iou", true, "NMS IoU threshold (default 0.7)"},
-        {"--block", true, "block size in input pixels (default 16)"},
+        {"--block", true, "block size in input pixels (preset: exact 16, balanced and fast 32)"},
         {"--window", true, "motion search window, +-pixels (default 16)"},
         {"--tau", true, "normalised SAD above which a block is a recompute candidate (default 0.025)"},
         {"--sigma", true, "salience threshold (default: detect 0.1, segment 0.05)"},
         {"--gate-max-share", true, "salience gating up to this share of candidate blocks (default 0.1)"},
-        {"--tau-salient", true, "salient blocks are recomputed above this SAD too (fluxshard mode; default 0.01, 0: off)"},
-        {"--island-eps", true, "attention-island truncation, relative to its outputs' mean |value| (default 0.2)"},
+        {"--tau-salient", true,
+         "salient blocks are recomputed above this SAD too (fluxshard mode; preset: 0.005, fast 0.01; 0: off)"},
+        {"--island-eps", true,
+         "attention-island truncation, relative to its outputs' mean |value| (preset: 0.2, fast 0.35)"},
         {"--island-reused", true,
-         "island positions whose own inputs were reused compare at this multiple of --island-eps (default 1.5)"},
+         "island positions whose own inputs were reused compare at this multiple of --island-eps (preset: 1.5, "
+         "fast 3)"},
         {"--result-timeout-ms", true, "compute a frame locally when its result is this late (default 1000)"},
         {"--no-background", false, "do not send non-critical blocks with spare bandwidth"},
         {"--no-refresh", false, "no dense refresh slices while waiting for the server"},
         {"--no-codec-mvs", false, "do not seed the motion search with the codec's motion vectors"},
         {"--name", true, "edge name shown in the server's log"},
-        {"--quiet", false, "no summary on stdout"}},
+        {"--quiet", false, "no summary on stdout"}}),
        cmd_edge},
       {"synth",
        "synth yolo11{n,s,m,l,x} -o FILE.onnx [--imgsz N]",

@@ -591,6 +591,9 @@ EdgeClient::EdgeClient(std::shared_ptr<const Plan> plan, EdgeOptions opt) : impl
   po.stale_frames = m->opt.stale_frames;
   po.gate_max_share = m->opt.gate_max_share;
   po.tau_salient = m->opt.tau_salient;
+  po.change = m->opt.change;
+  po.tau_rel_salient = m->opt.tau_rel_salient;
+  po.staleness = m->opt.staleness;
   m->ecb_planner = std::make_unique<BlockPlanner>(W, H, po);
   m->ccb_planner = std::make_unique<BlockPlanner>(W, H, po);
   m->proxy.assign(static_cast<size_t>(W) * H * 3, 0);

@@ -44,12 +44,15 @@ struct EdgeOptions {
   std::string trace;               // bandwidth preset / trace file; "" unlimited
   double rtt_ms = -1;              // emulated RTT; < 0: 20 with a trace, else 0
   int threads = 0;                 // kernel threads; 0: every hardware thread
-  AlignerOptions aligner;
+  AlignerOptions aligner = SessionOptions{}.aligner;  // the balanced preset's (32-px blocks)
   // Planning and truncation as StreamSession (runtime/session.h) does it; the defaults are its defaults.
   float sigma = -1;                // salience threshold; < 0: task default
   int stale_frames = SessionOptions{}.stale_frames;
   float gate_max_share = SessionOptions{}.gate_max_share;
   float tau_salient = SessionOptions{}.tau_salient;
+  ChangeTestOptions change = SessionOptions{}.change;
+  float tau_rel_salient = SessionOptions{}.tau_rel_salient;
+  StalenessOptions staleness = SessionOptions{}.staleness;
   float island_eps = SessionOptions{}.island_eps;
   float island_reused_scale = SessionOptions{}.island_reused_scale;
   float salience_conf = SessionOptions{}.salience_conf;

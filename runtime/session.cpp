@@ -30,6 +30,20 @@ SessionMode parse_mode(const std::string& s) {
   throw Error("unknown mode '" + s + "' (dense, exact or fluxshard)");
 }
 
+PlannerOptions planner_options(const SessionOptions& o, const std::string& task) {
+  PlannerOptions po;
+  po.aligner = o.aligner;
+  po.exact = o.mode == SessionMode::Exact;
+  po.sigma = o.sigma >= 0 ? o.sigma : (task == "segment" ? 0.05f : 0.1f);
+  po.stale_frames = o.stale_frames;
+  po.gate_max_share = o.gate_max_share;
+  po.tau_salient = o.tau_salient;
+  po.change = o.change;
+  po.tau_rel_salient = o.tau_rel_salient;
+  po.staleness = o.staleness;
+  return po;
+}
+
 StreamSession::StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<ThreadPool> pool, SessionOptions opt,
                              std::shared_ptr<const OpRunner> runner)
     : plan_(std::move(plan)), pool_(std::move(pool)), runner_(std::move(runner)), opt_(opt) {
@@ -40,14 +54,7 @@ StreamSession::StreamSession(std::shared_ptr<const Plan> plan, std::shared_ptr<T
     dense_ = std::make_unique<DenseExecutor>(plan_, pool_, runner_);
   } else {
     sparse_ = std::make_unique<SparseExecutor>(plan_, pool_, opt_.aligner.block, runner_);
-    PlannerOptions po;
-    po.aligner = opt_.aligner;
-    po.exact = opt_.mode == SessionMode::Exact;
-    po.sigma = opt_.sigma;
-    po.stale_frames = opt_.stale_frames;
-    po.gate_max_share = opt_.gate_max_share;
-    po.tau_salient = opt_.tau_salient;
-    planner_ = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
+    planner_ = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), planner_options(opt_, plan_->task()));
     if (opt_.mode == SessionMode::FluxShard) truncation_ = TruncationTable(*plan_, opt_.eps_scale);
   }
 }
@@ -115,6 +122,9 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     rep.critical_blocks = pr.critical_blocks;
     rep.candidate_blocks = pr.candidate_blocks;
     rep.salient_skipped = pr.salient_skipped;
+    rep.changed_blocks = pr.changed_blocks;
+    rep.drift_refreshed = pr.drift_refreshed;
+    rep.refresh_all = pr.refresh_all;
     rep.time.motion_ms = ms_since(t1);
     auto t2 = Clock::now();
     SparseParams params = SparseParams::for_mode(opt_.mode == SessionMode::FluxShard, opt_.island_reused_scale);
@@ -142,7 +152,11 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
       if (det.score > opt_.post.decode.conf) reported.push_back(det);
     result_ = finish_detections(layout_, std::move(reported), protos, lb_, opt_.post);
     prior_masks_ok_ = false;
+    ranked_ = prev_dets_;
+    scale_boxes_to_source(ranked_, lb_.scale, lb_.pad_left, lb_.pad_top, lb_.src_w, lb_.src_h);
+    ranked_valid_ = true;
   } else {
+    ranked_valid_ = false;
     result_ = postprocess(layout_, out0, protos, lb_, opt_.post);
     if (planner_) {
       prev_dets_ = result_.detections;  // back in input pixels for the next frame's salience

@@ -25,13 +25,23 @@ enum class SessionMode { Dense, Exact, FluxShard };
 const char* mode_name(SessionMode m);
 SessionMode parse_mode(const std::string& s);  // throws fx::Error
 
+struct SessionOptions;
+// The planner's options of a session (sigma < 0 resolved by the task: detect 0.1, segment 0.05).
+PlannerOptions planner_options(const SessionOptions& o, const std::string& task);
+
+// The defaults are the `balanced` preset's (runtime/presets.h).
 struct SessionOptions {
   SessionMode mode = SessionMode::FluxShard;
-  AlignerOptions aligner;          // block, window, tau
+  // Block, window, tau: 32-px blocks (one per stride-32 cell: a changed block dirties one deep cell, not
+  // up to four; perf/RESULTS.md "Presets").
+  AlignerOptions aligner = {32};
   float sigma = -1;                // salience threshold; < 0: task default (detect 0.1, segment 0.05)
   int stale_frames = 4;            // a skipped candidate block becomes critical after this many frames
   float gate_max_share = PlannerOptions{}.gate_max_share;  // salience gating up to this candidate share
-  float tau_salient = 0.01f;       // salient blocks are critical above this SAD (0: off; see PlannerOptions)
+  float tau_salient = 0.005f;      // salient blocks are critical above this SAD (0: off; see PlannerOptions)
+  ChangeTestOptions change;        // the contrast-normalised change test (runtime/motion/change_test.h)
+  float tau_rel_salient = 0.5f;    // salient blocks pass it from tau_rel x this (fluxshard mode; PlannerOptions)
+  StalenessOptions staleness;      // bounded staleness, scene cuts and fades (runtime/planner.h)
   bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
   double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)
   float eps_scale = 1.0f;          // multiplies the profiled truncation thresholds (0: none)
@@ -63,6 +73,9 @@ struct FrameReport {
   int critical_blocks = 0;    // blocks recomputed from the frame
   int candidate_blocks = 0;   // blocks above tau
   int salient_skipped = 0;    // candidates reused because not salient (fluxshard mode)
+  int changed_blocks = 0;     // candidates by the change test only (under the aligner's tau)
+  int drift_refreshed = 0;    // blocks refreshed for their accumulated drift
+  bool refresh_all = false;   // scene cut or fade: every block refreshed
   int bucket = -1;            // truncation bucket used
   StageTimes time;
 };
@@ -78,6 +91,10 @@ class StreamSession {
   // Processes one decoded frame; detections are in the frame's pixels.
   const FrameResult& process(const Frame& frame, FrameReport* report = nullptr);
   const FrameResult& result() const { return result_; }
+  // The last frame's detections down to the salience prior's lower score threshold (salience_conf), in
+  // the frame's pixels, best first: what mAP ranks (ApAccumulator). The reported detections when no lower
+  // threshold applies (dense mode, or salience_conf >= the reporting threshold).
+  const std::vector<Detection>& ranked_detections() const { return ranked_valid_ ? ranked_ : result_.detections; }
   // The letterboxed frame of the last process() and its geometry.
   const std::vector<uint8_t>& letterboxed() const { return cur_; }
   const LetterboxInfo& letterbox() const { return lb_; }
@@ -103,6 +120,8 @@ class StreamSession {
   std::vector<Label> block_labels_, block_motion_;
   std::vector<Detection> prev_dets_;  // previous frame, input (letterboxed) pixels
   bool prior_masks_ok_ = false;       // result_.masks correspond to prev_dets_
+  std::vector<Detection> ranked_;     // prev_dets_ in frame pixels (see ranked_detections)
+  bool ranked_valid_ = false;
   TruncationTable truncation_;     // the plan's profiled table (scaled by eps_scale)
   std::vector<float> default_eps_;  // without a table (see island_eps)
   FrameResult result_;

@@ -64,6 +64,17 @@ typedef enum fx_mode {
   FX_MODE_FLUXSHARD = 2  /* the production mode: salience filtering, nearest-offset reuse, truncation */
 } fx_mode;
 
+/* Named operating points of the cache modes (README "Presets"): FX_PRESET_EXACT runs in FX_MODE_EXACT,
+ * FX_PRESET_BALANCED and FX_PRESET_FAST in FX_MODE_FLUXSHARD; FX_PRESET_DEFAULT is the mode's own (exact
+ * -> exact, fluxshard -> balanced). A preset of another mode, or any preset but the default with
+ * FX_MODE_DENSE, is FX_ERROR_INVALID_ARGUMENT. */
+typedef enum fx_preset {
+  FX_PRESET_DEFAULT = 0,
+  FX_PRESET_EXACT = 1,
+  FX_PRESET_BALANCED = 2, /* salience gating, nearest-offset reuse, truncation; the change test and staleness bound */
+  FX_PRESET_FAST = 3      /* more reuse, looser change test and truncation */
+} fx_preset;
+
 typedef struct fx_session_options {
   size_t struct_size; /* sizeof(fx_session_options): lets the struct grow compatibly */
   int threads;        /* worker threads; 0 = all cores */
@@ -71,6 +82,7 @@ typedef struct fx_session_options {
   float iou;          /* NMS IoU threshold, default 0.7 */
   int masks;          /* segment models: compute masks (1, default) or not (0) */
   int mode;           /* an fx_mode; default FX_MODE_DENSE (added after masks: older callers get it) */
+  int preset;         /* an fx_preset: the cache modes' knobs; default FX_PRESET_DEFAULT (added after mode) */
 } fx_session_options;
 
 /* Fills `options` with the defaults (and sets struct_size). */
