@@ -144,3 +144,68 @@ TEST_CASE("metrics: mask IoU over matched pairs and accumulation over frames", "
   CHECK(empty.f1() == 1.0);
   CHECK(empty.mean_iou() == 0.0);
 }
+
+TEST_CASE("metrics: frames without detections on both sides count as agreement", "[metrics]") {
+  MatchAccumulator acc;
+  for (int i = 0; i < 5; ++i) acc.add(match_detections({}, {}), {}, {});
+  CHECK(acc.frames == 5);
+  CHECK(acc.frames_with_either == 0);
+  CHECK(acc.f1() == 1.0);
+  CHECK(acc.mean_mask_iou() == 1.0);  // nothing to disagree about
+  // One side only: F1 and mask IoU drop to 0, and the frame is counted on that side.
+  MatchAccumulator one;
+  one.add(match_detections({}, {}), {}, {});
+  one.add(match_detections({D(0, 0.9f, 0, 0, 10, 10)}, {}), {M(1, 1, {1})}, {});
+  CHECK(one.frames_with_either == 1);
+  CHECK(one.frames_with_pred == 1);
+  CHECK(one.frames_with_ref == 0);
+  CHECK(one.f1() == 0.0);
+  CHECK(one.mean_mask_iou() == 0.0);
+  MatchAccumulator other;
+  other.add(match_detections({}, {D(0, 0.9f, 0, 0, 10, 10)}));
+  CHECK(other.frames_with_ref == 1);
+  CHECK(other.frames_with_pred == 0);
+  CHECK(other.f1() == 0.0);
+}
+
+TEST_CASE("metrics: mAP50 edge cases (nothing on either side, on one side)", "[metrics]") {
+  ApAccumulator none(0.5f, 0.25f);
+  none.add({}, {});
+  CHECK(none.map() == 1.0);
+  // Only low-scored detections of the run (ranked, below the reporting floor): still agreement.
+  ApAccumulator low(0.5f, 0.25f);
+  low.add({D(0, 0.2f, 0, 0, 10, 10)}, {});
+  CHECK(low.map() == 1.0);
+  ApAccumulator pred_only(0.5f, 0.25f);
+  pred_only.add({D(0, 0.9f, 0, 0, 10, 10)}, {});
+  CHECK(pred_only.map() == 0.0);
+  ApAccumulator ref_only(0.5f, 0.25f);
+  ref_only.add({}, {D(0, 0.9f, 0, 0, 10, 10)});
+  CHECK(ref_only.map() == 0.0);
+  CHECK_THROWS_AS(ref_only.add({D(-1, 0.9f, 0, 0, 1, 1)}, {}), fx::Error);
+}
+
+TEST_CASE("metrics: mAP50 ranks over frames, per class, 101-point envelope", "[metrics]") {
+  // Identical lists: 1. A detection the run scores under the reporting threshold but still ranks: the
+  // reference's recall is reached, so AP stays 1 where F1 counts a miss.
+  ApAccumulator same;
+  same.add({D(0, 0.9f, 0, 0, 10, 10), D(1, 0.3f, 20, 20, 30, 30)},
+           {D(0, 0.9f, 0, 0, 10, 10), D(1, 0.3f, 20, 20, 30, 30)});
+  CHECK(same.map() == 1.0);
+  ApAccumulator flip;
+  flip.add({D(0, 0.24f, 0, 0, 10, 10)}, {D(0, 0.26f, 0, 0, 10, 10)});
+  CHECK(flip.map() == 1.0);
+  // Class 0 over two frames: the run scores 0.9 (TP), 0.8 (FP), 0.7 (TP), 0.6 (TP); 4 references, one never
+  // found. Precision / recall: (1, 1/4), (1/2, 1/4), (2/3, 1/2), (3/4, 3/4). Envelope: 1 up to recall 1/4,
+  // then 3/4 up to 3/4 (the 2/3 at recall 1/2 is lifted by the later 3/4), nothing above:
+  // AP = (26 * 1 + 50 * 3/4) / 101 (recall points 0..0.25, 0.26..0.75).
+  ApAccumulator a;
+  a.add({D(0, 0.9f, 0, 0, 10, 10), D(0, 0.8f, 100, 100, 110, 110)}, {D(0, 1, 0, 0, 10, 10), D(0, 1, 50, 50, 60, 60)});
+  a.add({D(0, 0.7f, 0, 0, 10, 10), D(0, 0.6f, 20, 20, 30, 30)}, {D(0, 1, 0, 0, 10, 10), D(0, 1, 20, 20, 30, 30)});
+  const double ap0 = (26 * 1.0 + 50 * 0.75) / 101.0;
+  CHECK(a.map() == Approx(ap0).epsilon(1e-12));
+  // A second class with perfect AP averages in; a class only the run reports does not.
+  a.add({D(2, 0.5f, 0, 0, 10, 10), D(5, 0.99f, 200, 200, 210, 210)}, {D(2, 0.5f, 0, 0, 10, 10)});
+  CHECK(a.map() == Approx((ap0 + 1.0) / 2).epsilon(1e-12));
+  CHECK(a.frames() == 3);
+}

@@ -40,6 +40,9 @@ double mask_iou_matched(const MatchResult& m, const std::vector<Mask>& pred_mask
 struct MatchAccumulator {
   int64_t frames = 0;
   int64_t tp = 0, fp = 0, fn = 0;
+  int64_t frames_with_pred = 0;    // frames where the run had a detection
+  int64_t frames_with_ref = 0;     // frames where the reference had one
+  int64_t frames_with_either = 0;  // frames where either side had one (the frames F1 is measured on)
   double iou_sum = 0.0;       // box IoU summed over matched pairs (count: tp)
   double mask_iou_sum = 0.0;  // mask IoU summed over matched pairs
   int64_t mask_pairs = 0;
@@ -52,7 +55,37 @@ struct MatchAccumulator {
   double recall() const;
   double f1() const;
   double mean_iou() const;       // 0 when nothing matched
-  double mean_mask_iou() const;  // 0 when no mask pairs
+  // Mean mask IoU of the matched pairs; 0 when nothing matched while either side had a detection, 1 when
+  // neither side ever had one (nothing to disagree about, as F1).
+  double mean_mask_iou() const;
+};
+
+// Mean average precision at one IoU threshold of a run's detections against reference detections (dense
+// inference), over the frames added: per class, the run's detections of every frame ranked by score,
+// each a true positive when match_detections (class-aware, greedy in score order within its frame) pairs
+// it with a reference; AP is the area under the precision envelope sampled at the 101 recall points
+// 0, 0.01, .., 1 (COCO); mAP the mean over the classes that have a reference detection (a class only the
+// run reports costs the precision of no class, as in COCO). Without any reference detection: 1 when the
+// run reported nothing above `score_floor` either, else 0.
+// The run's list may go below the reference's score threshold: a detection the run scores just under it
+// while the reference scores just over then still counts, ranked low (F1 at one threshold counts it as
+// a miss and a false positive).
+class ApAccumulator {
+ public:
+  explicit ApAccumulator(float iou_thr = 0.5f, float score_floor = 0.f) : iou_thr_(iou_thr), floor_(score_floor) {}
+  void add(const std::vector<Detection>& pred, const std::vector<Detection>& ref);
+  double map() const;
+  int64_t frames() const { return frames_; }
+
+ private:
+  struct Scored {
+    float score;
+    bool tp;
+  };
+  float iou_thr_, floor_;
+  int64_t frames_ = 0, preds_above_floor_ = 0;
+  std::vector<std::vector<Scored>> by_class_;  // indexed by class
+  std::vector<int64_t> refs_;                  // reference detections per class
 };
 
 }  // namespace fx
