@@ -57,7 +57,7 @@ int cmd_run_cuda(const Args& args) {
   const std::string& plan_path = args.positional(0, "PLAN.fsp");
   if (!args.has("--input")) throw UsageError("fluxshard run: missing --input FILE");
   const std::string mode = args.get_choice("--mode", "dense", {"dense", "exact", "fluxshard"});
-  if (mode != "dense")
+  if (mode != "dense" || args.has("--preset"))  // a preset names a cache mode
     throw Error("fluxshard run: --backend cuda supports --mode dense only (the sparse modes run on the CPU)");
   for (const char* flag : {"--compare-dense", "--layer-stats", "--refresh-ms"})
     if (args.has(flag)) throw Error(std::string("fluxshard run: ") + flag + " is not supported with --backend cuda");
