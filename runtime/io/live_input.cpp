@@ -90,9 +90,13 @@ std::vector<std::string> image_list(const std::string& path) {
   } else if (path.find_first_of("*?[") != std::string::npos && !is_url(path)) {
     glob_t g{};
     int r = ::glob(path.c_str(), 0, nullptr, &g);
-    for (size_t i = 0; r == 0 && i < g.gl_pathc; ++i) files.push_back(g.gl_pathv[i]);
+    size_t matched = r == 0 ? g.gl_pathc : 0;
+    for (size_t i = 0; i < matched; ++i)
+      if (has_image_extension(g.gl_pathv[i])) files.push_back(g.gl_pathv[i]);
     ::globfree(&g);
-    if (files.empty()) throw Error("no file matches '" + path + "'");
+    if (matched == 0) throw Error("no file matches '" + path + "'");
+    if (files.empty())
+      throw Error("no image matches '" + path + "' (.png, .jpg, .jpeg, .bmp, .ppm, .pgm, .tif, .tiff, .webp)");
   } else {
     return files;
   }
