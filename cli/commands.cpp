@@ -1,14 +1,20 @@
 #include "cli/commands.h"
 
+// Each binary carries the commands whose FX_CLI_<NAME> it defines (cmake/cli.cmake): only those are
+// referenced here, so only their code is linked.
+
 namespace fx::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+#ifdef FX_CLI_COMPILE
       {"compile",
        "compile MODEL.onnx -o PLAN.fsp",
        "compile an ONNX YOLO11 model into a plan",
        {{"-o", true, "output plan file"}, {"--quiet", false, "print nothing on success"}},
        cmd_compile},
+#endif
+#ifdef FX_CLI_INSPECT
       {"inspect",
        "inspect PLAN.fsp [--json] [--backend cpu|cuda]",
        "per-node table: op, shape, stride, halo, region, FLOPs (and with --backend, where each op runs)",
@@ -18,6 +24,8 @@ const std::vector<Command>& commands() {
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
         {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_inspect},
+#endif
+#ifdef FX_CLI_RUN
       {"run",
        "run PLAN.fsp --input FILE [--mode dense|exact|fluxshard] [--json F]",
        "detect (or segment) every frame of a video or image",
@@ -57,6 +65,8 @@ const std::vector<Command>& commands() {
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
         {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_run},
+#endif
+#ifdef FX_CLI_DUMP
       {"dump",
        "dump PLAN.fsp --input IN.npy --prefix OUT",
        "write every raw model output as OUT.<name>.npy",
@@ -68,6 +78,8 @@ const std::vector<Command>& commands() {
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
         {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_dump},
+#endif
+#ifdef FX_CLI_BENCH
       {"bench",
        "bench dense|sparse PLAN.fsp [--threads N] [--runs N]",
        "time inference only (dense), or the sparse cost curve over forced recompute shares (sparse)",
@@ -84,6 +96,8 @@ const std::vector<Command>& commands() {
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
         {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_bench},
+#endif
+#ifdef FX_CLI_PROFILE
       {"profile",
        "profile PLAN.fsp --input CLIP... [--target 0.99] -o PLAN2.fsp",
        "profiling-driven truncation: write per-motion-bucket thresholds into the plan",
@@ -94,6 +108,8 @@ const std::vector<Command>& commands() {
         {"--frames", true, "frames per clip (default 60)"},
         {"--threads", true, "worker threads (default: all cores)"}},
        cmd_profile},
+#endif
+#ifdef FX_CLI_LETTERBOX
       {"letterbox",
        "letterbox INPUT -o OUT.npy [--size N] [--frame N]",
        "write one letterboxed frame as the model's float32 input tensor",
@@ -101,6 +117,8 @@ const std::vector<Command>& commands() {
         {"--size", true, "square model input size (default 640)"},
         {"--frame", true, "frame index (default 0)"}},
        cmd_letterbox},
+#endif
+#ifdef FX_CLI_SERVE
       {"serve",
        "serve PLAN.fsp --listen ADDR:PORT [--backend cpu|cuda] [--token-file F]",
        "the cloud side: run offloaded frames for many edges over TCP",
@@ -129,6 +147,8 @@ const std::vector<Command>& commands() {
          "percentiles, per edge); not an edge port"},
         {"--quiet", false, "no log lines (each log line: UTC time, level, message)"}},
        cmd_serve},
+#endif
+#ifdef FX_CLI_EDGE
       {"edge",
        "edge PLAN.fsp --input CLIP --server ADDR:PORT [--policy fluxshard|local|offload] [--json F]",
        "the edge side: run a clip, computing each frame locally or on the server",
@@ -170,6 +190,8 @@ const std::vector<Command>& commands() {
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
         {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
        cmd_edge},
+#endif
+#ifdef FX_CLI_SYNTH
       {"synth",
        "synth yolo11{n,s,m,l,x} -o FILE.onnx [--imgsz N]",
        "write a YOLO11 ONNX graph with seeded random weights (for timing larger models)",
@@ -181,6 +203,7 @@ const std::vector<Command>& commands() {
         {"--head", true, "Detect head layout of Ultralytics 8.3 (default) or 8.4 exports"},
         {"--quiet", false, "print nothing on success"}},
        cmd_synth},
+#endif
   };
   return table;
 }

@@ -9,13 +9,19 @@
 #include "runtime/error.h"
 #include "runtime/version.h"
 
+// The binary's name in its messages: "fluxshard", or "fluxshard-edge" (cmake/cli.cmake).
+#ifndef FX_CLI_PROGRAM
+#define FX_CLI_PROGRAM "fluxshard"
+#endif
+
 namespace {
 
 void print_overview() {
-  std::printf("%s: YOLO11 on video with motion-aware feature-cache reuse\n\nusage: fluxshard COMMAND [ARGS]\n\n",
+  std::printf("%s: YOLO11 on video with motion-aware feature-cache reuse\n\nusage: " FX_CLI_PROGRAM
+              " COMMAND [ARGS]\n\n",
               fx::version_string());
   for (const auto& c : fx::cli::commands()) std::printf("  %-52s %s\n", c.synopsis, c.summary);
-  std::printf("\n'fluxshard COMMAND --help' lists a command's options.\n");
+  std::printf("\n'" FX_CLI_PROGRAM " COMMAND --help' lists a command's options.\n");
 }
 
 }  // namespace
@@ -33,14 +39,14 @@ int main(int argc, char** argv) {
   for (const auto& c : fx::cli::commands())
     if (!std::strcmp(c.name, argv[1])) cmd = &c;
   if (!cmd) {
-    std::fprintf(stderr, "error: unknown command '%s' (run 'fluxshard --help')\n", argv[1]);
+    std::fprintf(stderr, "error: unknown command '%s' (run '" FX_CLI_PROGRAM " --help')\n", argv[1]);
     return 2;
   }
   std::vector<std::string> rest(argv + 2, argv + argc);
   for (const auto& a : rest)
     if (a == "--help" || a == "-h") {
       fx::cli::Args a0(cmd->name, cmd->options, {});
-      std::printf("usage: fluxshard %s\n%s\n\n%s", cmd->synopsis, cmd->summary, a0.usage().c_str());
+      std::printf("usage: " FX_CLI_PROGRAM " %s\n%s\n\n%s", cmd->synopsis, cmd->summary, a0.usage().c_str());
       return 0;
     }
   try {

@@ -1,5 +1,6 @@
-# The CUDA backend (docs/cuda.md). Included at the end of the top-level CMakeLists.txt, after every
-# target it links into exists. Everything here is guarded by FLUXSHARD_CUDA: a CPU-only configuration
+# The CUDA backend (docs/cuda.md): the library fluxshard_cuda. Included from the top-level
+# CMakeLists.txt after the runtime and the compiler are defined; the CLI, the net library and the tests
+# link it where they are defined. Everything here is guarded by FLUXSHARD_CUDA: a CPU-only configuration
 # is exactly what it was without this file.
 #
 #   FLUXSHARD_CUDA              ON when a CUDA compiler is found (check_language), else OFF
@@ -44,13 +45,13 @@ if(FLUXSHARD_CUDA)
   message(STATUS "fluxshard: CUDA backend ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
 
   file(GLOB_RECURSE FLUXSHARD_CUDA_SOURCES CONFIGURE_DEPENDS
-       ${CMAKE_SOURCE_DIR}/ops/*_cuda.cu ${CMAKE_SOURCE_DIR}/ops/cuda/*.cpp ${CMAKE_SOURCE_DIR}/ops/cuda/*.cu
-       ${CMAKE_SOURCE_DIR}/runtime/cuda/*.cpp ${CMAKE_SOURCE_DIR}/runtime/cuda/*.cu)
+       ${PROJECT_SOURCE_DIR}/ops/*_cuda.cu ${PROJECT_SOURCE_DIR}/ops/cuda/*.cpp ${PROJECT_SOURCE_DIR}/ops/cuda/*.cu
+       ${PROJECT_SOURCE_DIR}/runtime/cuda/*.cpp ${PROJECT_SOURCE_DIR}/runtime/cuda/*.cu)
   add_library(fluxshard_cuda STATIC ${FLUXSHARD_CUDA_SOURCES})
   add_dependencies(fluxshard_cuda fluxshard_schema)
   # The directory's options (add_compile_options) are for the C++ compiler only: nvcc rejects -Wall,
   # -ffp-contract=off, -fsanitize=...; re-add them for the C++ sources alone.
-  get_property(_fx_dir_options DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY COMPILE_OPTIONS)
+  get_property(_fx_dir_options DIRECTORY ${PROJECT_SOURCE_DIR} PROPERTY COMPILE_OPTIONS)
   set_property(TARGET fluxshard_cuda PROPERTY COMPILE_OPTIONS "")
   foreach(_fx_opt IN LISTS _fx_dir_options)
     target_compile_options(fluxshard_cuda PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${_fx_opt}>")
@@ -62,7 +63,7 @@ if(FLUXSHARD_CUDA)
     "$<$<COMPILE_LANGUAGE:CUDA>:--fmad=false;-ftz=true;-prec-div=true;-prec-sqrt=true;-lineinfo;-Wno-deprecated-gpu-targets>"
     "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter,-ffp-contract=off>")
   set_target_properties(fluxshard_cuda PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Static)
-  target_include_directories(fluxshard_cuda PUBLIC ${CMAKE_SOURCE_DIR} ${GEN_DIR})
+  target_include_directories(fluxshard_cuda PUBLIC ${PROJECT_SOURCE_DIR} ${GEN_DIR})
   target_compile_definitions(fluxshard_cuda PUBLIC FLUXSHARD_HAVE_CUDA=1)
   # Static CUDA runtime: the binaries need only the driver (libcuda.so) on the GPU machine.
   target_link_libraries(fluxshard_cuda PUBLIC fluxshard_runtime CUDA::cudart_static ${CMAKE_DL_LIBS})
@@ -74,17 +75,17 @@ if(FLUXSHARD_CUDA)
   # The runtime's make_device (runtime/backend.cpp) creates CUDA devices: every user of the runtime links
   # the CUDA backend (a cycle of static libraries, which CMake resolves by repeating them).
   target_link_libraries(fluxshard_runtime PUBLIC fluxshard_cuda)
-  if(TARGET fluxshard)
-    target_link_libraries(fluxshard PRIVATE fluxshard_cuda)
-  endif()
-  foreach(t test_cuda_ops test_cuda_models)
-    if(TARGET ${t})
-      target_link_libraries(${t} PRIVATE fluxshard_cuda)
-    endif()
-  endforeach()
 
   # GPU benchmark (perf/gpu_check.sh runs it).
-  add_executable(bench_gpu ${CMAKE_SOURCE_DIR}/perf/bench_gpu.cpp)
-  target_compile_options(bench_gpu PRIVATE -O2)
-  target_link_libraries(bench_gpu PRIVATE fluxshard_cuda fluxshard_compiler)
+  if(FLUXSHARD_COMPILER AND FLUXSHARD_TOP_LEVEL)
+    add_executable(bench_gpu ${PROJECT_SOURCE_DIR}/perf/bench_gpu.cpp)
+    target_compile_options(bench_gpu PRIVATE -O2)
+    target_link_libraries(bench_gpu PRIVATE fluxshard_cuda fluxshard_compiler)
+    # --sessions reads the goldens' frames (tests/real_sequence.h: zstd, test_util.h's source paths).
+    pkg_check_modules(FxZstdBench REQUIRED IMPORTED_TARGET libzstd)
+    target_include_directories(bench_gpu PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+    target_compile_definitions(bench_gpu PRIVATE FLUXSHARD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                                                 FLUXSHARD_BINARY_DIR="${PROJECT_BINARY_DIR}")
+    target_link_libraries(bench_gpu PRIVATE PkgConfig::FxZstdBench)
+  endif()
 endif()

@@ -19,6 +19,14 @@ struct fx_plan {
   std::shared_ptr<const fx::Plan> plan;
 };
 
+struct fx_video {
+#if defined(FLUXSHARD_HAVE_FFMPEG)
+  std::unique_ptr<fx::VideoReader> reader;
+#endif
+  fx::Frame frame;  // the current frame (index -1 before the first read)
+  bool ended = false;
+};
+
 struct fx_session {
   std::shared_ptr<const fx::Plan> plan;
   std::shared_ptr<fx::ThreadPool> pool;
@@ -53,6 +61,15 @@ fx_status guarded(fx_status error_kind, F&& body) {
   }
 }
 
+// Runs the session on `frame` and records the push's time and FLOP hit (throws).
+void process_frame(fx_session* s, const fx::Frame& frame) {
+  auto t0 = fx::Clock::now();
+  fx::FrameReport rep;
+  s->session->process(frame, &rep);
+  s->last_flop_hit = rep.mode != fx::SessionMode::Dense ? rep.sparse.flop_hit_ratio() : 0.0;
+  s->last_ms = fx::ms_since(t0);
+}
+
 fx_status plan_error_kind(const std::string& message) {
   return message.rfind("cannot open", 0) == 0 || message.rfind("cannot read", 0) == 0 ? FX_ERROR_IO
                                                                                        : FX_ERROR_INVALID_PLAN;
@@ -63,6 +80,7 @@ fx_status plan_error_kind(const std::string& message) {
 extern "C" {
 
 const char* fx_version(void) { return fx::version_string(); }
+int fx_version_number(void) { return FX_VERSION_NUMBER; }
 const char* fx_last_error(void) { return g_last_error.c_str(); }
 
 fx_status fx_plan_load(const char* path, fx_plan** out) {
@@ -175,17 +193,13 @@ fx_status fx_session_push_rgb(fx_session* s, const uint8_t* rgb, int width, int 
   if (stride == 0) stride = width * 3;
   if (stride < width * 3) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_rgb: stride < width * 3");
   return guarded(FX_ERROR_INTERNAL, [&] {
-    auto t0 = fx::Clock::now();
     s->frame.width = width;
     s->frame.height = height;
     s->frame.rgb.resize(static_cast<size_t>(width) * height * 3);
     for (int y = 0; y < height; ++y)
       std::memcpy(s->frame.rgb.data() + static_cast<size_t>(y) * width * 3, rgb + static_cast<size_t>(y) * stride,
                   static_cast<size_t>(width) * 3);
-    fx::FrameReport rep;
-    s->session->process(s->frame, &rep);
-    s->last_flop_hit = s->plan && rep.mode != fx::SessionMode::Dense ? rep.sparse.flop_hit_ratio() : 0.0;
-    s->last_ms = fx::ms_since(t0);
+    process_frame(s, s->frame);
     return FX_OK;
   });
 }
@@ -220,5 +234,70 @@ fx_status fx_session_mask(const fx_session* s, int index, const uint8_t** data, 
 
 double fx_session_last_ms(const fx_session* s) { return s ? s->last_ms : 0.0; }
 double fx_session_last_flop_hit(const fx_session* s) { return s ? s->last_flop_hit : 0.0; }
+
+// ---- video input
+
+fx_status fx_video_open(const char* url, fx_video** out) {
+  if (!url || !out) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_video_open: NULL argument");
+  *out = nullptr;
+#if defined(FLUXSHARD_HAVE_FFMPEG)
+  return guarded(FX_ERROR_IO, [&] {
+    auto v = std::make_unique<fx_video>();
+    v->reader = std::make_unique<fx::VideoReader>(url);
+    *out = v.release();
+    return FX_OK;
+  });
+#else
+  return fail(FX_ERROR_UNSUPPORTED, "fluxshard was built without FFmpeg (no video input)");
+#endif
+}
+
+void fx_video_free(fx_video* video) { delete video; }
+
+#if defined(FLUXSHARD_HAVE_FFMPEG)
+int fx_video_width(const fx_video* v) { return v ? v->reader->width() : 0; }
+int fx_video_height(const fx_video* v) { return v ? v->reader->height() : 0; }
+double fx_video_fps(const fx_video* v) { return v ? v->reader->fps() : 0.0; }
+int64_t fx_video_frame_count(const fx_video* v) { return v ? v->reader->frame_count_estimate() : -1; }
+#else
+// No fx_video exists without FFmpeg (fx_video_open fails).
+int fx_video_width(const fx_video*) { return 0; }
+int fx_video_height(const fx_video*) { return 0; }
+double fx_video_fps(const fx_video*) { return 0.0; }
+int64_t fx_video_frame_count(const fx_video*) { return -1; }
+#endif
+
+fx_status fx_video_read(fx_video* v) {
+  if (!v) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_video_read: NULL argument");
+  if (v->ended) return FX_END_OF_STREAM;
+#if defined(FLUXSHARD_HAVE_FFMPEG)
+  return guarded(FX_ERROR_IO, [&] {
+    if (v->reader->read(v->frame)) return FX_OK;
+    v->ended = true;
+    return FX_END_OF_STREAM;
+  });
+#else
+  return fail(FX_ERROR_UNSUPPORTED, "fluxshard was built without FFmpeg (no video input)");
+#endif
+}
+
+const uint8_t* fx_video_frame_rgb(const fx_video* v, int* width, int* height) {
+  const bool have = v && v->frame.index >= 0;
+  if (width) *width = have ? v->frame.width : 0;
+  if (height) *height = have ? v->frame.height : 0;
+  return have ? v->frame.rgb.data() : nullptr;
+}
+
+int64_t fx_video_frame_index(const fx_video* v) { return v ? v->frame.index : -1; }
+double fx_video_frame_time(const fx_video* v) { return v ? v->frame.time_s : 0.0; }
+
+fx_status fx_session_push_video(fx_session* s, const fx_video* v) {
+  if (!s || !v) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_video: NULL argument");
+  if (v->frame.index < 0) return fail(FX_ERROR_INVALID_ARGUMENT, "fx_session_push_video: no frame read yet");
+  return guarded(FX_ERROR_INTERNAL, [&] {
+    process_frame(s, v->frame);
+    return FX_OK;
+  });
+}
 
 }  // extern "C"

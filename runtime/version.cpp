@@ -1,7 +1,9 @@
 #include "runtime/version.h"
 
+#include "fluxshard/fluxshard.h"
+
 namespace fx {
 
-const char* version_string() { return "fluxshard 0.1.0"; }
+const char* version_string() { return "fluxshard " FX_VERSION_STRING; }
 
 }  // namespace fx

@@ -13,6 +13,7 @@ packages=(
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev   # video decoding / encoding
   libuv1-dev libzstd-dev liblz4-dev libturbojpeg0-dev  # edge <-> cloud transport and block codecs
   catch2                                               # tests
+  python3-numpy python3-pytest python3-pip python3-setuptools  # the Python package (python/) and its tests
   clang libclang-rt-14-dev                             # libFuzzer targets
 )
 # Node.js only serves the ONNX Runtime reference in perf/ and tests/goldens/ (not the build or tests);

@@ -1,5 +1,6 @@
 /* Compiled as C: the public header must be valid C, and a C program can drive a session.
- * usage: c_api_smoke PLAN.fsp  -> prints "<task> <width>x<height> detections=<n>" for a grey frame. */
+ * usage: c_api_smoke PLAN.fsp  -> prints "<version> detections=<n>" for a grey frame.
+ *        c_api_smoke --no-video -> checks that a build without FFmpeg says so (CTest c_api_no_video). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,15 @@ int main(int argc, char** argv) {
   unsigned char* frame;
   int n;
   if (argc != 2) return 2;
+  if (!strcmp(argv[1], "--no-video")) {
+    fx_video* video = (fx_video*)&n; /* must come back NULL */
+    fx_status st = fx_video_open("clip.mp4", &video);
+    printf("%d %s\n", (int)st, fx_last_error());
+    return st == FX_ERROR_UNSUPPORTED && video == NULL &&
+                   !strcmp(fx_last_error(), "fluxshard was built without FFmpeg (no video input)")
+               ? 0
+               : 1;
+  }
   if (fx_plan_load(argv[1], &plan) != FX_OK) {
     fprintf(stderr, "error: %s\n", fx_last_error());
     return 1;

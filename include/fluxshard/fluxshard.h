@@ -7,12 +7,37 @@
  *    calling thread. No C++ exception ever crosses this boundary.
  *  - A session is used by one thread at a time; different sessions may run concurrently and may share
  *    one plan.
+ *  - Linking: libfluxshard.so / libfluxshard.a; CMake `find_package(FluxShard)` then
+ *    `target_link_libraries(app FluxShard::fluxshard)` (or FluxShard::fluxshard_static), or
+ *    `pkg-config --cflags --libs fluxshard`. include/fluxshard/fluxshard.hpp wraps this API in C++ classes.
+ *  - Only the functions declared here are exported from the shared library (FX_API).
  */
 #ifndef FLUXSHARD_H
 #define FLUXSHARD_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The version of this header (CMake reads the project's version from these lines). fx_version_number()
+ * gives the library's at run time; a program can compare the two. */
+#define FX_VERSION_MAJOR 0
+#define FX_VERSION_MINOR 1
+#define FX_VERSION_PATCH 0
+#define FX_VERSION_STR_(x) #x
+#define FX_VERSION_XSTR_(x) FX_VERSION_STR_(x)
+/* "0.1.0" */
+#define FX_VERSION_STRING \
+  FX_VERSION_XSTR_(FX_VERSION_MAJOR) "." FX_VERSION_XSTR_(FX_VERSION_MINOR) "." FX_VERSION_XSTR_(FX_VERSION_PATCH)
+/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0 */
+#define FX_VERSION_NUMBER (FX_VERSION_MAJOR * 10000 + FX_VERSION_MINOR * 100 + FX_VERSION_PATCH)
+
+/* Marks the exported functions. The library is built with hidden visibility and a version script, so
+ * these are its only dynamic symbols. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FX_API __attribute__((visibility("default")))
+#else
+#define FX_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,7 +49,9 @@ typedef enum fx_status {
   FX_ERROR_IO = 2,               /* file cannot be opened or read */
   FX_ERROR_INVALID_PLAN = 3,     /* not a plan, corrupted, another version, inconsistent */
   FX_ERROR_OUT_OF_MEMORY = 4,
-  FX_ERROR_INTERNAL = 5
+  FX_ERROR_INTERNAL = 5,
+  FX_ERROR_UNSUPPORTED = 6,      /* not in this build (e.g. video input in a build without FFmpeg) */
+  FX_END_OF_STREAM = 7           /* fx_video_read: no frame after the last one (not an error) */
 } fx_status;
 
 typedef struct fx_plan fx_plan;
@@ -38,25 +65,27 @@ typedef struct fx_detection {
 } fx_detection;
 
 /* "fluxshard X.Y.Z"; static storage. */
-const char* fx_version(void);
+FX_API const char* fx_version(void);
+/* The library's version as FX_VERSION_NUMBER computes it (MAJOR * 10000 + MINOR * 100 + PATCH). */
+FX_API int fx_version_number(void);
 
 /* The message of the last failed call on this thread; static per-thread storage, valid until the next
  * call on this thread. "" when there was none. */
-const char* fx_last_error(void);
+FX_API const char* fx_last_error(void);
 
 /* Loads and verifies a plan file. On success *out is a new plan owned by the caller (fx_plan_free). */
-fx_status fx_plan_load(const char* path, fx_plan** out);
+FX_API fx_status fx_plan_load(const char* path, fx_plan** out);
 /* Same from memory; the bytes are copied, the caller keeps ownership of `data`. */
-fx_status fx_plan_load_memory(const void* data, size_t size, fx_plan** out);
+FX_API fx_status fx_plan_load_memory(const void* data, size_t size, fx_plan** out);
 /* Releases the caller's reference; sessions created from the plan keep their own. */
-void fx_plan_free(fx_plan* plan);
+FX_API void fx_plan_free(fx_plan* plan);
 
 /* Plan properties. Strings are owned by the plan and live as long as it. */
-int fx_plan_input_width(const fx_plan* plan);
-int fx_plan_input_height(const fx_plan* plan);
-const char* fx_plan_task(const fx_plan* plan); /* "detect" or "segment" */
-int fx_plan_class_count(const fx_plan* plan);
-const char* fx_plan_class_name(const fx_plan* plan, int cls); /* NULL when out of range */
+FX_API int fx_plan_input_width(const fx_plan* plan);
+FX_API int fx_plan_input_height(const fx_plan* plan);
+FX_API const char* fx_plan_task(const fx_plan* plan); /* "detect" or "segment" */
+FX_API int fx_plan_class_count(const fx_plan* plan);
+FX_API const char* fx_plan_class_name(const fx_plan* plan, int cls); /* NULL when out of range */
 
 typedef enum fx_mode {
   FX_MODE_DENSE = 0,     /* every frame through dense inference */
@@ -87,29 +116,71 @@ typedef struct fx_session_options {
 } fx_session_options;
 
 /* Fills `options` with the defaults (and sets struct_size). */
-void fx_session_options_default(fx_session_options* options);
+FX_API void fx_session_options_default(fx_session_options* options);
 
 /* Creates a session running `plan` (options may be NULL for the defaults). On success *out is owned
  * by the caller (fx_session_free); the session holds its own reference to the plan. A backend this
  * build or machine cannot run (FX_BACKEND_CUDA without CUDA, or without a usable GPU) fails with
  * FX_ERROR_INVALID_ARGUMENT and says why. */
-fx_status fx_session_create(const fx_plan* plan, const fx_session_options* options, fx_session** out);
-void fx_session_free(fx_session* session);
+FX_API fx_status fx_session_create(const fx_plan* plan, const fx_session_options* options, fx_session** out);
+FX_API void fx_session_free(fx_session* session);
 
 /* Runs the model on one packed RGB24 frame of width x height pixels, `stride` bytes per row (0: width*3).
  * Frames of a session are consecutive frames of one stream (the cache modes reuse work across them).
  * The results replace the previous frame's and stay valid until the next push on this session. */
-fx_status fx_session_push_rgb(fx_session* session, const uint8_t* rgb, int width, int height, int stride);
+FX_API fx_status fx_session_push_rgb(fx_session* session, const uint8_t* rgb, int width, int height, int stride);
 
-int fx_session_detection_count(const fx_session* session);
-fx_status fx_session_detection(const fx_session* session, int index, fx_detection* out);
+FX_API int fx_session_detection_count(const fx_session* session);
+FX_API fx_status fx_session_detection(const fx_session* session, int index, fx_detection* out);
 /* Segment models: the mask of detection `index` at source resolution, width*height bytes of 0/1,
  * row-major, owned by the session. */
-fx_status fx_session_mask(const fx_session* session, int index, const uint8_t** data, int* width, int* height);
+FX_API fx_status fx_session_mask(const fx_session* session, int index, const uint8_t** data, int* width, int* height);
 /* Milliseconds the last push spent in letterboxing, inference and post-processing. */
-double fx_session_last_ms(const fx_session* session);
+FX_API double fx_session_last_ms(const fx_session* session);
 /* Share of the local layers' FLOPs the last push reused from the cache (0 in dense mode). */
-double fx_session_last_flop_hit(const fx_session* session);
+FX_API double fx_session_last_flop_hit(const fx_session* session);
+
+/* Video input: the library decodes video itself (FFmpeg inside), so a program needs no decoder of its
+ * own. A build without FFmpeg (FLUXSHARD_FFMPEG=OFF) has these functions too; fx_video_open then fails
+ * with FX_ERROR_UNSUPPORTED.
+ *
+ *   fx_video* v;
+ *   if (fx_video_open("clip.mp4", &v) != FX_OK) { ...fx_last_error()... }
+ *   while ((st = fx_video_read(v)) == FX_OK) {
+ *     fx_session_push_video(session, v);   (then fx_session_detection_count / fx_session_detection)
+ *   }
+ *   if (st != FX_END_OF_STREAM) { ...a decoding error... }
+ *   fx_video_free(v);
+ */
+typedef struct fx_video fx_video;
+
+/* Opens a video file, an image or numbered image sequence (dir/%05d.png), or a URL libavformat reads
+ * (rtsp://, http://, ...), and decodes its first frame (so a file without a decodable frame fails here,
+ * FX_ERROR_IO with the reason). On success *out is owned by the caller (fx_video_free). */
+FX_API fx_status fx_video_open(const char* url, fx_video** out);
+FX_API void fx_video_free(fx_video* video);
+
+/* Size of the decoded frames, the stream's frame rate, and the container's frame count (-1: unknown). */
+FX_API int fx_video_width(const fx_video* video);
+FX_API int fx_video_height(const fx_video* video);
+FX_API double fx_video_fps(const fx_video* video);
+FX_API int64_t fx_video_frame_count(const fx_video* video);
+
+/* Decodes the next frame, which becomes the current one. FX_OK; FX_END_OF_STREAM after the last frame
+ * (and on every later call); another status on a read error. */
+FX_API fx_status fx_video_read(fx_video* video);
+/* The current frame: packed RGB24 rows of width * 3 bytes, owned by the video and valid until the next
+ * fx_video_read; NULL before the first read. width / height may be NULL. */
+FX_API const uint8_t* fx_video_frame_rgb(const fx_video* video, int* width, int* height);
+/* 0, 1, 2, ... in decoding output order (-1 before the first read), and its presentation time in seconds
+ * from the stream's start. */
+FX_API int64_t fx_video_frame_index(const fx_video* video);
+FX_API double fx_video_frame_time(const fx_video* video);
+
+/* Runs the session on the video's current frame together with the codec's motion vectors, which the
+ * cache modes use to seed their motion search (as `fluxshard run` does): on the same file, the results
+ * equal `fluxshard run`'s with the same mode and thresholds. Results as fx_session_push_rgb. */
+FX_API fx_status fx_session_push_video(fx_session* session, const fx_video* video);
 
 #ifdef __cplusplus
 }
