@@ -1,19 +1,13 @@
 #include "runtime/io/live_input.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <glob.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
 
 #include "runtime/error.h"
-
-extern "C" {
-#include <libavformat/version.h>
-}
 
 namespace fx {
 
@@ -102,24 +96,6 @@ std::vector<std::string> image_list(const std::string& path) {
   }
   std::sort(files.begin(), files.end(), natural_less);
   return files;
-}
-
-void load_input_devices() {
-  static std::once_flag once;
-  static std::string failure;
-  std::call_once(once, [] {
-    // libavdevice's major version follows libavformat's.
-    const std::string lib = "libavdevice.so." + std::to_string(LIBAVFORMAT_VERSION_MAJOR);
-    void* h = ::dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    auto reg = h ? reinterpret_cast<void (*)()>(::dlsym(h, "avdevice_register_all")) : nullptr;
-    if (!reg) {
-      failure = "camera input needs FFmpeg's " + lib + " (Debian: libavdevice" +
-                std::to_string(LIBAVFORMAT_VERSION_MAJOR) + ")";
-      return;
-    }
-    reg();
-  });
-  if (!failure.empty()) throw Error(failure);
 }
 
 }  // namespace fx
