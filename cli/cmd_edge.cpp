@@ -65,8 +65,7 @@ int cmd_edge(const Args& args) {
   o.trace = args.get("--trace", "");
   o.rtt_ms = args.get_double("--rtt-ms", -1, 0, 10000);
   o.threads = thread_option(args);
-  o.session = planning_options(args);
-  o.session.mode = parse_mode(args.get_choice("--mode", "fluxshard", {"exact", "fluxshard"}));
+  o.session = session_options(args, "fluxshard", {"exact", "fluxshard"});
   o.result_timeout_ms = args.get_double("--result-timeout-ms", 1000, 1, 600000);
   o.background = !args.has("--no-background");
   o.refresh = !args.has("--no-refresh");

@@ -17,6 +17,7 @@
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/post/metrics.h"
+#include "runtime/presets.h"
 #include "runtime/session.h"
 #include "runtime/sparse/truncation.h"
 
@@ -70,6 +71,9 @@ int cmd_profile(const Args& args) {
   int threads = thread_option(args);
   double target = args.get_double("--target", 0.99, 0.0, 1.0);
   int max_frames = args.get_int("--frames", 60, 2, 100000);
+  // The session whose truncation is profiled: the preset's knobs (fluxshard mode; exact mode has none).
+  const SessionOptions base =
+      preset_options(parse_preset(args.get_choice("--preset", "balanced", {"balanced", "fast"})));
   std::vector<std::string> inputs;
   if (args.has("--input")) inputs.push_back(args.get("--input"));
   for (size_t i = 1; i < args.positional_count(); ++i) inputs.push_back(args.positional(i, "CLIP"));
@@ -100,8 +104,8 @@ int cmd_profile(const Args& args) {
       for (const Frame& f : clips[c].frames) dense[c].push_back(s.process(f));
     }
   }
-  // The floor: the default session's island threshold (SessionOptions::island_eps x the op's scale).
-  std::vector<float> floor_eps = default_eps(*plan, scale, SessionOptions{}.island_eps);
+  // The floor: the session's island threshold (its island_eps x the op's scale).
+  std::vector<float> floor_eps = default_eps(*plan, scale, base.island_eps);
   floor_eps.resize(scale.size(), 0.f);  // empty when the default has no island threshold
   auto eps_for = [&](double alpha) {
     std::vector<float> eps(scale.size());
@@ -122,8 +126,7 @@ int cmd_profile(const Args& args) {
   std::vector<std::vector<int>> count(alphas.size(), std::vector<int>(nb, 0));
   for (size_t a = 0; a < alphas.size(); ++a) {
     std::vector<float> eps = eps_for(alphas[a]);
-    SessionOptions o;
-    o.mode = SessionMode::FluxShard;
+    SessionOptions o = base;
     o.eps_override = &eps;
     for (size_t c = 0; c < clips.size(); ++c) {
       StreamSession s(plan, pool, o, runner);

@@ -37,8 +37,7 @@ int cmd_run(const Args& args) {
   const std::string& plan_path = args.positional(0, "PLAN.fsp");
   if (!args.has("--input")) throw UsageError("fluxshard run: missing --input FILE");
   int max_frames = args.get_int("--max-frames", 0, 0, 1 << 30);
-  SessionOptions opt = planning_options(args);
-  opt.mode = parse_mode(args.get_choice("--mode", "dense", {"dense", "exact", "fluxshard"}));
+  SessionOptions opt = session_options(args, "dense", {"dense", "exact", "fluxshard"});
   opt.refresh_ms = args.get_double("--refresh-ms", 0, 0, 10000);
   opt.eps_scale = static_cast<float>(args.get_double("--eps-scale", 1.0, 0.0, 1000.0));
   bool compare = args.has("--compare-dense");
@@ -68,6 +67,7 @@ int cmd_run(const Args& args) {
   Frame frame;
   Totals t;
   MatchAccumulator acc;
+  ApAccumulator ap(0.5f, opt.post.decode.conf);
   std::vector<double> layer_share(static_cast<size_t>(plan->op_count()), 0.0);
   std::unique_ptr<VideoReader> gt;
   if (args.has("--gt-masks")) {
@@ -91,6 +91,7 @@ int cmd_run(const Args& args) {
       const FrameResult& dr = dense->process(frame, &drep);
       dense_ms = drep.time.total_ms();
       match = match_detections(r.detections, dr.detections, 0.5f);
+      ap.add(session.ranked_detections(), dr.detections);
       if (seg) acc.add(match, r.masks, dr.masks);
       else acc.add(match);
     }
@@ -128,6 +129,8 @@ int cmd_run(const Args& args) {
       w.field("hit_ratio", rep.sparse.hit_ratio()).field("flop_hit_ratio", rep.sparse.flop_hit_ratio());
       w.field("recomputed_positions", rep.sparse.recomputed_positions).field("critical_blocks", rep.critical_blocks);
       w.field("candidate_blocks", rep.candidate_blocks).field("salient_skipped", rep.salient_skipped);
+      w.field("changed_blocks", rep.changed_blocks).field("drift_refreshed", rep.drift_refreshed);
+      w.field("refresh_all", rep.refresh_all);
       w.field("truncated_positions", rep.sparse.truncated_positions).field("islands_run", rep.sparse.islands_run);
       w.field("origin_moves", rep.sparse.origin_moves).field("epilogue_columns", rep.sparse.tail_columns);
       w.field("bucket", rep.bucket);
@@ -187,7 +190,9 @@ int cmd_run(const Args& args) {
     }
     if (dense) {
       w.field("dense_mean_ms", t.dense_total / n).field("speedup_vs_dense", (t.dense_total / n) / mean);
-      w.field("f1_vs_dense", acc.f1()).field("mean_iou_vs_dense", acc.mean_iou());
+      w.field("f1_vs_dense", acc.f1()).field("map50_vs_dense", ap.map()).field("mean_iou_vs_dense", acc.mean_iou());
+      w.field("frames_with_detections", acc.frames_with_either)
+          .field("frames_with_dense_detections", acc.frames_with_ref);
       if (seg) w.field("mask_iou_vs_dense", acc.mean_mask_iou());
     }
     w.end_object();
@@ -199,16 +204,21 @@ int cmd_run(const Args& args) {
                "classify %.2f, execute %.2f, post %.2f), FLOP hit %.1f%%, position hit %.1f%%, %.2f detections/frame\n",
                static_cast<long long>(t.frames), args.get("--input").c_str(), reader.width(), reader.height(),
                mode_name(opt.mode), device->name().c_str(), mean, t.pre / n, t.motion / n, t.classify / n,
-               t.execute / n, t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n, static_cast<double>(t.detections) / n);
+               t.execute / n, t.post / n, 100 * t.flop_hit / n, 100 * t.hit / n,
+               static_cast<double>(t.detections) / n);
   if (opt.mode != SessionMode::Dense)
     std::fprintf(out,
                  "execute: labels %.2f ms, cache copies %.2f, local kernels %.2f, compare %.2f, islands %.2f, "
                  "epilogue %.2f\n",
                  t.labels / n, t.copies / n, t.kernels / n, t.compare / n, t.islands / n, t.epilogue / n);
   if (dense)
-    std::fprintf(out, "vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mean box IoU %.4f%s\n", t.dense_total / n,
-                 (t.dense_total / n) / mean, acc.f1(), acc.mean_iou(),
-                 seg ? (", mask IoU " + std::to_string(acc.mean_mask_iou())).c_str() : "");
+    std::fprintf(
+        out,
+        "vs dense: %.2f ms/frame, speed-up %.2fx, F1 %.4f, mAP50 %.4f, mean box IoU %.4f%s (%lld of %lld frames had "
+        "detections on either side)\n",
+        t.dense_total / n, (t.dense_total / n) / mean, acc.f1(), ap.map(), acc.mean_iou(),
+        seg ? (", mask IoU " + std::to_string(acc.mean_mask_iou())).c_str() : "",
+        static_cast<long long>(acc.frames_with_either), static_cast<long long>(acc.frames));
   if (args.has("--layer-stats") && session.sparse() && t.frames > 1) {
     std::fprintf(out, "%4s %-14s %-46s %8s %10s\n", "op", "kind", "name", "recomp%", "MFLOPs");
     for (int i = 0; i < plan->op_count(); ++i) {

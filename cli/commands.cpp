@@ -5,6 +5,36 @@
 
 namespace fx::cli {
 
+namespace {
+
+// The options `run` and `edge` share for choosing what is recomputed (runtime/presets.h,
+// runtime/planner.h), after the command's own.
+std::vector<OptionSpec> with_reuse_options(std::vector<OptionSpec> own) {
+  const std::vector<OptionSpec> shared = {
+      {"--preset", true,
+       "exact, balanced (default of fluxshard mode) or fast: a named set of the knobs below (runtime/presets.h); "
+       "implies the mode, flags given override its values"},
+      {"--tau-rel", true,
+       "change test: a block changed when (its largest quadrant residual - the noise) / (its contrast + a noise "
+       "floor) is above this (preset; < 0: off)"},
+      {"--tau-rel-salient", true,
+       "salient blocks pass the change test from --tau-rel x this (fluxshard mode; preset; 1: off)"},
+      {"--tau-cap", true,
+       "with the change test on, an aligner candidate under this normalised SAD is one only if the test says so "
+       "(preset; <= --tau: every aligner candidate stays one)"},
+      {"--drift-bound", true,
+       "refresh a kept block once its accumulated normalised residual passes this, spread over up to twice it "
+       "(preset; 0: off)"},
+      {"--cut-share", true, "refresh every block when this share of blocks changed (scene cut; default 0.6, 0: off)"},
+      {"--fade-levels", true,
+       "refresh every block when the picture's level moved this many grey levels (default 3, 0: off)"},
+  };
+  own.insert(own.end(), shared.begin(), shared.end());
+  return own;
+}
+
+}  // namespace
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
 #ifdef FX_CLI_COMPILE
@@ -29,7 +59,7 @@ const std::vector<Command>& commands() {
       {"run",
        "run PLAN.fsp --input FILE [--mode dense|exact|fluxshard] [--json F]",
        "detect (or segment) every frame of a video or image",
-       {{"--input", true,
+       with_reuse_options({{"--input", true,
          "video or image file, '-' (standard input), a folder or glob of images, a camera (/dev/video0) or a "
          "stream URL (rtsp://, http://)"},
         {"--reconnect", true, "live inputs: seconds to keep reconnecting after the stream drops (default 30; 0: off)"},
@@ -40,16 +70,17 @@ const std::vector<Command>& commands() {
         {"--conf", true, "score threshold (default 0.25)"},
         {"--iou", true, "NMS IoU threshold (default 0.7)"},
         {"--mode", true, "dense (default), exact or fluxshard"},
-        {"--block", true, "motion block size in input pixels (default 16)"},
+        {"--block", true, "motion block size in input pixels (preset: exact 16, balanced and fast 32)"},
         {"--window", true, "motion search window, +-pixels (default 16)"},
         {"--tau", true, "normalised SAD above which a block is a recompute candidate (default 0.025)"},
         {"--island-eps", true,
-         "without a profiled table: attention-island truncation, relative to its outputs' mean |value| (default 0.2)"},
+         "without a profiled table: attention-island truncation, relative to its outputs' mean |value| "
+         "(preset: 0.2, fast 0.35)"},
         {"--island-reused", true,
          "island positions whose own inputs were reused compare at this multiple of --island-eps "
-         "(default 1.5; 1: off)"},
+         "(preset: 1.5, fast 3; 1: off)"},
         {"--tau-salient", true,
-         "salient blocks are recomputed above this SAD too (fluxshard mode; default 0.01, 0: off)"},
+         "salient blocks are recomputed above this SAD too (fluxshard mode; preset: 0.005, fast 0.01; 0: off)"},
         {"--sigma", true, "salience threshold for recomputing a candidate (default: detect 0.1, segment 0.05)"},
         {"--gate-max-share", true,
          "salience gating applies up to this share of candidate blocks; above, all are recomputed (default 0.1)"},
@@ -63,7 +94,7 @@ const std::vector<Command>& commands() {
         {"--backend", true, "cpu (default) or cuda"},
         {"--device", true, "cuda backend: the GPU's index (default 0)"},
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
-        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}}),
        cmd_run},
 #endif
 #ifdef FX_CLI_DUMP
@@ -106,6 +137,7 @@ const std::vector<Command>& commands() {
         {"--target", true,
          "accuracy to keep vs the same session without truncation: F1 (detect) or mask IoU (segment); default 0.99"},
         {"--frames", true, "frames per clip (default 60)"},
+        {"--preset", true, "the session's knobs under the profiled thresholds: balanced (default) or fast"},
         {"--threads", true, "worker threads (default: all cores)"}},
        cmd_profile},
 #endif
@@ -152,7 +184,7 @@ const std::vector<Command>& commands() {
       {"edge",
        "edge PLAN.fsp --input CLIP --server ADDR:PORT [--policy fluxshard|local|offload] [--json F]",
        "the edge side: run a clip, computing each frame locally or on the server",
-       {{"--input", true, "video file, '-', a folder or glob of images, a camera or a stream URL (as run)"},
+       with_reuse_options({{"--input", true, "video file, '-', a folder or glob of images, a camera or a stream URL (as run)"},
         {"--reconnect", true, "live inputs: seconds to keep reconnecting after the stream drops (default 30)"},
         {"--server", true, "the server's HOST:PORT"},
         {"--policy", true, "fluxshard (default: the faster side per frame), local or offload"},
@@ -169,16 +201,18 @@ const std::vector<Command>& commands() {
         {"--threads", true, "worker threads (default: all cores)"},
         {"--conf", true, "score threshold (default 0.25)"},
         {"--iou", true, "NMS IoU threshold (default 0.7)"},
-        {"--block", true, "block size in input pixels (default 16)"},
+        {"--block", true, "block size in input pixels (preset: exact 16, balanced and fast 32)"},
         {"--window", true, "motion search window, +-pixels (default 16)"},
         {"--tau", true, "normalised SAD above which a block is a recompute candidate (default 0.025)"},
         {"--sigma", true, "salience threshold (default: detect 0.1, segment 0.05)"},
         {"--gate-max-share", true, "salience gating up to this share of candidate blocks (default 0.1)"},
         {"--tau-salient", true,
-         "salient blocks are recomputed above this SAD too (fluxshard mode; default 0.01, 0: off)"},
-        {"--island-eps", true, "attention-island truncation, relative to its outputs' mean |value| (default 0.2)"},
+         "salient blocks are recomputed above this SAD too (fluxshard mode; preset: 0.005, fast 0.01; 0: off)"},
+        {"--island-eps", true,
+         "attention-island truncation, relative to its outputs' mean |value| (preset: 0.2, fast 0.35)"},
         {"--island-reused", true,
-         "island positions whose own inputs were reused compare at this multiple of --island-eps (default 1.5)"},
+         "island positions whose own inputs were reused compare at this multiple of --island-eps (preset: 1.5, "
+         "fast 3)"},
         {"--result-timeout-ms", true, "compute a frame locally when its result is this late (default 1000)"},
         {"--no-background", false, "do not send non-critical blocks with spare bandwidth"},
         {"--no-refresh", false, "no dense refresh slices while waiting for the server"},
@@ -188,7 +222,7 @@ const std::vector<Command>& commands() {
         {"--backend", true, "cpu (default) or cuda"},
         {"--device", true, "cuda backend: the GPU's index (default 0)"},
         {"--precision", true, "cuda backend: fp32 (default) or fp16 (tensor-core convolutions)"},
-        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}},
+        {"--cpu-ops", true, "cuda backend: op kinds to run on the CPU instead (e.g. MatMul,Softmax)"}}),
        cmd_edge},
 #endif
 #ifdef FX_CLI_EVAL

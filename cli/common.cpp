@@ -7,6 +7,7 @@
 
 #include "cli/stop_signal.h"
 #include "runtime/error.h"
+#include "runtime/presets.h"
 
 namespace fx::cli {
 
@@ -51,14 +52,38 @@ PostOptions post_options(const Args& args) {
   return post;
 }
 
-SessionOptions planning_options(const Args& args) {
-  SessionOptions o;
+SessionOptions session_options(const Args& args, const std::string& default_mode,
+                               const std::vector<std::string>& modes) {
+  std::string mode = args.get_choice("--mode", default_mode, modes);
+  SessionOptions base;
+  if (args.has("--preset")) {
+    const Preset p = parse_preset(args.get_choice("--preset", "balanced", {"exact", "balanced", "fast"}));
+    if (!args.has("--mode")) mode = mode_name(preset_mode(p));
+    if (mode != mode_name(preset_mode(p)))
+      throw UsageError("--preset " + std::string(preset_name(p)) + " runs in " + mode_name(preset_mode(p)) +
+                       " mode, not " + mode + " (drop --mode or pick another preset)");
+    base = preset_options(p);
+  } else if (mode != "dense") {
+    base = preset_options(default_preset(parse_mode(mode)));
+  }
+  SessionOptions o = planning_options(args, base);
+  o.mode = parse_mode(mode);
+  return o;
+}
+
+SessionOptions planning_options(const Args& args, SessionOptions o) {
   o.aligner.block = args.get_int("--block", o.aligner.block, 4, 128);
   o.aligner.window = args.get_int("--window", o.aligner.window, 0, 128);
   o.aligner.tau = static_cast<float>(args.get_double("--tau", o.aligner.tau, 0.0, 1.0));
   o.sigma = static_cast<float>(args.get_double("--sigma", o.sigma, -1, 1.0));
   o.gate_max_share = static_cast<float>(args.get_double("--gate-max-share", o.gate_max_share, 0.0, 1.0));
   o.tau_salient = static_cast<float>(args.get_double("--tau-salient", o.tau_salient, 0, 1.0));
+  o.change.tau_rel = static_cast<float>(args.get_double("--tau-rel", o.change.tau_rel, -1, 100.0));
+  o.change.cap = static_cast<float>(args.get_double("--tau-cap", o.change.cap, 0, 1.0));
+  o.tau_rel_salient = static_cast<float>(args.get_double("--tau-rel-salient", o.tau_rel_salient, 0, 1.0));
+  o.staleness.drift_bound = static_cast<float>(args.get_double("--drift-bound", o.staleness.drift_bound, 0, 1e6));
+  o.staleness.cut_share = static_cast<float>(args.get_double("--cut-share", o.staleness.cut_share, 0, 1));
+  o.staleness.fade_levels = static_cast<float>(args.get_double("--fade-levels", o.staleness.fade_levels, 0, 255));
   o.island_eps = static_cast<float>(args.get_double("--island-eps", o.island_eps, 0, 100.0));
   o.island_reused_scale = static_cast<float>(args.get_double("--island-reused", o.island_reused_scale, 1, 1e6));
   o.codec_mvs = !args.has("--no-codec-mvs");

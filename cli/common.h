@@ -29,10 +29,16 @@ BackendOptions backend_options(const Args& args);
 // --conf and --iou (the post-processing thresholds), validated.
 PostOptions post_options(const Args& args);
 // The flags `run` and `edge` share for motion search, recompute planning and truncation (--block,
-// --window, --tau, --sigma, --gate-max-share, --tau-salient, --island-eps, --island-reused,
-// --no-codec-mvs, --conf, --iou) and the backend (backend_options), validated, over SessionOptions'
-// defaults; mode is left as it is.
-SessionOptions planning_options(const Args& args);
+// --window, --tau, --tau-rel, --drift-bound, --refresh-share, --cut-share, --fade-levels, --sigma,
+// --gate-max-share, --tau-salient, --island-eps, --island-reused, --no-codec-mvs, --conf, --iou) and the
+// backend (backend_options), validated, over `base`; mode is left as it is.
+SessionOptions planning_options(const Args& args, SessionOptions base = {});
+// --mode (one of `modes`, default `default_mode`) and --preset (runtime/presets.h): a preset without
+// --mode runs in its own mode, a cache mode without --preset takes its default preset (exact -> exact,
+// fluxshard -> balanced); a preset of another mode than --mode is a usage error. Then the planning
+// flags over the preset's knobs.
+SessionOptions session_options(const Args& args, const std::string& default_mode,
+                               const std::vector<std::string>& modes);
 // --block must divide the plan's input size (a command-line error, exit 2, when it does not).
 void check_block_option(const Args& args, const Plan& plan, int block);
 // The --json output (a file, truncated, or "-" for standard output); not open without --json. Throws

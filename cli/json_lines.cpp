@@ -34,9 +34,7 @@ JsonLines::~JsonLines() {
   if (f_ && f_ != stdout) std::fclose(f_);  // errors were reported by close(), or an error is in flight
 }
 
-void JsonLines::fail(int err) {
-  throw Error("cannot write '" + path_ + "': " + std::strerror(err ? err : EIO));
-}
+void JsonLines::fail(int err) { throw Error("cannot write '" + path_ + "': " + std::strerror(err ? err : EIO)); }
 
 void JsonLines::write_line(const std::string& json) {
   if (!f_) return;

@@ -31,7 +31,9 @@ void* checked(void* p) {
 void* operator new(std::size_t n) { return checked(mi_malloc(n)); }
 void* operator new[](std::size_t n) { return checked(mi_malloc(n)); }
 void* operator new(std::size_t n, std::align_val_t a) { return checked(mi_malloc_aligned(n, static_cast<size_t>(a))); }
-void* operator new[](std::size_t n, std::align_val_t a) { return checked(mi_malloc_aligned(n, static_cast<size_t>(a))); }
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return checked(mi_malloc_aligned(n, static_cast<size_t>(a)));
+}
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return mi_malloc(n); }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return mi_malloc(n); }
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {

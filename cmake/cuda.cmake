@@ -81,5 +81,11 @@ if(FLUXSHARD_CUDA)
     add_executable(bench_gpu ${PROJECT_SOURCE_DIR}/perf/bench_gpu.cpp)
     target_compile_options(bench_gpu PRIVATE -O2)
     target_link_libraries(bench_gpu PRIVATE fluxshard_cuda fluxshard_compiler)
+    # --sessions reads the goldens' frames (tests/real_sequence.h: zstd, test_util.h's source paths).
+    pkg_check_modules(FxZstdBench REQUIRED IMPORTED_TARGET libzstd)
+    target_include_directories(bench_gpu PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+    target_compile_definitions(bench_gpu PRIVATE FLUXSHARD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                                                 FLUXSHARD_BINARY_DIR="${PROJECT_BINARY_DIR}")
+    target_link_libraries(bench_gpu PRIVATE PkgConfig::FxZstdBench)
   endif()
 endif()

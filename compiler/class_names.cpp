@@ -1,7 +1,7 @@
 #include "compiler/class_names.h"
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 
 #include "runtime/error.h"
@@ -87,21 +87,30 @@ struct Scanner {
         for (int k = 0; k < hex; ++k, ++i) {
           if (i >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i]))) fail("invalid escape in a class name");
           cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(s[i]))
-                                                    ? s[i] - '0'
-                                                    : std::tolower(static_cast<unsigned char>(s[i])) - 'a' + 10);
+                                                   ? s[i] - '0'
+                                                   : std::tolower(static_cast<unsigned char>(s[i])) - 'a' + 10);
         }
         if (cp > 0x10FFFF) fail("invalid escape in a class name");
         put_utf8(out, cp);
         continue;
       }
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
         case '\\':
         case '\'':
-        case '"': out += e; break;
-        default: fail(std::string("unknown escape '\\") + e + "' in a class name");
+        case '"':
+          out += e;
+          break;
+        default:
+          fail(std::string("unknown escape '\\") + e + "' in a class name");
       }
     }
   }

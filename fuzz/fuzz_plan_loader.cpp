@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The sparse executor prepares more from the plan (label maps, caches, the head's column tail); its
     // first frame runs every op, a second one with one fresh block only what that block changes.
     if (plan->input_w() % 8 == 0 && plan->input_h() % 8 == 0) {
-      fx::SparseExecutor sparse(plan, pool, 8, exec.runner());
+      fx::SparseExecutor sparse(plan, pool, 8);
       std::vector<uint8_t> image(static_cast<size_t>(plan->input_w()) * plan->input_h() * 3, 114);
       sparse.reset(image.data());
       std::vector<fx::Label> labels(static_cast<size_t>(sparse.block_cols()) * sparse.block_rows(), 0);

@@ -24,7 +24,9 @@ enum class PlanCorruption { FlipWeightByte, NanWeight, ZeroWeights, SwapOps, Bad
 inline std::vector<uint8_t> corrupt_plan(std::vector<uint8_t> bytes, PlanCorruption kind, bool reseal) {
   namespace fb = ::fluxshard::plan;
   auto* plan = fb::GetMutablePlan(bytes.data());
-  auto weights = [&](size_t i) { return plan->mutable_buffers()->GetMutableObject(static_cast<flatbuffers::uoffset_t>(i))->mutable_data(); };
+  auto weights = [&](size_t i) {
+    return plan->mutable_buffers()->GetMutableObject(static_cast<flatbuffers::uoffset_t>(i))->mutable_data();
+  };
   switch (kind) {
     case PlanCorruption::FlipWeightByte:
       weights(0)->Data()[weights(0)->size() / 2] ^= 0x40;

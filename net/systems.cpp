@@ -90,7 +90,7 @@ const std::vector<SystemSpec>& all_systems() {
        "FluxShard without truncation: recomputed values always dirty their consumers (all thresholds 0).", "-",
        "Only truncation is off.", false, false},
       {"fs-block8", G::Sweep, "FluxShard with 8x8 blocks.", "-", "-", false, false},
-      {"fs-block32", G::Sweep, "FluxShard with 32x32 blocks.", "-", "-", false, false},
+      {"fs-block16", G::Sweep, "FluxShard with 16x16 blocks (the default is 32x32).", "-", "-", false, false},
       {"fs-tau0.0125", G::Sweep, "FluxShard with tau 0.0125 (half the default).", "-", "-", false, false},
       {"fs-tau0.05", G::Sweep, "FluxShard with tau 0.05 (twice the default).", "-", "-", false, false},
   };
@@ -115,7 +115,9 @@ SystemSetup system_setup(const SystemSpec& s, const EdgeOptions& base, std::shar
   if (s.small_plan && !small_plan) throw Error("system " + s.name + " needs the small detector (--small-plan)");
   // DeltaCNN-style change detection: no salience gate (every candidate is recomputed), and deltas spread
   // through each kernel's window.
+  // 16-px blocks: DeltaCNN thresholds pixels; FluxShard's 32-px default would coarsen it.
   auto deltas = [&] {
+    so.aligner.block = 16;
     so.gate_max_share = 0;
     so.tau_salient = 0;
     so.footprint_only = false;
@@ -163,8 +165,8 @@ SystemSetup system_setup(const SystemSpec& s, const EdgeOptions& base, std::shar
     so.eps_scale = 0;
   } else if (n == "fs-block8") {
     so.aligner.block = 8;
-  } else if (n == "fs-block32") {
-    so.aligner.block = 32;
+  } else if (n == "fs-block16") {
+    so.aligner.block = 16;
   } else if (n == "fs-tau0.0125") {
     so.aligner.tau = 0.0125f;
   } else if (n == "fs-tau0.05") {

@@ -5,6 +5,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define FX_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define FX_CPU_RELAX() __asm__ __volatile__("yield")
 #else
 #define FX_CPU_RELAX() ((void)0)
 #endif
@@ -13,12 +15,21 @@ namespace {
 
 // Kernels run with denormals flushed to zero (FTZ) and treated as zero (DAZ): attention softmax
 // produces denormal probabilities, and arithmetic on them is ~100x slower on x86. The caller's mode is
-// restored after each run().
+// restored after each run(). On aarch64 the FPCR's FZ bit does both (inputs and results, scalar and
+// NEON alike).
 struct FlushDenormals {
 #if defined(__x86_64__)
   unsigned saved;
   FlushDenormals() : saved(_mm_getcsr()) { _mm_setcsr(saved | 0x8040u); }
   ~FlushDenormals() { _mm_setcsr(saved); }
+#elif defined(__aarch64__)
+  uint64_t saved;
+  FlushDenormals() {
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(saved));
+    const uint64_t fz = saved | (uint64_t{1} << 24);
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fz));
+  }
+  ~FlushDenormals() { __asm__ __volatile__("msr fpcr, %0" : : "r"(saved)); }
 #endif
 };
 

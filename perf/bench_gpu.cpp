@@ -4,10 +4,17 @@
 //     GB/s (compulsory traffic: input + weights + output once), and their share of the ceilings;
 //  3. dense inference of a plan (DenseExecutor on the CUDA backend, CUDA graph): median of warm runs, fp32 and fp16, device
 //     only and with the input / output copies;
-//  4. the motion search on a 1024 x 1024 frame (kernel only, and with uploads / download).
+//  4. the motion search on a 1024 x 1024 frame (kernel only, and with uploads / download);
+//  5. --sparse: the sparse cost curve (runtime/sparse/cost_curve.h) of the plan on the GPU, fp32 and
+//     fp16, against dense GPU inference on the same device in the same run;
+//  6. --sessions N: N fluxshard sessions sharing the device (one set of weights, a stream each), served
+//     one frame at a time as the server's compute thread serves them, on real frames (the goldens',
+//     panned and edited: tests/real_sequence.h): per-frame latency of a session vs dense on the GPU, its
+//     host-side share (letterbox, motion planning, labels and staging), how many 30 fps sessions one GPU
+//     sustains, device memory per session.
 //
 //   bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx | --synth yolo11{n,s,m,l,x} [--imgsz N] [--save-onnx FILE]]
-//             [--runs N] [--json FILE] [--skip-kernels] [--skip-motion] [--profile]
+//             [--runs N] [--json FILE] [--skip-kernels] [--skip-motion] [--profile] [--sparse] [--sessions N]
 // --profile: each op of the plan timed alone (plain launch + synchronisation, median of runs; the
 // launch-and-sync floor is printed), the ops that take longest, and the time per op kind.
 // --synth builds the model in process (as `fluxshard synth`, seed 0, detect) so that the large scales need
@@ -35,7 +42,11 @@
 #include "runtime/cuda/cuda_backend.h"
 #include "runtime/dense_executor.h"
 #include "runtime/cuda/cuda_probe.h"
+#include "runtime/session.h"
+#include "runtime/sparse/cost_curve.h"
+#include "runtime/util/clock.h"
 #include "runtime/util/json.h"
+#include "real_sequence.h"
 
 using namespace fx;
 using namespace fx::cuda;
@@ -129,12 +140,99 @@ void profile_ops(DenseExecutor& exec, int runs) {
   }
 }
 
+BackendOptions cuda_options(Precision p) {
+  BackendOptions o;
+  o.kind = "cuda";
+  o.precision = p;
+  return o;
+}
+
+// 5. The sparse cost curve on the GPU, fp32 and fp16 (a real frame's content: the goldens').
+void sparse_curves(const std::shared_ptr<const Plan>& plan, int runs, JsonWriter& js) {
+  const std::vector<Frame> seq = test::real_sequence();
+  const int W = plan->input_w(), H = plan->input_h();
+  std::vector<uint8_t> img(static_cast<size_t>(W) * H * 3), frame = img;
+  letterbox_rgb(seq[0].rgb.data(), seq[0].width, seq[0].height, W, H, img.data());
+  letterbox_rgb(seq[10].rgb.data(), seq[10].width, seq[10].height, W, H, frame.data());
+  js.key("sparse_curve").begin_array();
+  for (Precision prec : {Precision::FP32, Precision::FP16}) {
+    CostCurveOptions opt;
+    opt.runs = std::max(5, runs / 3);
+    opt.shares = {0, 5, 10, 25, 50, 100};
+    const std::vector<CostPoint> points = sparse_cost_curve(make_device(plan, cuda_options(prec)), img, frame, opt);
+    std::printf("\nsparse cost curve (%s, %s): dense %.3f ms\n%-10s %-10s %7s %8s %9s %9s\n", plan->source().c_str(),
+                precision_name(prec), points.empty() ? 0.0 : points[0].dense_ms, "policy", "pattern", "blocks",
+                "FLOPs", "ms", "speed-up");
+    for (const CostPoint& p : points) {
+      std::printf("%-10s %-10s %6d%% %7.1f%% %9.3f %8.2fx\n", p.policy.c_str(), p.pattern.c_str(), p.share,
+                  100 * p.flops, p.ms, p.dense_ms / p.ms);
+      js.begin_object().field("precision", precision_name(prec)).field("policy", p.policy).field("pattern", p.pattern);
+      js.field("blocks", p.share / 100.0).field("flops", p.flops).field("ms", p.ms).field("dense_ms", p.dense_ms);
+      js.end_object();
+    }
+  }
+  js.end_array();
+}
+
+// 6. Sessions on one device, served in turn as the server's compute thread serves them.
+void session_capacity(const std::shared_ptr<const Plan>& plan, int n, int runs, JsonWriter& js) {
+  const std::vector<Frame> seq = test::real_sequence();
+  size_t free0 = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free0, &total));
+  const auto device = make_device(plan, cuda_options(Precision::FP32));
+  size_t free1 = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free1, &total));
+  SessionOptions o;
+  o.mode = SessionMode::FluxShard;
+  std::vector<std::unique_ptr<StreamSession>> ss;
+  for (int i = 0; i < n; ++i) ss.push_back(std::make_unique<StreamSession>(device, o));
+  SessionOptions d = o;
+  d.mode = SessionMode::Dense;
+  StreamSession dense(device, d);
+  size_t free2 = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free2, &total));
+  // Every session sees the sequence, starting at another frame; the first pass fills the caches.
+  std::vector<double> frame_ms, host_ms, dense_ms;
+  const int passes = std::max(2, runs / 10);
+  auto t_all = Clock::now();
+  int served = 0;
+  for (int pass = 0; pass < passes; ++pass)
+    for (size_t f = 0; f < seq.size(); ++f)
+      for (int i = 0; i < n; ++i) {
+        FrameReport r;
+        auto t0 = Clock::now();
+        ss[static_cast<size_t>(i)]->process(seq[(f + static_cast<size_t>(i)) % seq.size()], &r);
+        const double ms = ms_since(t0);
+        if (pass == 0) continue;
+        ++served;
+        frame_ms.push_back(ms);
+        host_ms.push_back(r.time.preprocess_ms + r.time.motion_ms + r.time.classify_ms + r.sparse.labels_ms);
+      }
+  const double wall_ms = ms_since(t_all);
+  for (size_t f = 0; f < seq.size(); ++f) {
+    FrameReport r;
+    auto t0 = Clock::now();
+    dense.process(seq[f], &r);
+    dense_ms.push_back(ms_since(t0));
+  }
+  const double per_frame = median(frame_ms), sustained = 1000.0 / (30.0 * per_frame);
+  const double mib = (static_cast<double>(free1) - static_cast<double>(free2)) / (n + 1) / (1 << 20);
+  std::printf("\n%d fluxshard sessions on one device (%s): median %.3f ms per frame (dense %.3f ms, %.2fx), "
+              "host-side %.3f ms (letterbox, motion planning, labels), %d frames in %.0f ms overall; "
+              "%.1f sessions at 30 fps; device memory: weights %.1f MiB, %.1f MiB per session\n",
+              n, device->name().c_str(), per_frame, median(dense_ms), median(dense_ms) / per_frame, median(host_ms),
+              served, wall_ms, sustained, (static_cast<double>(free0) - free1) / (1 << 20), mib);
+  js.key("sessions").begin_object().field("count", n).field("frame_ms", per_frame).field("dense_ms", median(dense_ms));
+  js.field("host_ms", median(host_ms)).field("sessions_at_30fps", sustained).field("mib_per_session", mib);
+  js.end_object();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string plan_path, onnx_path, json_path, synth_model, save_onnx;
-  int runs = 30, imgsz = 640;
-  bool skip_kernels = false, skip_motion = false, profile = false;
+  int runs = 30, imgsz = 640, sessions = 0;
+  bool skip_kernels = false, skip_motion = false, profile = false, sparse = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -151,13 +249,16 @@ int main(int argc, char** argv) {
     else if (a == "--skip-kernels") skip_kernels = true;
     else if (a == "--skip-motion") skip_motion = true;
     else if (a == "--profile") profile = true;
+    else if (a == "--sparse") sparse = true;
+    else if (a == "--sessions") sessions = std::atoi(next().c_str());
     else if (a == "--synth") synth_model = next();
     else if (a == "--imgsz") imgsz = std::atoi(next().c_str());
     else if (a == "--save-onnx") save_onnx = next();
     else {
       std::fprintf(stderr,
                    "usage: bench_gpu [--plan PLAN.fsp | --onnx MODEL.onnx | --synth yolo11{n,s,m,l,x} [--imgsz N] "
-                   "[--save-onnx FILE]] [--runs N] [--json FILE] [--skip-kernels] [--skip-motion] [--profile]\n");
+                   "[--save-onnx FILE]] [--runs N] [--json FILE] [--skip-kernels] [--skip-motion] [--profile] [--sparse] "
+                   "[--sessions N]\n");
       return 2;
     }
   }
@@ -303,6 +404,8 @@ int main(int argc, char** argv) {
         if (profile) profile_ops(exec, std::max(5, runs / 5));
       }
       js.end_array();
+      if (sparse) sparse_curves(plan, runs, js);
+      if (sessions > 0) session_capacity(plan, sessions, runs, js);
     }
 
     if (!skip_motion) {

@@ -44,8 +44,10 @@ int main(int argc, char** argv) {
   int runs = 30;
   std::vector<std::string> plans;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
-    else plans.push_back(argv[i]);
+    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = std::max(1, std::atoi(argv[++i]));
+    else
+      plans.push_back(argv[i]);
   }
   if (plans.empty()) {
     std::fprintf(stderr, "usage: bench_plan_load PLAN.fsp... [--runs N]\n");

@@ -10,7 +10,8 @@
 #   perf/gpu_check.sh [DEST]                    on the GPU machine (default <repo>/build-cuda); run from anywhere
 #
 # Environment: OUT (logs and JSON results go there; default a temporary directory), PYTHON (default
-# python3), GPU_CHECK_BUDGET_S (default 450), GPU_CHECK_BIG (default yolo11m:1024, the synthesised model
+# python3), GPU_CHECK_SESSIONS (default 16: fluxshard sessions sharing the GPU in bench_gpu --sessions),
+# GPU_CHECK_BUDGET_S (default 450), GPU_CHECK_BIG (default yolo11m:1024, the synthesised model
 # timed against the peer besides yolo11n-640; empty to skip).
 # The binaries link the CUDA runtime statically and load cuBLAS at run time when present (the built-in
 # GEMM is used otherwise); only the driver's libcuda.so must exist on the GPU machine. The kernel tests
@@ -21,7 +22,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-GPU_BINARIES="test_cuda_ops test_cuda_models bench_gpu"
+GPU_BINARIES="test_cuda_ops test_cuda_models test_cuda_sparse bench_gpu"
 
 if [[ "${1:-}" == "--bundle" ]]; then
   BUILD=${2:?usage: gpu_check.sh --bundle BUILD_DIR DEST}
@@ -95,6 +96,7 @@ run_test() {  # name, timeout, [catch2 filter]
 
 echo "== tests"
 run_test test_cuda_ops 120
+run_test test_cuda_sparse 150
 if [[ -z "$CLI_WHY" ]]; then run_test test_cuda_models 170
 else
   run_test test_cuda_models 170 "~[cli]"
@@ -135,9 +137,19 @@ compare() {  # label: our dense latency against the peer's, same precision (fp32
   row "$label dense fp16" "${OURS[$label.fp16]:-?} ms" "peer fp16 ${PEER[$label.fp16]:-?} ms: ours/peer $(ratio "${OURS[$label.fp16]:-0}" "${PEER[$label.fp16]:-0}")"
 }
 
-echo "== benchmarks: yolo11n-640 (kernels, dense, motion)"
-if bench yolo11n-640 120 --onnx assets/yolo11n-640.onnx; then
+# The sparse cost curve's 25% and 5% clustered points (footprint policy) against dense on the GPU.
+curve_rows() {  # label
+  local label=$1 p
+  for p in fp32 fp16; do
+    row "$label sparse $p" "$(awk -v p=$p '/^sparse cost curve/ {on = index($0, p ")") > 0} on && $1 == "footprint" && $2 == "clustered" && ($3 == "5%" || $3 == "25%") {printf "%s %s  ", $3, $6}' "$LOG/bench_$label.log")" "speed-up over dense GPU at 5% / 25% clustered blocks"
+  done
+}
+
+echo "== benchmarks: yolo11n-640 (kernels, dense, sparse cost curve, sessions, motion)"
+if bench yolo11n-640 150 --onnx assets/yolo11n-640.onnx --sparse --sessions "${GPU_CHECK_SESSIONS:-16}"; then
   row "motion search 1024x1024" "OK" "$(grep -o 'kernel [0-9.]* ms, with transfers [0-9.]* ms' "$LOG/bench_yolo11n-640.log" | head -1)"
+  curve_rows yolo11n-640
+  row "sessions on one GPU" "OK" "$(grep -o '[0-9.]* sessions at 30 fps; device memory: .*' "$LOG/bench_yolo11n-640.log" | head -1 | cut -c1-90)"
 fi
 peer yolo11n-640 assets/yolo11n-640.onnx
 compare yolo11n-640
@@ -146,7 +158,8 @@ BIG=${GPU_CHECK_BIG-yolo11m:1024}
 if [[ -n "$BIG" ]]; then
   big_model=${BIG%%:*} big_size=${BIG##*:} label="${BIG%%:*}-${BIG##*:}"
   echo "== benchmarks: $label (synthesised, dense)"
-  if bench "$label" 150 --synth "$big_model" --imgsz "$big_size" --skip-kernels --skip-motion --save-onnx "$TMP/$label.onnx"; then
+  if bench "$label" 180 --synth "$big_model" --imgsz "$big_size" --skip-kernels --skip-motion --sparse --save-onnx "$TMP/$label.onnx"; then
+    curve_rows "$label"
     peer "$label" "$TMP/$label.onnx"
   fi
   compare "$label"
@@ -156,8 +169,10 @@ if [[ -z "$CLI_WHY" ]]; then
   PLAN="$TMP/yolo11n-640.fsp"
   if timeout "$(budget 60)" "$BUILD/bin/fluxshard" compile assets/yolo11n-640.onnx -o "$PLAN" --quiet >"$LOG/run_cuda.log" 2>&1 &&
      timeout "$(budget 40)" "$BUILD/bin/fluxshard" run "$PLAN" --input assets/bedroom.mp4 --backend cuda --max-frames 30 --quiet \
-       >>"$LOG/run_cuda.log" 2>&1; then
-    row "fluxshard run --backend cuda" "OK" "$(grep -o '[0-9.]* ms/frame' "$LOG/run_cuda.log" | head -1) end to end (30 frames)"
+       >>"$LOG/run_cuda.log" 2>&1 &&
+     timeout "$(budget 60)" "$BUILD/bin/fluxshard" run "$PLAN" --input assets/bedroom.mp4 --backend cuda --mode fluxshard \
+       --compare-dense --max-frames 30 --quiet >>"$LOG/run_cuda.log" 2>&1; then
+    row "fluxshard run --backend cuda" "OK" "$(grep -o '[0-9.]* ms/frame' "$LOG/run_cuda.log" | head -1) dense; fluxshard $(grep -o 'speed-up [0-9.]*x, F1 [0-9.]*' "$LOG/run_cuda.log" | head -1)"
   else
     row "fluxshard run --backend cuda" "FAIL" "$(tail -1 "$LOG/run_cuda.log" | cut -c1-100)"
   fi

@@ -12,8 +12,10 @@
 #include "runtime/session.h"
 #include "runtime/error.h"
 #include "runtime/io/video_reader.h"
-#include "runtime/version.h"
+#include "runtime/presets.h"
+#include "runtime/session.h"
 #include "runtime/util/clock.h"
+#include "runtime/version.h"
 
 struct fx_plan {
   std::shared_ptr<const fx::Plan> plan;
@@ -148,6 +150,13 @@ fx_status fx_session_create(const fx_plan* plan, const fx_session_options* optio
     o.struct_size = sizeof o;
   }
   if (o.mode < FX_MODE_DENSE || o.mode > FX_MODE_FLUXSHARD) return fail(FX_ERROR_INVALID_ARGUMENT, "unknown mode");
+  if (o.preset < FX_PRESET_DEFAULT || o.preset > FX_PRESET_FAST)
+    return fail(FX_ERROR_INVALID_ARGUMENT, "unknown preset");
+  if (o.preset != FX_PRESET_DEFAULT && o.mode == FX_MODE_DENSE)
+    return fail(FX_ERROR_INVALID_ARGUMENT, "a preset needs mode FX_MODE_EXACT or FX_MODE_FLUXSHARD");
+  if (o.preset != FX_PRESET_DEFAULT && (o.preset == FX_PRESET_EXACT) != (o.mode == FX_MODE_EXACT))
+    return fail(FX_ERROR_INVALID_ARGUMENT,
+                "preset and mode disagree (FX_PRESET_EXACT runs in FX_MODE_EXACT, the others in FX_MODE_FLUXSHARD)");
   if (o.threads < 0 || o.threads > 256) return fail(FX_ERROR_INVALID_ARGUMENT, "threads must be 0..256");
   if (!(o.conf >= 0 && o.conf <= 1) || !(o.iou >= 0 && o.iou <= 1))
     return fail(FX_ERROR_INVALID_ARGUMENT, "conf and iou must be in [0, 1]");
@@ -160,8 +169,16 @@ fx_status fx_session_create(const fx_plan* plan, const fx_session_options* optio
   auto s = std::make_unique<fx_session>();
   s->plan = plan->plan;
   fx::SessionOptions so;
-  so.mode = o.mode == FX_MODE_EXACT ? fx::SessionMode::Exact
-            : o.mode == FX_MODE_FLUXSHARD ? fx::SessionMode::FluxShard : fx::SessionMode::Dense;
+  if (o.mode != FX_MODE_DENSE) {
+    const fx::Preset p = o.preset == FX_PRESET_EXACT      ? fx::Preset::Exact
+                         : o.preset == FX_PRESET_FAST     ? fx::Preset::Fast
+                         : o.preset == FX_PRESET_BALANCED ? fx::Preset::Balanced
+                         : o.mode == FX_MODE_EXACT        ? fx::Preset::Exact
+                                                          : fx::Preset::Balanced;
+    so = fx::preset_options(p);
+  } else {
+    so.mode = fx::SessionMode::Dense;
+  }
   so.post.decode.conf = o.conf;
   so.post.decode.iou = o.iou;
   so.post.masks = o.masks != 0;

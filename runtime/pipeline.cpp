@@ -41,16 +41,23 @@ FramePipeline::FramePipeline(std::shared_ptr<const Device> device, SessionOption
   dense_stats_.local_flops = dense_stats_.recomputed_flops = static_cast<double>(plan_->total_flops());
 }
 
-std::unique_ptr<BlockPlanner> FramePipeline::new_planner() const {
+PlannerOptions planner_options(const SessionOptions& o, const std::string& task) {
   PlannerOptions po;
-  po.aligner = opt_.aligner;
-  po.exact = opt_.mode == SessionMode::Exact;
-  po.sigma = opt_.sigma;
-  po.stale_frames = opt_.stale_frames;
-  po.gate_max_share = opt_.gate_max_share;
-  po.tau_salient = opt_.tau_salient;
-  po.global_motion = opt_.global_motion;
-  auto planner = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), po);
+  po.aligner = o.aligner;
+  po.exact = o.mode == SessionMode::Exact;
+  po.sigma = o.sigma >= 0 ? o.sigma : (task == "segment" ? 0.05f : 0.1f);
+  po.stale_frames = o.stale_frames;
+  po.gate_max_share = o.gate_max_share;
+  po.tau_salient = o.tau_salient;
+  po.change = o.change;
+  po.tau_rel_salient = o.tau_rel_salient;
+  po.staleness = o.staleness;
+  po.global_motion = o.global_motion;
+  return po;
+}
+
+std::unique_ptr<BlockPlanner> FramePipeline::new_planner() const {
+  auto planner = std::make_unique<BlockPlanner>(plan_->input_w(), plan_->input_h(), planner_options(opt_, plan_->task()));
   planner->set_motion_search(device_->new_motion_search(plan_->input_w(), plan_->input_h(), opt_.aligner));
   return planner;
 }
@@ -149,6 +156,11 @@ const std::vector<Detection>& FramePipeline::decode() {
 
 const FrameResult& FramePipeline::finish(const LetterboxInfo& lb) {
   result_ = finish_detections(layout_, reported_, layout_.protos >= 0 ? output(1) : nullptr, lb, opt_.post);
+  ranked_valid_ = planner_ && opt_.salience_conf < opt_.post.decode.conf;
+  if (ranked_valid_) {
+    ranked_ = prior_dets_;
+    scale_boxes_to_source(ranked_, lb.scale, lb.pad_left, lb.pad_top, lb.src_w, lb.src_h);
+  }
   if (planner_ && opt_.salience_conf >= opt_.post.decode.conf) prior_from_result();
   return result_;
 }

@@ -23,6 +23,7 @@
 #include "runtime/dense_executor.h"
 #include "runtime/detector.h"
 #include "runtime/motion/aligner.h"
+#include "runtime/motion/change_test.h"
 #include "runtime/planner.h"
 #include "runtime/sparse/sparse_executor.h"
 #include "runtime/sparse/truncation.h"
@@ -35,13 +36,19 @@ enum class SessionMode { Dense, Exact, FluxShard };
 const char* mode_name(SessionMode m);
 SessionMode parse_mode(const std::string& s);  // throws fx::Error
 
+// The defaults are the `balanced` preset's (runtime/presets.h).
 struct SessionOptions {
   SessionMode mode = SessionMode::FluxShard;
-  AlignerOptions aligner;          // block, window, tau
+  // Block, window, tau: 32-px blocks (one per stride-32 cell: a changed block dirties one deep cell, not
+  // up to four; perf/RESULTS.md "Presets").
+  AlignerOptions aligner = {32};
   float sigma = -1;                // salience threshold; < 0: task default (detect 0.1, segment 0.05)
   int stale_frames = 4;            // a skipped candidate block becomes critical after this many frames
   float gate_max_share = PlannerOptions{}.gate_max_share;  // salience gating up to this candidate share
-  float tau_salient = 0.01f;       // salient blocks are critical above this SAD (0: off; see PlannerOptions)
+  float tau_salient = 0.005f;      // salient blocks are critical above this SAD (0: off; see PlannerOptions)
+  ChangeTestOptions change;        // the contrast-normalised change test (runtime/motion/change_test.h)
+  float tau_rel_salient = 0.5f;    // salient blocks pass it from tau_rel x this (fluxshard mode; PlannerOptions)
+  StalenessOptions staleness;      // bounded staleness, scene cuts and fades (runtime/planner.h)
   bool codec_mvs = true;           // seed the aligner with the stream's motion vectors
   double refresh_ms = 0;           // per-frame budget for background refresh slices (fluxshard mode)
   float eps_scale = 1.0f;          // multiplies the profiled truncation thresholds (0: none)
@@ -67,6 +74,9 @@ struct SessionOptions {
   // Where the executor runs (cpu, or cuda with a device index and precision).
   BackendOptions backend;
 };
+
+// The planner's options of a session (sigma < 0 resolved by the task: detect 0.1, segment 0.05).
+PlannerOptions planner_options(const SessionOptions& o, const std::string& task);
 
 class FramePipeline {
  public:
@@ -122,6 +132,9 @@ class FramePipeline {
   // (the detections down to salience_conf).
   const std::vector<Detection>& decode();
   const std::vector<Detection>& reported() const { return reported_; }
+  // After finish(): the detections down to salience_conf in source pixels, best first (what mAP ranks);
+  // the reported ones where no lower threshold applies (dense mode, or salience_conf >= conf).
+  const std::vector<Detection>& ranked() const { return ranked_valid_ ? ranked_ : result_.detections; }
   const std::vector<Detection>& decoded_prior() const { return prior_dets_; }
   // The result of the reported detections: masks (segment models) and boxes in the source pixels of
   // `lb`. Otherwise the result is the prior (salience_conf not below the reporting threshold).
@@ -158,6 +171,8 @@ class FramePipeline {
   std::vector<Detection> prior_dets_, reported_;
   bool prior_has_masks_ = false;
   LetterboxInfo prior_lb_;
+  std::vector<Detection> ranked_;  // prior_dets_ in source pixels (see ranked())
+  bool ranked_valid_ = false;
   void prior_from_result();
   int refresh_cursor_ = 0;
 };

@@ -228,7 +228,7 @@ void Plan::validate() {
       }
     total_flops_ += op->flops();
   }
-  check_op_order_and_enums();
+  check_op_order_and_enums();  // before the ops are decoded: their enums and order are known good
   // Every op decoded into the parameters the backends run (op_desc.h); any misfit is an invalid plan.
   ops_.reserve(static_cast<size_t>(nops));
   for (int i = 0; i < nops; ++i) {
@@ -248,7 +248,8 @@ void Plan::check_op_order_and_enums() const {
   std::vector<char> ready(tensors_.size(), 0);
   for (size_t t = 0; t < tensors_.size(); ++t) ready[t] = tensors_[t].constant;
   ready[static_cast<size_t>(input_)] = 1;
-  for (flatbuffers::uoffset_t i = 0; i < fb_->ops()->size(); ++i) {
+  const int nops = static_cast<int>(fb_->ops()->size());  // (ops_ is filled after this check)
+  for (int i = 0; i < nops; ++i) {
     const fb::Op* op = fb_->ops()->Get(static_cast<flatbuffers::uoffset_t>(i));
     std::string what = "op " + std::to_string(i);
     for (int t : *op->inputs())

@@ -1,5 +1,6 @@
-// Per-frame block planning against one reference image (DESIGN 6.2-6.4): the motion aligner, the
-// saliency propagator (previous detections / masks moved by the block motion) and the miss classifier.
+// Per-frame block planning against one reference image (DESIGN 6.2-6.4): the motion aligner, the change
+// test (runtime/motion/change_test.h), the saliency propagator (previous detections / masks moved by the
+// block motion), the miss classifier and the staleness bound (below).
 // Its output, one label per block (kInvalid: critical, recomputed from the frame; else the shift the
 // block is moved by), is what the sparse executor of that side applies. An edge runs two planners: one
 // against its own reference (edge critical blocks) and one against its proxy of the server's (cloud
@@ -12,6 +13,7 @@
 
 #include "runtime/io/letterbox.h"
 #include "runtime/motion/aligner.h"
+#include "runtime/motion/change_test.h"
 #include "runtime/post/detections.h"
 #include "runtime/post/masks.h"
 #include "runtime/sparse/labels.h"
@@ -19,6 +21,25 @@
 namespace fx {
 
 class ThreadPool;
+
+// Bounded staleness. Each frame a block is kept (moved or in place), its normalised residual
+// max(0, peak - noise) / (contrast + floor) (change_test.h) adds to its drift; the drift
+// travels with the content (a moved block takes the largest drift of the blocks its source overlaps) and
+// is 0 after a refresh. A block is refreshed once its drift passes drift_bound x (1 + phase), where the
+// phase in [0, 1) is its 32-px cell's rank in an 8 x 8 ordered-dither (Bayer) pattern: blocks that drift
+// alike (a slow change of the light, the codec's noise on a static scene) come due on different frames
+// spread over the next bound's worth of drift, neighbouring cells as far apart as possible, like a
+// codec's intra refresh and without a burst frame, while the 2 x 2 blocks of one stride-32 cell come due
+// together (the cell is recomputed once). So a kept block's drift stays below 2 x drift_bound (plus one
+// frame's residual), and its residual below the change test's threshold.
+// Scene cuts and fades: when at least cut_share of the blocks are candidates, or the median offset of the
+// blocks' mean level (frame minus reference, over the blocks that differ) is at least fade_levels grey
+// levels, every block is refreshed.
+struct StalenessOptions {
+  float drift_bound = 3.0f;  // <= 0: off
+  float cut_share = 0.6f;    // <= 0: off
+  float fade_levels = 3.0f;  // <= 0: off
+};
 
 struct PlannerOptions {
   AlignerOptions aligner;   // block, window, tau
@@ -31,7 +52,13 @@ struct PlannerOptions {
   // Salient blocks (salience >= sigma) are critical already above this normalised SAD (< tau): detections
   // are sensitive to the reference going stale exactly where the objects are. 0: off.
   float tau_salient = 0.f;
+  // Salient blocks pass the change test from tau_rel x this (fluxshard mode; 1: the same test everywhere).
+  float tau_rel_salient = 1.f;
   int stale_frames = 4;     // a candidate skipped this many frames in a row becomes critical
+  // A block is a recompute candidate when the aligner's normalised SAD is above tau OR the change test
+  // says it changed (contrast-normalised; change.tau_rel < 0: the aligner's tau only).
+  ChangeTestOptions change;
+  StalenessOptions staleness;  // bounded staleness, scene cuts and fades
   // Evaluation baseline (MotionDeltaCNN-style, runtime/baselines.h): one vector for the whole frame, the
   // median of the block vectors, instead of one per block.
   bool global_motion = false;
@@ -47,6 +74,11 @@ struct SaliencePrior {
 struct PlanReport {
   MotionStats motion;
   int critical_blocks = 0, candidate_blocks = 0, salient_skipped = 0;
+  int changed_blocks = 0;    // candidates by the change test only (under the aligner's tau)
+  int drift_refreshed = 0;   // blocks refreshed for their drift
+  bool refresh_all = false;  // scene cut or fade: every block refreshed
+  float noise = 0;           // the noise level the change test used (grey levels)
+  float max_drift = 0;       // the largest drift of a kept block after this frame
 };
 
 class BlockPlanner {
@@ -67,9 +99,14 @@ class BlockPlanner {
   // Runs the motion search there instead of on the CPU aligner (null: back to the CPU).
   void set_motion_search(std::unique_ptr<MotionSearch> search) { search_ = std::move(search); }
   const MotionField& field() const { return field_; }
+  // Per block, after plan(): the residual at its vector and its drift (0 for critical blocks).
+  const std::vector<BlockResidual>& residuals() const { return residual_; }
+  const std::vector<float>& drift() const { return drift_; }
 
  private:
   std::vector<float> salience(const SaliencePrior& prior) const;
+  void measure(const uint8_t* cur, const uint8_t* ref, ThreadPool* pool);
+  float carried_drift(int bx, int by, const BlockMotion& m) const;
 
   PlannerOptions opt_;
   MotionAligner aligner_;
@@ -77,6 +114,9 @@ class BlockPlanner {
   MotionField field_, prev_field_;
   bool have_prev_ = false;
   std::vector<int> age_;
+  std::vector<BlockResidual> residual_;
+  std::vector<float> drift_, prev_drift_, offsets_, phase_;
+  NoiseTracker noise_;
 };
 
 }  // namespace fx

@@ -37,6 +37,9 @@ const FrameResult& StreamSession::process(const Frame& frame, FrameReport* repor
     rep.critical_blocks = pr.critical_blocks;
     rep.candidate_blocks = pr.candidate_blocks;
     rep.salient_skipped = pr.salient_skipped;
+    rep.changed_blocks = pr.changed_blocks;
+    rep.drift_refreshed = pr.drift_refreshed;
+    rep.refresh_all = pr.refresh_all;
     rep.time.motion_ms = ms_since(t1);
     auto t2 = Clock::now();
     rep.bucket = pipe_.bucket(rep.motion);

@@ -29,6 +29,9 @@ struct FrameReport {
   int critical_blocks = 0;    // blocks recomputed from the frame
   int candidate_blocks = 0;   // blocks above tau
   int salient_skipped = 0;    // candidates reused because not salient (fluxshard mode)
+  int changed_blocks = 0;     // candidates by the change test only (under the aligner's tau)
+  int drift_refreshed = 0;    // blocks refreshed for their accumulated drift
+  bool refresh_all = false;   // scene cut or fade: every block refreshed
   int bucket = -1;            // truncation bucket used
   StageTimes time;
 };
@@ -50,6 +53,10 @@ class StreamSession {
   // Processes one decoded frame; detections are in the frame's pixels.
   const FrameResult& process(const Frame& frame, FrameReport* report = nullptr);
   const FrameResult& result() const { return pipe_.result(); }
+  // The last frame's detections down to the salience prior's lower score threshold (salience_conf), in
+  // the frame's pixels, best first: what mAP ranks (ApAccumulator). The reported detections when no lower
+  // threshold applies (dense mode, or salience_conf >= the reporting threshold).
+  const std::vector<Detection>& ranked_detections() const { return pipe_.ranked(); }
   // The letterboxed frame of the last process() and its geometry.
   const std::vector<uint8_t>& letterboxed() const { return pipe_.input(); }
   const LetterboxInfo& letterbox() const { return pipe_.geometry(); }

@@ -15,12 +15,7 @@
 
 namespace fx::test {
 
-inline std::vector<CpuIsa> isas() {
-  std::vector<CpuIsa> v{CpuIsa::Generic};
-  if (cpu_features().avx2_fma) v.push_back(CpuIsa::Avx2);
-  if (cpu_features().avx512) v.push_back(CpuIsa::Avx512);
-  return v;
-}
+inline std::vector<CpuIsa> isas() { return supported_isas(); }
 
 // Forces best_isa() to `isa` (through FLUXSHARD_ISA) for its lifetime.
 struct IsaScope {

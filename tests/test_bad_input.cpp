@@ -55,18 +55,7 @@ std::string rewritten_plan(const std::vector<uint8_t>& bytes, Edit edit) {
 
 std::string as_string(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 
-// AddressSanitizer reserves terabytes of address space: address-space limits cannot be used under it.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-#else
-constexpr bool kAsan = false;
-#endif
+constexpr bool kAsan = test::kAddressSanitizer;  // address-space limits do not apply under it
 
 // run_cli with the address space limited to `limit_mb` (ulimit -v): what a command allocates from a
 // size it was merely told would fail there (and say "out of memory") instead of being checked first.

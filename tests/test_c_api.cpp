@@ -227,3 +227,47 @@ TEST_CASE("C API: video input decodes frames and pushes them with their motion v
   CHECK(fx_video_read(nullptr) == FX_ERROR_INVALID_ARGUMENT);
   CHECK(fx_video_frame_rgb(nullptr, nullptr, nullptr) == nullptr);
 }
+
+TEST_CASE("C API: presets by name, checked against the mode", "[c-api]") {
+  test::TempDir tmp;
+  std::string path = plan_file(tmp);
+  fx_plan* plan = nullptr;
+  REQUIRE(fx_plan_load(path.c_str(), &plan) == FX_OK);
+  fx_session_options opt;
+  fx_session_options_default(&opt);
+  CHECK(opt.preset == FX_PRESET_DEFAULT);
+  opt.threads = 2;
+  VideoReader reader(test::source_path("assets/bedroom.mp4"));
+  std::vector<Frame> frames(4);
+  for (Frame& f : frames) REQUIRE(reader.read(f));
+  // The fast preset reuses at least as much as the balanced one on the same frames.
+  double hit[2] = {0, 0};
+  const int presets[2] = {FX_PRESET_BALANCED, FX_PRESET_FAST};
+  for (int k = 0; k < 2; ++k) {
+    opt.mode = FX_MODE_FLUXSHARD;
+    opt.preset = presets[k];
+    fx_session* s = nullptr;
+    REQUIRE(fx_session_create(plan, &opt, &s) == FX_OK);
+    for (size_t i = 0; i < frames.size(); ++i) {
+      REQUIRE(fx_session_push_rgb(s, frames[i].rgb.data(), frames[i].width, frames[i].height, 0) == FX_OK);
+      if (i > 0) hit[k] += fx_session_last_flop_hit(s);
+    }
+    fx_session_free(s);
+  }
+  CHECK(hit[0] > 0.3);
+  CHECK(hit[1] >= hit[0]);
+  fx_session* s = nullptr;
+  opt.mode = FX_MODE_EXACT;
+  opt.preset = FX_PRESET_EXACT;
+  REQUIRE(fx_session_create(plan, &opt, &s) == FX_OK);
+  fx_session_free(s);
+  opt.preset = FX_PRESET_FAST;  // a fluxshard-mode preset on an exact session
+  CHECK(fx_session_create(plan, &opt, &s) == FX_ERROR_INVALID_ARGUMENT);
+  CHECK(std::string(fx_last_error()).find("preset and mode disagree") != std::string::npos);
+  opt.mode = FX_MODE_DENSE;
+  CHECK(fx_session_create(plan, &opt, &s) == FX_ERROR_INVALID_ARGUMENT);
+  opt.preset = 4;
+  opt.mode = FX_MODE_FLUXSHARD;
+  CHECK(fx_session_create(plan, &opt, &s) == FX_ERROR_INVALID_ARGUMENT);
+  fx_plan_free(plan);
+}

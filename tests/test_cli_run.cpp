@@ -80,10 +80,31 @@ TEST_CASE("run --mode fluxshard --compare-dense writes per-frame statistics and 
   CHECK(s.at("summary").as_bool());
   CHECK(s.at("frames").as_int() == 6);
   CHECK(s.at("mode").as_string() == "fluxshard");
-  for (const char* k : {"hit_ratio", "flop_hit_ratio", "mean_ms", "dense_mean_ms", "speedup_vs_dense", "f1_vs_dense"})
+  for (const char* k :
+       {"hit_ratio", "flop_hit_ratio", "mean_ms", "dense_mean_ms", "speedup_vs_dense", "f1_vs_dense", "map50_vs_dense"})
     CHECK(s.find(k) != nullptr);
+  CHECK(s.at("map50_vs_dense").as_double() >= 0.0);
+  CHECK(s.at("map50_vs_dense").as_double() <= 1.0);
+  CHECK(s.at("frames_with_detections").as_int() >= s.at("frames_with_dense_detections").as_int());
+  CHECK(s.at("frames_with_detections").as_int() <= 6);
   CHECK(s.at("flop_hit_ratio").as_double() > 0.0);
   CHECK(s.at("flop_hit_ratio").as_double() < 1.0);
+}
+
+TEST_CASE("run --preset picks the mode and the knobs; a preset of another mode is a usage error", "[cli][run]") {
+  test::TempDir tmp;
+  std::string plan = compile_to(tmp, "yolo11n-320");
+  auto exact = run_bedroom(tmp, plan, {"--preset", "exact", "--max-frames", "2"});
+  CHECK(exact.back().at("mode").as_string() == "exact");
+  auto fast = run_bedroom(tmp, plan, {"--preset", "fast", "--max-frames", "2"});
+  CHECK(fast.back().at("mode").as_string() == "fluxshard");
+  const std::string clip = test::source_path("assets/bedroom.mp4");
+  auto bad = test::run_cli({"run", plan, "--input", clip, "--preset", "fast", "--mode", "exact", "--quiet"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err == "error: --preset fast runs in fluxshard mode, not exact (drop --mode or pick another preset)\n");
+  auto unknown = test::run_cli({"run", plan, "--input", clip, "--preset", "quick", "--quiet"});
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("--preset") != std::string::npos);
 }
 
 TEST_CASE("run on a segment model reports mask IoU against dense", "[cli][run]") {

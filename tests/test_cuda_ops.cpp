@@ -96,12 +96,7 @@ std::vector<float> activation_inputs() {
   return v;
 }
 
-std::vector<CpuIsa> isas() {
-  std::vector<CpuIsa> v{CpuIsa::Generic};
-  if (cpu_features().avx2_fma) v.push_back(CpuIsa::Avx2);
-  if (cpu_features().avx512) v.push_back(CpuIsa::Avx512);
-  return v;
-}
+std::vector<CpuIsa> isas() { return supported_isas(); }
 
 // A random NHWC conv case (shapes the YOLO11 family uses and odd ones).
 struct ConvCase {

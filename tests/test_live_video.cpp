@@ -185,6 +185,10 @@ TEST_CASE("live: a folder or glob of images, in natural order; a camera path", "
   e = test::run_cli({"run", tmp.file("p.fsp"), "--input", tmp.file("shots/*.jpg")});
   CHECK(e.status == 1);
   CHECK(e.err == "error: no file matches '" + tmp.file("shots/*.jpg") + "'\n");
+  e = test::run_cli({"run", tmp.file("p.fsp"), "--input", tmp.file("shots/*.txt")});  // matches, not images
+  CHECK(e.status == 1);
+  CHECK(e.err == "error: no image matches '" + tmp.file("shots/*.txt") +
+                     "' (.png, .jpg, .jpeg, .bmp, .ppm, .pgm, .tif, .tiff, .webp)\n");
   e = test::run_cli({"run", tmp.file("p.fsp"), "--input", "/dev/video99"});
   CHECK(e.status == 1);
   CHECK(e.err == "error: cannot open camera '/dev/video99': No such file or directory\n");

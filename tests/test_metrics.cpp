@@ -145,29 +145,69 @@ TEST_CASE("metrics: mask IoU over matched pairs and accumulation over frames", "
   CHECK(empty.mean_iou() == 0.0);
 }
 
-TEST_CASE("metrics: mAP50, all-point interpolated, over the reference classes", "[metrics]") {
-  ApAccumulator ap;
-  CHECK(std::isnan(ap.map()));  // no references yet
-  // Class 0: two references; predictions by score: match, miss, match -> precision 1, 1/2, 2/3 at recall
-  // 1/2, 1/2, 1: AP = 0.5 * 1 + 0.5 * 2/3 (the envelope). Class 1: one reference, no prediction: AP 0.
-  // Class 2: predictions only: not counted.
-  ap.add({D(0, 0.9f, 0, 0, 10, 10), D(0, 0.8f, 50, 50, 60, 60), D(2, 0.5f, 0, 0, 5, 5)},
-         {D(0, 1, 0, 0, 10, 10), D(1, 1, 80, 80, 90, 90)});
-  ap.add({D(0, 0.7f, 20, 20, 30, 30)}, {D(0, 1, 20, 20, 30, 31)});
-  CHECK(ap.ap(0) == Approx(0.5 + 0.5 * 2.0 / 3.0));
-  CHECK(ap.ap(1) == 0.0);
-  CHECK(std::isnan(ap.ap(2)));
-  CHECK(ap.map() == Approx((0.5 + 0.5 * 2.0 / 3.0) / 2));
-  // The envelope: match, miss, match, match over three references -> precision 1, 1/2, 2/3, 3/4 at recall
-  // 1/3, 1/3, 2/3, 1; the 2/3 is lifted to the 3/4 after it: AP = (1 + 3/4 + 3/4) / 3.
-  ApAccumulator env;
-  env.add({D(0, 0.9f, 0, 0, 10, 10), D(0, 0.8f, 50, 50, 60, 60), D(0, 0.7f, 20, 20, 30, 30), D(0, 0.6f, 70, 0, 80, 10)},
-          {D(0, 1, 0, 0, 10, 10), D(0, 1, 20, 20, 30, 30), D(0, 1, 70, 0, 80, 10)});
-  CHECK(env.map() == Approx((1 + 0.75 + 0.75) / 3));
-  // Predictions equal to the references: 1.
+TEST_CASE("metrics: frames without detections on both sides count as agreement", "[metrics]") {
+  MatchAccumulator acc;
+  for (int i = 0; i < 5; ++i) acc.add(match_detections({}, {}), {}, {});
+  CHECK(acc.frames == 5);
+  CHECK(acc.frames_with_either == 0);
+  CHECK(acc.f1() == 1.0);
+  CHECK(acc.mean_mask_iou() == 1.0);  // nothing to disagree about
+  // One side only: F1 and mask IoU drop to 0, and the frame is counted on that side.
+  MatchAccumulator one;
+  one.add(match_detections({}, {}), {}, {});
+  one.add(match_detections({D(0, 0.9f, 0, 0, 10, 10)}, {}), {M(1, 1, {1})}, {});
+  CHECK(one.frames_with_either == 1);
+  CHECK(one.frames_with_pred == 1);
+  CHECK(one.frames_with_ref == 0);
+  CHECK(one.f1() == 0.0);
+  CHECK(one.mean_mask_iou() == 0.0);
+  MatchAccumulator other;
+  other.add(match_detections({}, {D(0, 0.9f, 0, 0, 10, 10)}));
+  CHECK(other.frames_with_ref == 1);
+  CHECK(other.frames_with_pred == 0);
+  CHECK(other.f1() == 0.0);
+}
+
+TEST_CASE("metrics: mAP50 edge cases (nothing on either side, on one side)", "[metrics]") {
+  ApAccumulator none(0.5f, 0.25f);
+  none.add({}, {});
+  CHECK(none.map() == 1.0);
+  // Only low-scored detections of the run (ranked, below the reporting floor): still agreement.
+  ApAccumulator low(0.5f, 0.25f);
+  low.add({D(0, 0.2f, 0, 0, 10, 10)}, {});
+  CHECK(low.map() == 1.0);
+  ApAccumulator pred_only(0.5f, 0.25f);
+  pred_only.add({D(0, 0.9f, 0, 0, 10, 10)}, {});
+  CHECK(pred_only.map() == 0.0);
+  ApAccumulator ref_only(0.5f, 0.25f);
+  ref_only.add({}, {D(0, 0.9f, 0, 0, 10, 10)});
+  CHECK(ref_only.map() == 0.0);
+  CHECK_THROWS_AS(ref_only.add({D(-1, 0.9f, 0, 0, 1, 1)}, {}), fx::Error);
+}
+
+TEST_CASE("metrics: mAP50 ranks over frames, per class, 101-point envelope", "[metrics]") {
+  // Identical lists: 1. A detection the run scores under the reporting threshold but still ranks: the
+  // reference's recall is reached, so AP stays 1 where F1 counts a miss.
   ApAccumulator same;
-  same.add({D(3, 0.6f, 0, 0, 4, 4), D(3, 0.4f, 10, 10, 14, 14)}, {D(3, 0.6f, 0, 0, 4, 4), D(3, 0.4f, 10, 10, 14, 14)});
+  same.add({D(0, 0.9f, 0, 0, 10, 10), D(1, 0.3f, 20, 20, 30, 30)},
+           {D(0, 0.9f, 0, 0, 10, 10), D(1, 0.3f, 20, 20, 30, 30)});
   CHECK(same.map() == 1.0);
+  ApAccumulator flip;
+  flip.add({D(0, 0.24f, 0, 0, 10, 10)}, {D(0, 0.26f, 0, 0, 10, 10)});
+  CHECK(flip.map() == 1.0);
+  // Class 0 over two frames: the run scores 0.9 (TP), 0.8 (FP), 0.7 (TP), 0.6 (TP); 4 references, one never
+  // found. Precision / recall: (1, 1/4), (1/2, 1/4), (2/3, 1/2), (3/4, 3/4). Envelope: 1 up to recall 1/4,
+  // then 3/4 up to 3/4 (the 2/3 at recall 1/2 is lifted by the later 3/4), nothing above:
+  // AP = (26 * 1 + 50 * 3/4) / 101 (recall points 0..0.25, 0.26..0.75).
+  ApAccumulator a;
+  a.add({D(0, 0.9f, 0, 0, 10, 10), D(0, 0.8f, 100, 100, 110, 110)}, {D(0, 1, 0, 0, 10, 10), D(0, 1, 50, 50, 60, 60)});
+  a.add({D(0, 0.7f, 0, 0, 10, 10), D(0, 0.6f, 20, 20, 30, 30)}, {D(0, 1, 0, 0, 10, 10), D(0, 1, 20, 20, 30, 30)});
+  const double ap0 = (26 * 1.0 + 50 * 0.75) / 101.0;
+  CHECK(a.map() == Approx(ap0).epsilon(1e-12));
+  // A second class with perfect AP averages in; a class only the run reports does not.
+  a.add({D(2, 0.5f, 0, 0, 10, 10), D(5, 0.99f, 200, 200, 210, 210)}, {D(2, 0.5f, 0, 0, 10, 10)});
+  CHECK(a.map() == Approx((ap0 + 1.0) / 2).epsilon(1e-12));
+  CHECK(a.frames() == 3);
 }
 
 TEST_CASE("metrics: ground-truth objects, box IoU and mask IoU (DAVIS annotations)", "[metrics]") {

@@ -53,6 +53,7 @@ Run run_system(const std::string& system, const std::vector<Frame>& frames, cons
   SystemSetup s = system_setup(*spec, base, plan, plan, hold_k);
   s.edge.codec = Codec::Raw;
   s.edge.roi_margin = 0;  // the tiny detector's one box covers about half the frame; grown, all of it
+  s.edge.session.aligner.block = 16;  // 64 blocks of 768 bytes (raw), as roi_count counts them
   Run r;
   EdgeClient edge(s.plan, s.edge);
   for (const Frame& f : frames) {

@@ -67,12 +67,12 @@ std::vector<EdgeFrame> edge_run(const std::string& server, Codec codec, SessionM
 // A local exact run whose fresh blocks carry the pixels a codec delivers (what the server sees).
 std::vector<test::LocalFrame> local_run_decoded(Codec codec) {
   auto plan = yolo320();
-  const int W = plan->input_w(), H = plan->input_h(), B = 16;
+  SessionOptions so;  // the edge's defaults: the balanced preset's planner in exact mode
+  so.mode = SessionMode::Exact;
+  const int W = plan->input_w(), H = plan->input_h(), B = so.aligner.block;
   auto pool = std::make_shared<ThreadPool>(1);
   SparseExecutor exec(plan, pool, B);
-  PlannerOptions po;
-  po.exact = true;
-  BlockPlanner planner(W, H, po);
+  BlockPlanner planner(W, H, planner_options(so, plan->task()));
   BlockGrid g{W, H, B};
   OutputLayout layout = output_layout(*plan);
   EncodeOptions eo;
@@ -132,9 +132,10 @@ TEST_CASE("exact proxy: offloaded exact frames equal a local exact run, every co
     CHECK(t.on_cloud == kFrames);
     CHECK(t.mismatches == 0);
     CHECK(t.resyncs == 1);
-    // Payload bytes are counted exactly: raw = fresh blocks * 16 * 16 * 3.
+    // Payload bytes are counted exactly: raw = fresh blocks * B * B * 3 (the edge's default block size).
+    const size_t block_bytes = static_cast<size_t>(EdgeOptions{}.session.aligner.block) * EdgeOptions{}.session.aligner.block * 3;
     if (c == Codec::Raw) CHECK(edge[0].rep.payload_bytes == 320u * 320 * 3);
-    if (c == Codec::Raw) CHECK(edge[1].rep.payload_bytes == static_cast<size_t>(edge[1].rep.ccb) * 768);
+    if (c == Codec::Raw) CHECK(edge[1].rep.payload_bytes == static_cast<size_t>(edge[1].rep.ccb) * block_bytes);
   }
   {
     INFO("codec jpeg");

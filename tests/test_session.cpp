@@ -1,20 +1,21 @@
 // Stream sessions on real clips: approximate mode with zero thresholds equals exact mode; the error of
 // approximate mode grows with the thresholds but stays bounded; exact mode with tau = 0 (every changed
 // block recomputed, so R_t is the frame) reproduces dense inference while reusing shifted content; the
-// total time includes refresh slices; and the fluxshard-mode regression
-// on bedroom.mp4 keeps detection F1 vs dense >= 0.97. Also the miss classifier's salience gate.
+// total time includes refresh slices; and the fluxshard-mode regression on bedroom.mp4 keeps detection
+// F1 vs dense >= 0.97 (the balanced preset, the default). Also the miss classifier's salience gate, the
+// presets and the refresh of every block at a scene cut.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 
 #include "compiled_model.h"
-#include "synthetic_texture.h"
 #include "runtime/io/letterbox.h"
 #include "runtime/io/video_reader.h"
 #include "runtime/planner.h"
 #include "runtime/post/metrics.h"
+#include "runtime/presets.h"
 #include "runtime/session.h"
+#include "synthetic_texture.h"
 #include "test_util.h"
 
 using namespace fx;
@@ -92,6 +93,8 @@ TEST_CASE("approximate mode: the error grows with the thresholds and stays bound
   for (size_t a = 0; a < alphas.size(); ++a) approx.push_back(std::make_unique<SparseExecutor>(plan, pool, 16, runner));
   PlannerOptions po;
   po.exact = true;
+  po.change.tau_rel = -1;  // the labels of the aligner's tau alone: this test is about the executor
+  po.staleness = StalenessOptions{0, 0, 0};
   BlockPlanner planner(320, 320, po);
   std::vector<uint8_t> cur(320 * 320 * 3);
   std::vector<Label> labels, motion;
@@ -150,14 +153,14 @@ TEST_CASE("approximate mode: the error grows with the thresholds and stays bound
   CHECK(mean[1] < mean[3]);
 }
 
-TEST_CASE("exact mode with tau 0 reproduces dense inference, reusing shifted content", "[session][sparse]") {
+TEST_CASE("the exact preset with tau 0 reproduces dense inference, reusing shifted content", "[session][sparse][preset]") {
   // A texture panned by whole pixels, at the plan's input size (the letterbox copies it): every block
   // whose content only moved has a zero-SAD match, so even at tau 0 the caches are shifted rather than
   // recomputed — by stride multiples (8, 16 px) and not (3, 5 px) — and every other block is fresh.
   auto plan = plan_of("yolo11n-320.onnx");
   auto pool = std::make_shared<ThreadPool>(2);
-  SessionOptions e, d;
-  e.mode = SessionMode::Exact;
+  SessionOptions e = preset_options(Preset::Exact), d;
+  REQUIRE(e.mode == SessionMode::Exact);
   e.aligner.tau = 0;
   d.mode = SessionMode::Dense;
   StreamSession exact(plan, pool, e), dense(plan, pool, d);
@@ -208,6 +211,67 @@ TEST_CASE("a session's total time includes its synchronous refresh slices", "[se
     CHECK(t.refresh_ms > 0);
     CHECK(t.total_ms() ==
           Approx(t.preprocess_ms + t.motion_ms + t.classify_ms + t.execute_ms + t.post_ms + t.refresh_ms));
+  }
+}
+
+TEST_CASE("presets: the defaults are balanced; exact and fast differ from it as documented", "[session][preset]") {
+  const SessionOptions d, b = preset_options(Preset::Balanced), e = preset_options(Preset::Exact),
+                          f = preset_options(Preset::Fast);
+  CHECK(b.mode == SessionMode::FluxShard);
+  CHECK(b.aligner.tau == d.aligner.tau);
+  CHECK(b.change.tau_rel == d.change.tau_rel);
+  CHECK(b.change.cap == d.change.cap);
+  CHECK(b.staleness.drift_bound == d.staleness.drift_bound);
+  CHECK(b.island_eps == d.island_eps);
+  CHECK(b.island_reused_scale == d.island_reused_scale);
+  CHECK(b.tau_salient == d.tau_salient);
+  CHECK(e.mode == SessionMode::Exact);
+  CHECK(f.mode == SessionMode::FluxShard);
+  CHECK(f.island_reused_scale >= b.island_reused_scale);
+  CHECK(f.change.tau_rel >= b.change.tau_rel);
+  CHECK(default_preset(SessionMode::Exact) == Preset::Exact);
+  CHECK(default_preset(SessionMode::FluxShard) == Preset::Balanced);
+  CHECK(parse_preset("fast") == Preset::Fast);
+  CHECK_THROWS_WITH(parse_preset("quick"), "unknown preset 'quick' (exact, balanced or fast)");
+  // Settings a preset does not name are kept.
+  SessionOptions base;
+  base.post.decode.conf = 0.4f;
+  base.refresh_ms = 3;
+  const SessionOptions kept = preset_options(Preset::Fast, base);
+  CHECK(kept.post.decode.conf == 0.4f);
+  CHECK(kept.refresh_ms == 3);
+}
+
+TEST_CASE("scene cut: a sequence that switches clips refreshes every block at the cut", "[session][change]") {
+  // bedroom, then cockatoo: at the cut the exact session recomputes every block, so its outputs are dense
+  // inference's bit for bit on that frame (with the cut test off it keeps blocks of bedroom's reference).
+  auto plan = plan_of("yolo11n-320.onnx");
+  auto a = frames_of("bedroom.mp4", 3), b = frames_of("cockatoo.mp4", 2);
+  std::vector<Frame> frames = a;
+  frames.insert(frames.end(), b.begin(), b.end());
+  auto pool = std::make_shared<ThreadPool>(2);
+  const size_t n = static_cast<size_t>(plan->tensor(plan->outputs()[0]).numel);
+  for (bool cut_test : {true, false}) {
+    SessionOptions e = preset_options(Preset::Exact), d;
+    d.mode = SessionMode::Dense;
+    if (!cut_test) e.staleness.cut_share = 0, e.staleness.fade_levels = 0;
+    StreamSession exact(plan, pool, e), dense(plan, pool, d);
+    for (size_t i = 0; i < frames.size(); ++i) {
+      FrameReport rep;
+      exact.process(frames[i], &rep);
+      dense.process(frames[i]);
+      const int blocks = (plan->input_w() / 16) * (plan->input_h() / 16);
+      if (i == a.size()) {
+        INFO("cut test " << cut_test << ": " << rep.critical_blocks << " of " << blocks << " blocks recomputed");
+        CHECK(rep.refresh_all == cut_test);
+        CHECK((rep.critical_blocks == blocks) == cut_test);
+        // (Without the cut test the blocks kept may still equal the frame, e.g. both clips' letterbox bars,
+        // so only the refreshed frame's outputs are checked.)
+        if (cut_test) CHECK(std::memcmp(exact.output_data(0), dense.output_data(0), n * 4) == 0);
+      } else if (i > 0) {
+        CHECK_FALSE(rep.refresh_all);
+      }
+    }
   }
 }
 

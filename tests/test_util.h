@@ -18,6 +18,20 @@
 
 namespace fx::test {
 
+// AddressSanitizer builds (scripts/sanitize_and_fuzz.sh): its allocator holds freed memory in quarantine
+// and reserves terabytes of address space, so memory-use and address-space-limit checks do not apply.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // Paths of the source tree: $FLUXSHARD_SOURCE_DIR, else the working directory when it is the source
 // root (the build may have been carried to another machine), else the configured source directory.
 inline std::string source_path(const std::string& rel) {

@@ -99,9 +99,20 @@ typedef enum fx_backend {
 } fx_backend;
 
 typedef enum fx_precision {
-  FX_PRECISION_FP32 = 0, /* the CUDA backend computes the CPU's bits (but for the attention MatMuls) */
+  FX_PRECISION_FP32 = 0, /* the CUDA backend computes the CPU's bits */
   FX_PRECISION_FP16 = 1  /* CUDA only: tensor-core convolutions, fp32 accumulation; not bit-exact */
 } fx_precision;
+
+/* Named operating points of the cache modes (README "Presets"): FX_PRESET_EXACT runs in FX_MODE_EXACT,
+ * FX_PRESET_BALANCED and FX_PRESET_FAST in FX_MODE_FLUXSHARD; FX_PRESET_DEFAULT is the mode's own (exact
+ * -> exact, fluxshard -> balanced). A preset of another mode, or any preset but the default with
+ * FX_MODE_DENSE, is FX_ERROR_INVALID_ARGUMENT. */
+typedef enum fx_preset {
+  FX_PRESET_DEFAULT = 0,
+  FX_PRESET_EXACT = 1,
+  FX_PRESET_BALANCED = 2, /* salience gating, nearest-offset reuse, truncation; the change test and staleness bound */
+  FX_PRESET_FAST = 3      /* more reuse, looser change test and truncation */
+} fx_preset;
 
 typedef struct fx_session_options {
   size_t struct_size; /* sizeof(fx_session_options): lets the struct grow compatibly */
@@ -113,6 +124,7 @@ typedef struct fx_session_options {
   int backend;        /* an fx_backend; default FX_BACKEND_CPU (fields from here on added later) */
   int device;         /* CUDA device index, default 0 */
   int precision;      /* an fx_precision; default FX_PRECISION_FP32 */
+  int preset;         /* an fx_preset: the cache modes' knobs; default FX_PRESET_DEFAULT */
 } fx_session_options;
 
 /* Fills `options` with the defaults (and sets struct_size). */

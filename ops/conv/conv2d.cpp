@@ -4,7 +4,7 @@
 // cin_g in (ky, kx, ci) order. Positions are cut into chunks of MB; a chunk's A matrix is either the
 // input pixels themselves (1x1, no padding: rows evenly spaced in memory) or im2col rows built into the
 // workspace (zeros for padding taps, which still take their fma). Weights are packed at construction
-// into panels of 1-4 vectors (AVX-512; 1-3 for AVX2), which the micro-kernels sweep row block by row
+// into panels of 1-4 vectors (AVX-512, NEON; 1-3 for AVX2), which the micro-kernels sweep row block by row
 // block, each accumulator lane being one output element's fma chain from its bias. Outputs of at most
 // W / 2 channels (AVX-512) use pair kernels: two positions per vector. Panels too big for L2 are split
 // into K blocks whose partial sums are carried through a per-thread tile (never summed separately).
@@ -27,6 +27,8 @@ const ConvIsaOps& conv_ops(CpuIsa isa) {
   const CpuFeatures& f = cpu_features();
   if (isa == CpuIsa::Avx512 && f.avx512) return conv_ops_avx512();
   if ((isa == CpuIsa::Avx512 || isa == CpuIsa::Avx2) && f.avx2_fma) return conv_ops_avx2();
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+  if (isa == CpuIsa::Neon && cpu_features().neon) return conv_ops_neon();
 #endif
   (void)isa;
   return conv_ops_generic();

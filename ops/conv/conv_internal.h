@@ -1,5 +1,6 @@
 // Private interface between the ISA-independent convolution drivers (conv2d.cpp, conv_transpose.cpp)
-// and the per-ISA kernels (conv_kernels_avx512.cpp, conv_kernels_avx2.cpp, conv_kernels_generic.cpp).
+// and the per-ISA kernels (conv_kernels_avx512.cpp, conv_kernels_avx2.cpp, conv_kernels_neon.cpp,
+// conv_kernels_generic.cpp).
 //
 // The drivers cut the work into blocks of output positions and output-channel panels; the kernels do
 // the arithmetic. Every kernel computes an output element as one fused-multiply-add chain in the
@@ -97,6 +98,9 @@ const ConvIsaOps& conv_ops_generic();
 #if defined(__x86_64__) || defined(__i386__)
 const ConvIsaOps& conv_ops_avx2();
 const ConvIsaOps& conv_ops_avx512();
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+const ConvIsaOps& conv_ops_neon();
 #endif
 // The ops for `isa`, lowered to what this CPU supports.
 const ConvIsaOps& conv_ops(CpuIsa isa);

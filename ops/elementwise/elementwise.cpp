@@ -26,6 +26,8 @@ BinaryRowFn binary_row_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return binary_row_avx512;
   if (isa == CpuIsa::Avx2) return binary_row_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return binary_row_neon;
 #endif
   (void)isa;
   return binary_row_generic;
@@ -35,6 +37,8 @@ UnaryRowFn unary_row_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return unary_row_avx512;
   if (isa == CpuIsa::Avx2) return unary_row_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return unary_row_neon;
 #endif
   (void)isa;
   return unary_row_generic;

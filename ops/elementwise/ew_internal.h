@@ -25,6 +25,10 @@ void unary_row_avx2(UnaryOp, const float*, float*, int64_t);
 void binary_row_avx512(BinaryOp, const float*, bool, const float*, bool, float*, int64_t);
 void unary_row_avx512(UnaryOp, const float*, float*, int64_t);
 #endif
+#if defined(__aarch64__)
+void binary_row_neon(BinaryOp, const float*, bool, const float*, bool, float*, int64_t);
+void unary_row_neon(UnaryOp, const float*, float*, int64_t);
+#endif
 
 BinaryRowFn binary_row_fn(CpuIsa isa);
 UnaryRowFn unary_row_fn(CpuIsa isa);

@@ -1,6 +1,7 @@
 // Private: a tiny vector abstraction shared by the element-wise, pooling, resize, softmax and matmul
 // kernels. Kernels are written once as templates over a trait V and instantiated per ISA in
-// *_avx512.cpp / *_avx2.cpp (compiled with those ISA flags) and in baseline files (VecGeneric).
+// *_avx512.cpp / *_avx2.cpp (compiled with those ISA flags), *_neon.cpp (aarch64) and in baseline files
+// (VecGeneric).
 //
 // Everything here lives in an anonymous namespace on purpose: the same inline functions are compiled
 // with different ISA flags in different translation units, and internal linkage keeps the linker from
@@ -31,6 +32,12 @@
 #define FX_SIMD_X86 1
 #else
 #define FX_SIMD_X86 0
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define FX_SIMD_NEON 1
+#else
+#define FX_SIMD_NEON 0
 #endif
 
 namespace fx {
@@ -158,6 +165,57 @@ struct VecAvx512 {
     T s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
     T s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
     return _mm512_mul_ps(_mm512_mul_ps(y, s1), s2);
+  }
+};
+#endif
+
+#if FX_SIMD_NEON
+// aarch64 Advanced SIMD, 4 lanes. NEON has no masked loads or stores: the partial forms move single
+// lanes, so nothing past p + n is read or written (the views handed to kernels end exactly there).
+struct VecNeon {
+  static constexpr int W = 4;
+  using T = float32x4_t;
+  static T load(const float* p) { return vld1q_f32(p); }
+  static void store(float* p, T a) { vst1q_f32(p, a); }
+  static T load_n(const float* p, int n) {
+    T r = vdupq_n_f32(0.f);
+    r = vld1q_lane_f32(p, r, 0);
+    if (n > 1) r = vld1q_lane_f32(p + 1, r, 1);
+    if (n > 2) r = vld1q_lane_f32(p + 2, r, 2);
+    if (n > 3) r = vld1q_lane_f32(p + 3, r, 3);
+    return r;
+  }
+  static void store_n(float* p, T a, int n) {
+    if (n == 4) {
+      vst1q_f32(p, a);
+      return;
+    }
+    vst1q_lane_f32(p, a, 0);
+    if (n > 1) vst1q_lane_f32(p + 1, a, 1);
+    if (n > 2) vst1q_lane_f32(p + 2, a, 2);
+  }
+  static T set1(float x) { return vdupq_n_f32(x); }
+  static T add(T a, T b) { return vaddq_f32(a, b); }
+  static T sub(T a, T b) { return vsubq_f32(a, b); }
+  static T mul(T a, T b) { return vmulq_f32(a, b); }
+  static T div(T a, T b) { return vdivq_f32(a, b); }
+  // FMAX returns NaN when either operand is NaN and orders -0 below +0; the x86 rule is a select.
+  static T max(T a, T b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+  static T fmadd(T a, T b, T c) { return vfmaq_f32(c, a, b); }
+  static T abs(T a) { return vabsq_f32(a); }
+  static T neg(T a) { return vnegq_f32(a); }
+  static T select_ge0(T x, T a, T b) { return vbslq_f32(vcgeq_f32(x, vdupq_n_f32(0.f)), a, b); }
+  static T zero_if_less(T t, T c, T v) {
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), vcltq_f32(t, c)));
+  }
+  static T ldexp_nonpos(T y, T nf) {
+    int32x4_t n = vcvtnq_s32_f32(nf);  // nf is integral: any rounding gives n
+    int32x4_t n1 = vshrq_n_s32(n, 1);
+    int32x4_t n2 = vsubq_s32(n, n1);
+    const int32x4_t bias = vdupq_n_s32(127);
+    T s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
+    T s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
+    return vmulq_f32(vmulq_f32(y, s1), s2);
   }
 };
 #endif

@@ -16,6 +16,8 @@ MatmulFn matmul_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return matmul_avx512;
   if (isa == CpuIsa::Avx2) return matmul_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return matmul_neon;
 #endif
   (void)isa;
   return matmul_generic;

@@ -19,6 +19,9 @@ void matmul_generic(const float*, int64_t, const float*, int64_t, float*, int64_
 void matmul_avx2(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
 void matmul_avx512(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
 #endif
+#if defined(__aarch64__)
+void matmul_neon(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t);
+#endif
 
 MatmulFn matmul_fn(CpuIsa isa);
 

@@ -2,14 +2,14 @@
 // (runtime/motion/aligner.h).
 //
 // A "block" is block x block pixels = block rows of 3 * block bytes. The SAD is the plain integer sum
-// over all those bytes of |a - b|, so every ISA (portable, AVX2, AVX-512) returns exactly the same
+// over all those bytes of |a - b|, so every ISA (portable, AVX2, AVX-512, NEON) returns exactly the same
 // value; a CUDA port only has to sum the same bytes. The maximum is block^2 * 3 * 255, which fits in
 // uint32_t for block <= 2300.
 //
 // Vector paths: AVX-512 loads each 48-byte row of a 16-pixel block with a zero-masked 64-byte load and
 // sums with _mm512_sad_epu8 (the current block stays in 16 registers while it is compared with many
-// candidate positions); AVX2 uses a 32-byte + 16-byte load per row. No path reads a byte outside the
-// block x (3 * block) rectangles it is given.
+// candidate positions); AVX2 uses a 32-byte + 16-byte load per row; NEON three 16-byte loads per row.
+// No path reads a byte outside the block x (3 * block) rectangles it is given.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +51,8 @@ void block_sad_rgb_multi_avx2(const uint8_t*, int, const uint8_t*, int, int, con
                               uint32_t);
 void block_sad_rgb_multi_avx512(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*,
                                 uint32_t);
+void block_sad_rgb_multi_neon(const uint8_t*, int, const uint8_t*, int, int, const ptrdiff_t*, int, uint32_t*,
+                              uint32_t);
 }  // namespace detail
 
 }  // namespace fx

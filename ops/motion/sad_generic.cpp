@@ -43,6 +43,8 @@ BlockSadMultiFn block_sad_rgb_multi_fn(CpuIsa isa) {
   const CpuFeatures& f = cpu_features();
   if (isa == CpuIsa::Avx512 && f.avx512) return detail::block_sad_rgb_multi_avx512;
   if ((isa == CpuIsa::Avx512 || isa == CpuIsa::Avx2) && f.avx2_fma) return detail::block_sad_rgb_multi_avx2;
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+  if (isa == CpuIsa::Neon && cpu_features().neon) return detail::block_sad_rgb_multi_neon;
 #endif
   (void)isa;
   return detail::block_sad_rgb_multi_generic;

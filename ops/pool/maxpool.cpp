@@ -18,6 +18,8 @@ MaxPoolSpansFn maxpool_spans_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return maxpool_spans_avx512;
   if (isa == CpuIsa::Avx2) return maxpool_spans_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return maxpool_spans_neon;
 #endif
   (void)isa;
   return maxpool_spans_generic;

@@ -16,6 +16,9 @@ void maxpool_spans_generic(const PoolParams&, const MapView&, const MapView&, co
 void maxpool_spans_avx2(const PoolParams&, const MapView&, const MapView&, const Span*, int);
 void maxpool_spans_avx512(const PoolParams&, const MapView&, const MapView&, const Span*, int);
 #endif
+#if defined(__aarch64__)
+void maxpool_spans_neon(const PoolParams&, const MapView&, const MapView&, const Span*, int);
+#endif
 
 MaxPoolSpansFn maxpool_spans_fn(CpuIsa isa);
 

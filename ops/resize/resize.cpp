@@ -15,6 +15,8 @@ ResizeSpansFn resize_spans_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return resize_spans_avx512;
   if (isa == CpuIsa::Avx2) return resize_spans_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return resize_spans_neon;
 #endif
   (void)isa;
   return resize_spans_generic;

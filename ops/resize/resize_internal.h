@@ -16,6 +16,9 @@ void resize_spans_generic(int, int, const MapView&, const MapView&, const Span*,
 void resize_spans_avx2(int, int, const MapView&, const MapView&, const Span*, int);
 void resize_spans_avx512(int, int, const MapView&, const MapView&, const Span*, int);
 #endif
+#if defined(__aarch64__)
+void resize_spans_neon(int, int, const MapView&, const MapView&, const Span*, int);
+#endif
 
 ResizeSpansFn resize_spans_fn(CpuIsa isa);
 

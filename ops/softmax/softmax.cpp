@@ -20,6 +20,8 @@ SoftmaxRowsFn softmax_rows_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return softmax_rows_avx512;
   if (isa == CpuIsa::Avx2) return softmax_rows_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return softmax_rows_neon;
 #endif
   (void)isa;
   return softmax_rows_generic;
@@ -29,6 +31,8 @@ SoftmaxColsFn softmax_cols_fn(CpuIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == CpuIsa::Avx512) return softmax_cols_avx512;
   if (isa == CpuIsa::Avx2) return softmax_cols_avx2;
+#elif defined(__aarch64__)
+  if (isa == CpuIsa::Neon) return softmax_cols_neon;
 #endif
   (void)isa;
   return softmax_cols_generic;

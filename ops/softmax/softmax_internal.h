@@ -24,6 +24,10 @@ void softmax_cols_avx2(const float*, float*, int64_t, int64_t, int64_t, int64_t)
 void softmax_rows_avx512(const float*, float*, int64_t, int64_t);
 void softmax_cols_avx512(const float*, float*, int64_t, int64_t, int64_t, int64_t);
 #endif
+#if defined(__aarch64__)
+void softmax_rows_neon(const float*, float*, int64_t, int64_t);
+void softmax_cols_neon(const float*, float*, int64_t, int64_t, int64_t, int64_t);
+#endif
 
 SoftmaxRowsFn softmax_rows_fn(CpuIsa isa);
 SoftmaxColsFn softmax_cols_fn(CpuIsa isa);

@@ -1,19 +1,13 @@
 #include "runtime/io/live_input.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <glob.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
 
 #include "runtime/error.h"
-
-extern "C" {
-#include <libavformat/version.h>
-}
 
 namespace fx {
 
@@ -90,32 +84,18 @@ std::vector<std::string> image_list(const std::string& path) {
   } else if (path.find_first_of("*?[") != std::string::npos && !is_url(path)) {
     glob_t g{};
     int r = ::glob(path.c_str(), 0, nullptr, &g);
-    for (size_t i = 0; r == 0 && i < g.gl_pathc; ++i) files.push_back(g.gl_pathv[i]);
+    size_t matched = r == 0 ? g.gl_pathc : 0;
+    for (size_t i = 0; i < matched; ++i)
+      if (has_image_extension(g.gl_pathv[i])) files.push_back(g.gl_pathv[i]);
     ::globfree(&g);
-    if (files.empty()) throw Error("no file matches '" + path + "'");
+    if (matched == 0) throw Error("no file matches '" + path + "'");
+    if (files.empty())
+      throw Error("no image matches '" + path + "' (.png, .jpg, .jpeg, .bmp, .ppm, .pgm, .tif, .tiff, .webp)");
   } else {
     return files;
   }
   std::sort(files.begin(), files.end(), natural_less);
   return files;
-}
-
-void load_input_devices() {
-  static std::once_flag once;
-  static std::string failure;
-  std::call_once(once, [] {
-    // libavdevice's major version follows libavformat's.
-    const std::string lib = "libavdevice.so." + std::to_string(LIBAVFORMAT_VERSION_MAJOR);
-    void* h = ::dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    auto reg = h ? reinterpret_cast<void (*)()>(::dlsym(h, "avdevice_register_all")) : nullptr;
-    if (!reg) {
-      failure = "camera input needs FFmpeg's " + lib + " (Debian: libavdevice" +
-                std::to_string(LIBAVFORMAT_VERSION_MAJOR) + ")";
-      return;
-    }
-    reg();
-  });
-  if (!failure.empty()) throw Error(failure);
 }
 
 }  // namespace fx

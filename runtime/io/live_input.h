@@ -1,6 +1,6 @@
 // The inputs VideoReader takes besides a file (runtime/io/video_reader.h): "-" (standard input), a
 // folder or glob of images, a camera (V4L2 through FFmpeg's device layer) and network streams. These
-// helpers classify a path and do the parts that are not FFmpeg calls.
+// helpers classify a path and do the parts that are not FFmpeg calls (this file builds without FFmpeg).
 #pragma once
 
 #include <cstdint>
@@ -16,13 +16,9 @@ bool is_live_protocol(const std::string& path);
 // "/dev/video0" or "v4l2:/dev/video0"; `device` receives the device path.
 bool is_camera(const std::string& path, std::string* device);
 
-// A folder (its image files) or a glob pattern ("frames/*.png", "shots/cam?_*.jpg"): the files in natural
-// order ("f2" before "f10"). Empty when `path` is neither (an ordinary file or pattern). Throws fx::Error
-// for a folder without images or a glob that matches nothing.
+// A folder (its image files) or a glob pattern ("frames/*.png", "shots/cam?_*.jpg"; its image files): the
+// files in natural order ("f2" before "f10"). Empty when `path` is neither (an ordinary file or pattern).
+// Throws fx::Error for a folder or glob without images.
 std::vector<std::string> image_list(const std::string& path);
-
-// Makes FFmpeg's input devices (video4linux2) available: loads libavdevice at run time, so that only
-// camera input needs it installed. Throws fx::Error naming the library when it cannot be loaded.
-void load_input_devices();
 
 }  // namespace fx

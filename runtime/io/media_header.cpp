@@ -107,11 +107,11 @@ void check_y4m(const uint8_t* p, size_t n, int64_t size, const std::string& path
   m.width = w, m.height = h;
   check_frame_size(w, h, "'" + path + "'");
   // Samples per pixel, in halves: 4:2:0 and 4:1:1 1.5, 4:2:2 2, 4:4:4 3 (+1 with alpha), mono 1.
-  int64_t halves = cs.rfind("mono", 0) == 0 ? 2
+  int64_t halves = cs.rfind("mono", 0) == 0       ? 2
                    : cs.rfind("444alpha", 0) == 0 ? 8
-                   : cs.rfind("444", 0) == 0 ? 6
-                   : cs.rfind("422", 0) == 0 ? 4
-                                             : 3;
+                   : cs.rfind("444", 0) == 0      ? 6
+                   : cs.rfind("422", 0) == 0      ? 4
+                                                  : 3;
   // More than 8 bits per sample ("420p10", "mono16") takes two bytes.
   size_t digits = cs.rfind("mono", 0) == 0 ? 4 : cs.find('p');
   if (digits != std::string::npos && digits + 1 < cs.size() && std::atoi(cs.c_str() + digits + (cs[digits] == 'p')) > 8)
@@ -123,9 +123,9 @@ void check_y4m(const uint8_t* p, size_t n, int64_t size, const std::string& path
 
 void check_frame_size(int64_t width, int64_t height, const std::string& what) {
   if (width > kMaxFrameSide || height > kMaxFrameSide || width * height > kMaxFramePixels)
-    throw Error(what + " declares " + std::to_string(width) + "x" + std::to_string(height) +
-                " frames; at most " + std::to_string(kMaxFrameSide) + " pixels a side and " +
-                std::to_string(kMaxFramePixels) + " pixels a frame are supported");
+    throw Error(what + " declares " + std::to_string(width) + "x" + std::to_string(height) + " frames; at most " +
+                std::to_string(kMaxFrameSide) + " pixels a side and " + std::to_string(kMaxFramePixels) +
+                " pixels a frame are supported");
 }
 
 MediaHeader check_media_header(const uint8_t* head, size_t n, int64_t file_size, const std::string& path) {

@@ -16,14 +16,15 @@
 
 namespace fx {
 
-constexpr int64_t kMaxFrameSide = 16384;                 // pixels, width or height
+constexpr int64_t kMaxFrameSide = 16384;                   // pixels, width or height
 constexpr int64_t kMaxFramePixels = int64_t(8192) * 8192;  // width x height (201 MB as RGB24)
 constexpr size_t kMediaHeaderBytes = 64 * 1024;            // how much of a file check_media_header reads
 
 // `what` names the source in the message ("'x.png'", "video 'x.mp4'").
 void check_frame_size(int64_t width, int64_t height, const std::string& what);
+
 struct MediaHeader {
-  const char* format = nullptr;  // "png", "jpeg", "bmp", "y4m"; nullptr: not recognised
+  const char* format = nullptr;     // "png", "jpeg", "bmp", "y4m"; nullptr: not recognised
   int64_t width = -1, height = -1;  // as declared (-1: not found)
 };
 

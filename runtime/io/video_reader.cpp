@@ -1,5 +1,6 @@
 #include "runtime/io/video_reader.h"
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +106,26 @@ struct AvioDeleter {
   }
 };
 using AvioPtr = std::unique_ptr<AVIOContext, AvioDeleter>;
+
+// Makes FFmpeg's input devices (video4linux2) available: loads libavdevice at run time, so that only
+// camera input needs it installed. Throws fx::Error naming the library when it cannot be loaded.
+void load_input_devices() {
+  static std::once_flag once;
+  static std::string failure;
+  std::call_once(once, [] {
+    // libavdevice's major version follows libavformat's.
+    const std::string lib = "libavdevice.so." + std::to_string(LIBAVFORMAT_VERSION_MAJOR);
+    void* h = ::dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    auto reg = h ? reinterpret_cast<void (*)()>(::dlsym(h, "avdevice_register_all")) : nullptr;
+    if (!reg) {
+      failure = "camera input needs FFmpeg's " + lib + " (Debian: libavdevice" +
+                std::to_string(LIBAVFORMAT_VERSION_MAJOR) + ")";
+      return;
+    }
+    reg();
+  });
+  if (!failure.empty()) throw Error(failure);
+}
 
 struct SwsKey {
   int src_w = -1, src_h = -1, src_fmt = -1, dst_w = -1, dst_h = -1, cs = -1;

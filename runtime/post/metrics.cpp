@@ -91,6 +91,9 @@ void MatchAccumulator::add(const MatchResult& m) {
   tp += m.tp;
   fp += m.fp;
   fn += m.fn;
+  frames_with_pred += m.tp + m.fp > 0;
+  frames_with_ref += m.tp + m.fn > 0;
+  frames_with_either += m.tp + m.fp + m.fn > 0;
   for (double v : m.pair_iou) iou_sum += v;
 }
 
@@ -109,51 +112,61 @@ double MatchAccumulator::recall() const { return ratio_or_one(tp, tp + fn); }
 double MatchAccumulator::f1() const { return f1_of(tp, fp, fn); }
 double MatchAccumulator::mean_iou() const { return tp > 0 ? iou_sum / static_cast<double>(tp) : 0.0; }
 double MatchAccumulator::mean_mask_iou() const {
-  return mask_pairs > 0 ? mask_iou_sum / static_cast<double>(mask_pairs) : 0.0;
+  if (mask_pairs > 0) return mask_iou_sum / static_cast<double>(mask_pairs);
+  return frames_with_either == 0 ? 1.0 : 0.0;
 }
 
 void ApAccumulator::add(const std::vector<Detection>& pred, const std::vector<Detection>& ref) {
   const MatchResult m = match_detections(pred, ref, iou_thr_, true);
   std::vector<char> tp(pred.size(), 0);
-  for (const auto& p : m.pairs) tp[static_cast<size_t>(p.first)] = 1;
-  for (size_t i = 0; i < pred.size(); ++i) preds_[pred[i].cls].push_back({pred[i].score, tp[i] != 0});
-  for (const Detection& r : ref) ++refs_[r.cls];
-}
-
-double ApAccumulator::ap(int cls) const {
-  auto rit = refs_.find(cls);
-  if (rit == refs_.end() || rit->second == 0) return std::numeric_limits<double>::quiet_NaN();
-  auto pit = preds_.find(cls);
-  if (pit == preds_.end()) return 0.0;
-  std::vector<Scored> v = pit->second;
-  std::stable_sort(v.begin(), v.end(), [](const Scored& a, const Scored& b) { return a.score > b.score; });
-  const double n_ref = static_cast<double>(rit->second);
-  std::vector<double> prec(v.size()), rec(v.size());
-  int64_t tp = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    tp += v[i].tp;
-    prec[i] = static_cast<double>(tp) / static_cast<double>(i + 1);
-    rec[i] = static_cast<double>(tp) / n_ref;
+  for (const auto& pr : m.pairs) tp[static_cast<size_t>(pr.first)] = 1;
+  auto grow = [&](int cls) {
+    if (cls < 0) throw Error("mAP: negative class " + std::to_string(cls));
+    if (static_cast<size_t>(cls) >= refs_.size())
+      refs_.resize(static_cast<size_t>(cls) + 1, 0), by_class_.resize(refs_.size());
+  };
+  for (size_t i = 0; i < pred.size(); ++i) {
+    grow(pred[i].cls);
+    by_class_[static_cast<size_t>(pred[i].cls)].push_back({pred[i].score, tp[i] != 0});
+    preds_above_floor_ += pred[i].score > floor_;
   }
-  // Precision envelope (non-increasing from the right), then the area over the recall steps.
-  for (size_t i = v.size(); i-- > 1;) prec[i - 1] = std::max(prec[i - 1], prec[i]);
-  double area = 0, r_prev = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    area += (rec[i] - r_prev) * prec[i];
-    r_prev = rec[i];
-  }
-  return area;
+  for (const Detection& r : ref) grow(r.cls), ++refs_[static_cast<size_t>(r.cls)];
+  ++frames_;
 }
 
 double ApAccumulator::map() const {
   double sum = 0;
   int classes = 0;
-  for (const auto& r : refs_)
-    if (r.second > 0) {
-      sum += ap(r.first);
-      ++classes;
+  std::vector<Scored> d;
+  std::vector<double> prec, rec;
+  for (size_t c = 0; c < refs_.size(); ++c) {
+    if (refs_[c] == 0) continue;
+    ++classes;
+    d = by_class_[c];
+    // Rank by score; equal scores rank true positives last (the pessimistic order, independent of the
+    // frames' order).
+    std::sort(d.begin(), d.end(),
+              [](const Scored& a, const Scored& b) { return a.score != b.score ? a.score > b.score : a.tp < b.tp; });
+    prec.assign(d.size(), 0);
+    rec.assign(d.size(), 0);
+    int64_t tps = 0;
+    for (size_t i = 0; i < d.size(); ++i) {
+      tps += d[i].tp;
+      prec[i] = static_cast<double>(tps) / static_cast<double>(i + 1);
+      rec[i] = static_cast<double>(tps) / static_cast<double>(refs_[c]);
     }
-  return classes ? sum / classes : std::numeric_limits<double>::quiet_NaN();
+    for (size_t i = d.size(); i-- > 1;) prec[i - 1] = std::max(prec[i - 1], prec[i]);  // envelope
+    double ap = 0;
+    size_t k = 0;
+    for (int r = 0; r <= 100; ++r) {
+      const double at = r / 100.0;
+      while (k < rec.size() && rec[k] < at - 1e-12) ++k;
+      if (k < rec.size()) ap += prec[k];
+    }
+    sum += ap / 101.0;
+  }
+  if (classes == 0) return preds_above_floor_ == 0 ? 1.0 : 0.0;
+  return sum / classes;
 }
 
 namespace {

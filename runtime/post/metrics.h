@@ -41,6 +41,9 @@ double mask_iou_matched(const MatchResult& m, const std::vector<Mask>& pred_mask
 struct MatchAccumulator {
   int64_t frames = 0;
   int64_t tp = 0, fp = 0, fn = 0;
+  int64_t frames_with_pred = 0;    // frames where the run had a detection
+  int64_t frames_with_ref = 0;     // frames where the reference had one
+  int64_t frames_with_either = 0;  // frames where either side had one (the frames F1 is measured on)
   double iou_sum = 0.0;       // box IoU summed over matched pairs (count: tp)
   double mask_iou_sum = 0.0;  // mask IoU summed over matched pairs
   int64_t mask_pairs = 0;
@@ -53,29 +56,37 @@ struct MatchAccumulator {
   double recall() const;
   double f1() const;
   double mean_iou() const;       // 0 when nothing matched
-  double mean_mask_iou() const;  // 0 when no mask pairs
+  // Mean mask IoU of the matched pairs; 0 when nothing matched while either side had a detection, 1 when
+  // neither side ever had one (nothing to disagree about, as F1).
+  double mean_mask_iou() const;
 };
 
-// Average precision at one IoU threshold (mAP50 at 0.5), against reference detections taken as ground
-// truth: per frame, predictions are matched as match_detections does (class-aware, by score); per class,
-// AP is the area under the precision-recall curve with precision made non-increasing (all-point
-// interpolation, as VOC 2010+ and COCO); mAP is the mean over the classes the references contain.
+// Mean average precision at one IoU threshold of a run's detections against reference detections (dense
+// inference), over the frames added: per class, the run's detections of every frame ranked by score,
+// each a true positive when match_detections (class-aware, greedy in score order within its frame) pairs
+// it with a reference; AP is the area under the precision envelope sampled at the 101 recall points
+// 0, 0.01, .., 1 (COCO); mAP the mean over the classes that have a reference detection (a class only the
+// run reports costs the precision of no class, as in COCO). Without any reference detection: 1 when the
+// run reported nothing above `score_floor` either, else 0.
+// The run's list may go below the reference's score threshold: a detection the run scores just under it
+// while the reference scores just over then still counts, ranked low (F1 at one threshold counts it as
+// a miss and a false positive).
 class ApAccumulator {
  public:
-  explicit ApAccumulator(float iou_thr = 0.5f) : iou_thr_(iou_thr) {}
+  explicit ApAccumulator(float iou_thr = 0.5f, float score_floor = 0.f) : iou_thr_(iou_thr), floor_(score_floor) {}
   void add(const std::vector<Detection>& pred, const std::vector<Detection>& ref);
-  // NaN when the references hold no object at all.
   double map() const;
-  double ap(int cls) const;  // NaN for a class the references do not contain
+  int64_t frames() const { return frames_; }
 
  private:
   struct Scored {
     float score;
     bool tp;
   };
-  float iou_thr_;
-  std::map<int, std::vector<Scored>> preds_;
-  std::map<int, int64_t> refs_;
+  float iou_thr_, floor_;
+  int64_t frames_ = 0, preds_above_floor_ = 0;
+  std::vector<std::vector<Scored>> by_class_;  // indexed by class
+  std::vector<int64_t> refs_;                  // reference detections per class
 };
 
 // Ground truth as DAVIS gives it: an annotation image (packed RGB, the frame's size) whose foreground is
