@@ -105,6 +105,7 @@ def main():
 
     # Accuracy against latency: every system and preset a point.
     fig, ax = plt.subplots(figsize=(7, 5))
+    ax.set_prop_cycle(color=[plt.cm.tab20(i) for i in range(20)])  # one colour per system (up to 20)
     markers = {p: m for p, m in zip(presets, "osD^v<>")}
     for s in systems:
         xs, ys = [], []
