@@ -474,7 +474,7 @@ std::string report_markdown(const EvalResults& res) {
                       fmt("%.1f", f->latency_ms) + " ms, accuracy " + pct(ra) + "% vs " + pct(fa) + "%)";
             losses.push_back("`" + clip + "`, " + p + ": `" + s + "` is faster than FluxShard (" +
                              fmt("%.1f", r->latency_ms) + " vs " + fmt("%.1f", f->latency_ms) + " ms per frame) " +
-                             (equal_acc ? "at equal or better accuracy" : "at lower accuracy") + " (" + pct(ra) +
+                             (equal_acc ? "at equal (within 0.5 points) or better accuracy" : "at lower accuracy") + " (" + pct(ra) +
                              "% vs " + pct(fa) + "%).");
           } else if (ra > fa + kAccuracyTolerance) {
             losses.push_back("`" + clip + "`, " + p + ": `" + s + "` is more accurate than FluxShard (" + pct(ra) +

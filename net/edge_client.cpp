@@ -94,6 +94,7 @@ struct EdgeClient::Impl {
   std::vector<Label> ccb_labels, ccb_motion;
   PlanReport ecb_rep, ccb_rep;
   int refresh_left = 0;  // refresh slices still useful: one dense pass after each local frame
+  int edge_ref_age = 0;  // frames since the edge last computed a frame itself (its reference's age)
   EdgeTotals totals;
   // Evaluation policies: the ROI detector; the letterboxed frame whose result stands (reuse_below).
   std::unique_ptr<StreamSession> roi;
@@ -288,6 +289,7 @@ struct EdgeClient::Impl {
     rep.edge_ms += ms;
     rep.on_cloud = false;
     refresh_left = plan->op_count();
+    edge_ref_age = 0;
   }
 
   // ---- freshness: background blocks --------------------------------------------------------------
@@ -409,9 +411,14 @@ struct EdgeClient::Impl {
     const bool cloud_usable = link && connected && !late && opt.policy != Policy::Local;
     const bool need_edge = opt.policy != Policy::Offload || !cloud_usable;
 
-    // Planning: ECB against the edge's reference, CCB against the proxy.
+    // Planning: ECB against the edge's reference, CCB against the proxy. A stale edge reference is not
+    // planned against (EdgeOptions::edge_plan_max_age): the edge side is costed as a dense run and planned
+    // only if the edge runs the frame.
     auto tp = Clock::now();
-    if (need_edge) plan_ecb(hints, rep);
+    const bool stale_edge = opt.policy == Policy::FluxShard && cloud_usable && opt.edge_plan_max_age >= 0 &&
+                            edge_ref_age > opt.edge_plan_max_age;
+    if (need_edge && !stale_edge) plan_ecb(hints, rep);
+    const int ecb_estimate = rep.ecb >= 0 ? rep.ecb : (need_edge ? n : 0);
     std::vector<uint8_t> fresh;
     EncodedBlocks enc;
     std::vector<uint8_t> update_frame;
@@ -425,7 +432,7 @@ struct EdgeClient::Impl {
     if (forced < 0 && opt.policy == Policy::FluxShard && cloud_usable && proxy_valid && !fc.empty() && !fe.empty()) {
       cloud_lower_ms = cloud_scale * fc.ms(0) + 1e3 * (est.rtt_s() + static_cast<double>(link->queued_bytes()) /
                                                                          std::max(1.0, est.bytes_per_s()));
-      cloud_hopeless = cloud_lower_ms >= edge_scale * fe.ms(std::max(rep.ecb, 0));
+      cloud_hopeless = cloud_lower_ms >= edge_scale * fe.ms(ecb_estimate);
       if (cloud_hopeless) ccb_labels.clear();
     }
     if (cloud_usable && !cloud_hopeless) {
@@ -460,7 +467,7 @@ struct EdgeClient::Impl {
     rep.plan_ms = ms_since(tp);
 
     SchedulerInput si;
-    si.ecb = std::max(rep.ecb, 0);
+    si.ecb = ecb_estimate;
     si.ccb = std::max(rep.ccb, 0);
     si.ccb_bytes = update_frame.size();
     si.queued_bytes = link ? link->queued_bytes() : 0;
@@ -529,6 +536,7 @@ struct EdgeClient::Impl {
         run_local(rep);
       }
     } else {
+      if (rep.ecb < 0) plan_ecb(hints, rep);
       send_background(d.t_edge_ms, cloud_hopeless && forced < 0, rep);
       rep.edge_ms += stretch(m0);
       run_local(rep);
@@ -542,6 +550,7 @@ struct EdgeClient::Impl {
   // Per-frame bookkeeping of every frame, computed or held.
   void end_frame(Clock::time_point t0, EdgeFrameReport& rep) {
     for (int& a : proxy_age) ++a;
+    ++edge_ref_age;
     rep.latency_ms = ms_since(t0);
     rep.bw_mbps = est.bytes_per_s() * 8 / 1e6;
     rep.rtt_ms = est.rtt_s() * 1e3;

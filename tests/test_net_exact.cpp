@@ -188,6 +188,9 @@ TEST_CASE("exact proxy: mixed edge / cloud frames with background updates keep t
       cloud += rep.on_cloud;
       mismatched += rep.reference_mismatch;
       CHECK(rep.on_cloud == (((rep.frame / 10) % 2) == 1));
+      // The edge plans its own side while its reference (last computed on frame 10k - 1) is at most
+      // edge_plan_max_age = 4 frames old, and whenever it runs the frame itself.
+      CHECK((rep.ecb >= 0) == (!rep.on_cloud || rep.frame % 10 <= 3));
     }
     EdgeTotals t = edge.totals();
     CHECK(cloud == 60);
