@@ -59,9 +59,9 @@ struct EdgeOptions {
                                    // at most one pass over the ops after each local frame
   // The edge plans its own side (its motion search against its own reference) only while that
   // reference is at most this many frames old, or when the cloud cannot be used; an older one is costed
-  // as a dense run. While the cloud serves the frames the edge's reference stays where it last computed:
-  // content has moved far from it, the search turns exhaustive on most blocks, and its plan would recompute
-  // nearly everything anyway (fluxshard policy; < 0: always plan).
+  // as a dense run. While the cloud serves the frames the edge's reference stays where it last computed,
+  // so content moves ever further from it: searching against it costs the most and saves the least
+  // (perf/RESULTS.md "Evaluation against the alternatives"; fluxshard policy; < 0: always plan).
   int edge_plan_max_age = 4;
   double backoff_min_s = 0.05, backoff_max_s = 2.0;
   std::string name;                // sent in the Hello
